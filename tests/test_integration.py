@@ -1,0 +1,32 @@
+"""The newcomer's path: the `smoke` profile end to end, then the book built offline with warnings as errors."""
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.mark.integration
+def test_smoke_profile_runs_and_the_book_builds(monkeypatch):
+    monkeypatch.setenv("XRFNB_ROOT", str(ROOT))
+    xrfnb = [sys.executable, "-m", "xrfnb.cli"]
+    subprocess.run(xrfnb + ["run", "--profile", "smoke"], check=True, cwd=ROOT)
+    record = json.loads((ROOT / "book" / "executed" / "run.json").read_text())
+    sources = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert record["profile"] == "smoke" and sorted(record["stages"]) == sources
+    for name in sources:
+        nb = nbformat.read(ROOT / "book" / "executed" / f"{name}.ipynb", as_version=4)
+        assert not nb.metadata["papermill"].get("exception"), name
+        assert "smoke" in json.dumps(nb.cells[:4]), f"{name} does not say which profile produced it"
+
+    subprocess.run(xrfnb + ["book"], check=True, cwd=ROOT)
+    html = ROOT / "_build" / "html"
+    assert (html / "index.html").exists()
+    for name in sources:
+        assert (html / "book" / "executed" / f"{name}.html").exists()
+    record_page = (html / "book" / "execution_record.html").read_text()
+    assert "smoke" in record_page and "01_pigments" in record_page

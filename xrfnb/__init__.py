@@ -1,0 +1,1 @@
+"""xrfnb: reproducible companion to Bombini et al. (2024)."""

@@ -1,0 +1,97 @@
+"""The Jupyter Book: page headers that name the profile, the execution-record page, and the build."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import device, paths
+from .io import atomic_path, read_json
+from .runner import RunError, load_profile
+
+REPO_URL = "https://github.com/xrfnb/xrfnb"
+
+
+def header(profile: str, notebook: str) -> None:
+    """Show, at the top of an executed page, which profile and hardware produced it."""
+    from IPython.display import Markdown, display
+
+    p = load_profile(profile)
+    today = dt.date.today().isoformat()
+    display(Markdown(
+        f"```{{admonition}} Produced by the `{p.name}` profile\n:class: note\n"
+        f"{p.description}\n\nRun on {device.describe()}, {today}. Source notebook: "
+        f"[`notebooks/{notebook}`]({REPO_URL}/blob/main/notebooks/{notebook}); every run is listed in the "
+        f"[execution record](../execution_record.md).\n```"))
+
+
+def execution_record_markdown(record: dict) -> str:
+    """The execution-record page (MyST Markdown) for a `run.json` record."""
+    rows = "\n".join(f"| `{name}` | {s['seconds']:.1f} | {s['date']} |" for name, s in record["stages"].items())
+    params = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in sorted(record["parameters"].items()))
+    vers = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
+    return f"""# Execution record
+
+Every page of this book was produced by one run of the pipeline, recorded here from
+`book/executed/run.json`.
+
+| | |
+|---|---|
+| profile | **{record['profile']}** |
+| what it is | {record['description']} |
+| device | {record['device']} |
+| date | {record['date']} |
+| git commit | `{record['git_commit']}` |
+| total time | {record['total_seconds']:.1f} s |
+
+## Seconds per stage
+
+| stage | seconds | finished |
+|---|---:|---|
+{rows}
+
+## Parameters
+
+| parameter | value |
+|---|---|
+{params}
+
+## Versions
+
+{vers}
+"""
+
+
+def write_execution_record(root: Path | None = None) -> Path:
+    """Render `book/executed/run.json` into `book/execution_record.md`."""
+    root = root or paths.project_root()
+    record_path = root / "book" / "executed" / "run.json"
+    if not record_path.exists():
+        raise RunError(f"{record_path}: no run record; run `xrfnb run` before building the book")
+    page = root / "book" / "execution_record.md"
+    with atomic_path(page) as tmp:
+        tmp.write_text(execution_record_markdown(read_json(record_path)))
+    return page
+
+
+def build(root: Path | None = None, strict: bool = True) -> Path:
+    """Build the book offline into `_build/html` (warnings are errors when `strict`); return index.html."""
+    root = root or paths.project_root()
+    write_execution_record(root)
+    missing = [line.split(":", 1)[1].strip() for line in (root / "_toc.yml").read_text().splitlines()
+               if line.strip().startswith(("- file:", "root:"))]
+    absent = [f for f in missing if not any((root / f"{f}{ext}").exists() for ext in ("", ".md", ".ipynb"))]
+    if absent:
+        raise RunError(f"_toc.yml lists pages that do not exist yet: {', '.join(absent)} "
+                       "(run `xrfnb run` first)")
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--path-output", str(root)]
+    if strict:
+        cmd += ["-W", "--keep-going"]
+    env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    result = subprocess.run(cmd, cwd=root, env=env)
+    if result.returncode != 0:
+        raise RunError(f"jupyter-book build failed (exit {result.returncode}); see the messages above")
+    return root / "_build" / "html" / "index.html"

@@ -1,0 +1,174 @@
+"""The paper's pigment palette: each pigment a pair (reference sRGB, characteristic XRF spectrum).
+
+Spectra are computed from each pigment's composition with `xrfnb.physics` (SPEC §2), since the
+paper's tabulated database is not public. `Palette.export_ganx` writes the palette in the layout the
+paper's own generator library `ganx` reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import h5py
+import numpy as np
+import xraylib as xr
+import yaml
+
+from . import physics
+from .io import atomic_path
+
+
+@dataclass(frozen=True)
+class Palette:
+    """P pigments on an E-channel energy axis.
+
+    Attributes
+    ----------
+    names : pigment names, length P.
+    rgb : (P, 3) uint8 sRGB reference colours.
+    energy : (E,) channel centres in keV.
+    spectra : (P, E) non-negative spectra, each row summing to 1.
+    compositions : per pigment, {compound formula: mass fraction}.
+    """
+
+    names: tuple[str, ...]
+    rgb: np.ndarray
+    energy: np.ndarray
+    spectra: np.ndarray
+    compositions: tuple[dict[str, float], ...]
+    lines: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        p, e = len(self.names), len(self.energy)
+        if self.rgb.shape != (p, 3) or self.spectra.shape != (p, e):
+            raise ValueError(f"palette: rgb {self.rgb.shape} and spectra {self.spectra.shape} "
+                             f"do not match {p} names and {e} channels")
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the palette to one HDF5 file (atomically), the file later stages read."""
+        path = Path(path)
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+            h5["names"] = np.array(self.names, dtype=h5py.string_dtype())
+            h5["rgb"], h5["energy"], h5["spectra"] = self.rgb, self.energy, self.spectra
+            h5.attrs["compositions"] = json.dumps(self.compositions)
+            h5.attrs["lines"] = json.dumps(self.lines)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Palette":
+        """Read a palette written by `save`."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no palette file (run the pigments stage first)")
+        with h5py.File(path, "r") as h5:
+            return cls(names=tuple(n.decode() if isinstance(n, bytes) else n for n in h5["names"][()]),
+                       rgb=h5["rgb"][()], energy=h5["energy"][()], spectra=h5["spectra"][()],
+                       compositions=tuple(json.loads(h5.attrs["compositions"])),
+                       lines=tuple(json.loads(h5.attrs["lines"])))
+
+    def export_ganx(self, folder: str | Path) -> Path:
+        """Write the palette as `ganx` reads it: `palette.json` plus one HDF5 file (`x` keV, `y`) per pigment.
+
+        The JSON maps each name to {"xrf": "<file>.h5", "RGB": [r, g, b]}, file names relative to the
+        JSON's folder. Returns the JSON's path.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        index = {}
+        for name, rgb, y in zip(self.names, self.rgb, self.spectra):
+            file = name.lower().replace(" ", "_") + ".h5"
+            with atomic_path(folder / file) as tmp, h5py.File(tmp, "w") as h5:
+                h5["x"] = self.energy
+                h5["y"] = y
+            index[name] = {"xrf": file, "RGB": [int(c) for c in rgb]}
+        with atomic_path(folder / "palette.json") as tmp:
+            tmp.write_text(json.dumps(index, indent=2) + "\n")
+        return folder / "palette.json"
+
+
+def load_ganx(json_path: str | Path) -> Palette:
+    """Read a palette written in the `ganx` layout (file paths relative to the JSON's folder)."""
+    json_path = Path(json_path)
+    index = json.loads(json_path.read_text())
+    names, rgb, spectra, energy = [], [], [], None
+    for name, entry in index.items():
+        file = json_path.parent / entry["xrf"]
+        if not file.exists():
+            raise FileNotFoundError(f"{json_path}: pigment {name!r} points at missing file {file}")
+        with h5py.File(file, "r") as h5:
+            x, y = np.asarray(h5["x"]), np.asarray(h5["y"], dtype=float)
+        if energy is not None and not np.allclose(x, energy):
+            raise ValueError(f"{file}: energy axis differs from the other pigments'")
+        energy = x
+        names.append(name)
+        rgb.append(entry["RGB"])
+        spectra.append(y / y.sum())
+    return Palette(tuple(names), np.array(rgb, dtype=np.uint8), energy, np.array(spectra),
+                   tuple({} for _ in names))
+
+
+def palette_table() -> dict:
+    """The bundled palette description (`xrfnb/data/palette.yml`): pigments and plaster."""
+    return yaml.safe_load(resources.files("xrfnb").joinpath("data/palette.yml").read_text())
+
+
+def pigment_spectrum(composition: dict[str, float] | None, axis: physics.EnergyAxis,
+                     instrument: physics.Instrument, sample: physics.FrescoSample,
+                     where: str = "pigment") -> np.ndarray:
+    """Normalised spectrum of a fresco painted with `composition` (None: bare plaster)."""
+    plaster = physics.parse_composition(palette_table()["plaster"]["composition"], "plaster")
+    pigment = None if composition is None else physics.parse_composition(composition, where)
+    return physics.spectrum(sample.layers(pigment, plaster), axis, instrument)
+
+
+@lru_cache(maxsize=8)
+def paper_palette(n_channels: int = 512, e_min: float = 0.5, e_max: float = 38.5,
+                  instrument: physics.Instrument = physics.Instrument(),
+                  sample: physics.FrescoSample = physics.FrescoSample()) -> Palette:
+    """The paper's 12 pigments with spectra computed for `instrument` and `sample` on the given axis."""
+    axis = physics.EnergyAxis(e_min, e_max, n_channels)
+    table = palette_table()["pigments"]
+    names = tuple(table)
+    spectra = np.stack([pigment_spectrum(table[n]["composition"], axis, instrument, sample, n) for n in names])
+    return Palette(
+        names=names,
+        rgb=np.array([table[n]["rgb"] for n in names], dtype=np.uint8),
+        energy=axis.centres,
+        spectra=spectra,
+        compositions=tuple(dict(table[n]["composition"]) for n in names),
+        lines=tuple(table[n]["lines"] for n in names),
+    )
+
+
+#: Lines worth labelling: K alpha1, K beta1, L alpha1, L beta1, M alpha1.
+LABEL_LINES = {"Ka": xr.KL3_LINE, "Kb": xr.KM3_LINE, "La": xr.L3M5_LINE, "Lb": xr.L2M4_LINE, "Ma": xr.M5N7_LINE}
+
+
+def visible_lines(composition: dict[str, float], spectrum: np.ndarray, background: np.ndarray,
+                  energy: np.ndarray, contrast: float = 1.3, e_floor: float = 1.0) -> list[tuple[str, float]]:
+    """Lines of a composition's elements that stand out of `background` (e.g. the bare plaster).
+
+    A line is visible when the spectrum in its channel exceeds the background there by `contrast`;
+    lines below `e_floor` keV (absorbed by air and the detector window) are ignored.
+    Returns (label such as "Fe Ka", line energy keV), strongest first.
+    """
+    width = energy[1] - energy[0]
+    found = []
+    for symbol in physics.parse_composition(composition):
+        z = xr.SymbolToAtomicNumber(symbol)
+        for name, code in LABEL_LINES.items():
+            try:
+                e = xr.LineEnergy(z, code)
+            except ValueError:
+                continue
+            i = int(round((e - energy[0]) / width))
+            if e >= e_floor and 0 <= i < len(energy) and spectrum[i] > contrast * background[i]:
+                found.append((f"{symbol} {name}", e, spectrum[i]))
+    return [(label, e) for label, e, _ in sorted(found, key=lambda t: -t[2])]
