@@ -17,15 +17,26 @@ REPO_URL = "https://github.com/xrfnb/xrfnb"
 
 def header(profile: str, notebook: str) -> None:
     """Show, at the top of an executed page, which profile and hardware produced it."""
-    from IPython.display import Markdown, display
+    from html import escape
+
+    from IPython.display import HTML, display
 
     p = load_profile(profile)
-    today = dt.date.today().isoformat()
-    display(Markdown(
-        f"```{{admonition}} Produced by the `{p.name}` profile\n:class: note\n"
-        f"{p.description}\n\nRun on {device.describe()}, {today}. Source notebook: "
-        f"[`notebooks/{notebook}`]({REPO_URL}/blob/main/notebooks/{notebook}); every run is listed in the "
-        f"[execution record](../execution_record.md).\n```"))
+    source = f"{REPO_URL}/blob/main/notebooks/{notebook}"
+    display(HTML(
+        f'<div class="admonition note"><p class="admonition-title">Produced by the <code>{p.name}</code> '
+        f"profile</p><p>{escape(p.description)}</p><p>Run on {escape(device.describe())}, "
+        f'{dt.date.today().isoformat()}. Source notebook: <a href="{source}"><code>notebooks/{notebook}</code>'
+        f'</a>; the whole run is listed in the <a href="../execution_record.html">execution record</a>.</p></div>'))
+
+
+def glue(name: str, value) -> None:
+    """Glue a number or table for the book's prose without showing it here (numpy scalars made plain)."""
+    from myst_nb import glue as myst_glue
+
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    myst_glue(name, value, display=False)
 
 
 def execution_record_markdown(record: dict) -> str:

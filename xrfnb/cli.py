@@ -25,6 +25,24 @@ def _palette_export(args: argparse.Namespace) -> None:
     print(f"palette: {palette.export_ganx(args.dir)}")
 
 
+def _seeds(args: argparse.Namespace) -> None:
+    from . import seeds
+
+    options = {k: v for k, v in (("endpoint", args.endpoint), ("files_url", args.files_url)) if v}
+    manifest = seeds.collect(args.source, args.out, args.limit, **options)
+    print(f"seeds: {len(manifest['seeds'])} images in {args.out} ({len(manifest['skipped'])} skipped)")
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from . import dataset, pigments
+
+    palette = pigments.Palette.load(args.palette) if args.palette else pigments.paper_palette(args.channels)
+    config = dataset.GenerateConfig(samples=args.samples, size=args.size, seed=args.seed, counts=args.counts)
+    card = dataset.generate(args.seeds, Path(args.out) / "dataset.h5", palette, config, workers=args.workers)
+    print(f"dataset: {card['samples']} samples from {card['paintings']} paintings, "
+          f"{card['sizes']['store_bytes'] / 2**20:.1f} MiB, hash {card['content_hash'][:12]}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="xrfnb", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -34,6 +52,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages (e.g. 01 or pigments)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("seeds", help="gather seed painting images")
+    p.add_argument("--source", default="museum", help="museum (bundled, offline), wikidata, or a folder")
+    p.add_argument("--limit", type=int, default=None, help="at most this many images")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--endpoint", help="SPARQL endpoint URL (wikidata)")
+    p.add_argument("--files-url", help="base URL of image files (wikidata)")
+    p.set_defaults(func=_seeds)
+
+    p = sub.add_parser("generate", help="synthesise an MA-XRF dataset from seed images")
+    p.add_argument("--seeds", type=Path, required=True, help="folder of seed images (with seeds.json)")
+    p.add_argument("--samples", type=int, required=True)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--counts", type=int, default=400)
+    p.add_argument("--channels", type=int, default=512)
+    p.add_argument("--palette", type=Path, help="palette.h5 from the pigments stage (default: computed)")
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=_generate)
 
     p = sub.add_parser("book", help="build the Jupyter Book into _build/html")
     p.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
@@ -52,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.func(args)
-    except (runner.RunError, ValueError, FileNotFoundError) as err:
-        print(f"xrfnb {args.command}: error: {err}", file=sys.stderr)
+    except (RuntimeError, ValueError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"xrfnb {args.command}: error: {first}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"xrfnb {args.command}: interrupted", file=sys.stderr)

@@ -57,6 +57,12 @@ class EnergyAxis:
                 f"energy axis: e_max={self.e_max} keV cannot hold the palette's K lines (Ti 4.5 to Fe 6.4 keV); "
                 "use e_max >= 5 keV")
 
+    @classmethod
+    def from_centres(cls, centres: np.ndarray) -> "EnergyAxis":
+        """The axis whose channel centres are `centres` (equally spaced, keV)."""
+        width = (centres[-1] - centres[0]) / (len(centres) - 1)
+        return cls(float(centres[0] - width / 2), float(centres[-1] + width / 2), len(centres))
+
     @property
     def edges(self) -> np.ndarray:
         return np.linspace(self.e_min, self.e_max, self.n_channels + 1)
@@ -128,6 +134,11 @@ class Layer:
     def mu(self, energy: np.ndarray) -> np.ndarray:
         """Mass attenuation coefficient (cm2/g) at each energy."""
         return mass_attenuation(self.elements, energy)
+
+
+def line_energy(symbol: str, line: str) -> float:
+    """Energy (keV) of an IUPAC line such as ('Fe', 'KL3') or ('Hg', 'L3M5')."""
+    return float(xr.LineEnergy(xr.SymbolToAtomicNumber(symbol), getattr(xr, f"{line}_LINE")))
 
 
 def parse_composition(composition: dict[str, float], where: str = "composition") -> dict[str, float]:

@@ -75,3 +75,78 @@ def instrument_overview(instrument, axis, plaster: np.ndarray) -> plt.Figure:
           ylabel="fraction of counts")
     fig.tight_layout()
     return fig
+
+
+def mosaic(images: list[np.ndarray], titles: list[str], ncols: int = 8, size: float = 1.8) -> plt.Figure:
+    """A grid of thumbnails with short titles."""
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 1.15 * nrows))
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    for ax, im, title in zip(np.atleast_1d(axes).ravel(), images, titles):
+        ax.imshow(im)
+        ax.set_title(title[:22], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def generation_figure(rgb: np.ndarray, synthesis, cube: np.ndarray, energy: np.ndarray,
+                      pigment_names: list[str], lines: list[tuple[str, float]]) -> plt.Figure:
+    """The paper's generation figure: RGB, clustered RGB, sum spectrum with lines, pigment weights."""
+    fig = plt.figure(figsize=(15, 7.5))
+    grid = fig.add_gridspec(2, 4, height_ratios=[1, 1])
+    ax = fig.add_subplot(grid[0, 0])
+    ax.imshow(rgb)
+    ax.set_title("RGB")
+    ax.axis("off")
+    ax = fig.add_subplot(grid[0, 1])
+    ax.imshow(synthesis.clustered_rgb())
+    ax.set_title(f"clustered RGB (K = {len(synthesis.cluster_rgb)})")
+    ax.axis("off")
+    ax = fig.add_subplot(grid[0, 2:])
+    total = cube.reshape(-1, cube.shape[-1]).sum(0)
+    ax.semilogy(energy, np.maximum(total, 0.5), color="k", lw=0.8)
+    for label, e in lines:
+        j = int(np.argmin(np.abs(energy - e)))
+        ax.annotate(label, (energy[j], total[j]), xytext=(0, 4), textcoords="offset points", ha="center",
+                    fontsize=7, rotation=90)
+    ax.set(title=f"sum spectrum ({cube.shape[0]} x {cube.shape[1]} pixels, {synthesis.counts} counts each)",
+           xlabel="energy (keV)", ylabel="counts")
+    ax = fig.add_subplot(grid[1, :])
+    im = ax.imshow(synthesis.weights, aspect="auto", cmap="viridis")
+    ax.set_yticks(range(len(synthesis.cluster_rgb)))
+    ax.set_yticklabels([f"cluster {k}" for k in range(len(synthesis.cluster_rgb))], fontsize=8)
+    for k, c in enumerate(synthesis.cluster_rgb):
+        ax.add_patch(plt.Rectangle((-1.45, k - 0.4), 0.4, 0.8, color=c, clip_on=False))
+    ax.set_xticks(range(len(pigment_names)))
+    ax.set_xticklabels(pigment_names, rotation=30, ha="right", fontsize=8)
+    ax.set_title("per-cluster pigment weights alpha = (101 - dE00) / 101 (0 where below the threshold)")
+    fig.colorbar(im, ax=ax, fraction=0.02)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(maps: dict[str, np.ndarray], ncols: int = 4, cmap: str = "magma") -> plt.Figure:
+    """Element maps (or any named images) side by side, each with its own colour scale."""
+    nrows = int(np.ceil(len(maps) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows))
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    for ax, (name, m) in zip(np.atleast_1d(axes).ravel(), maps.items()):
+        ax.imshow(m, cmap=cmap)
+        ax.set_title(f"{name} ({int(m.sum())} counts)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def size_and_media(widths: list[int], heights: list[int], media: dict[str, int]) -> plt.Figure:
+    """Image sizes (width against height) and how many seeds of each medium."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.8))
+    a.scatter(widths, heights, s=12, color="C0")
+    a.set(xlabel="width (px)", ylabel="height (px)", title="seed image sizes")
+    names = sorted(media, key=media.get, reverse=True)
+    b.barh(names, [media[n] for n in names], color="C1")
+    b.invert_yaxis()
+    b.set(xlabel="images", title="media")
+    fig.tight_layout()
+    return fig

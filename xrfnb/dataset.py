@@ -1,0 +1,332 @@
+"""Synthetic MA-XRF datasets: crops of seed paintings, split by painting, stored compactly in HDF5.
+
+A sample's datacube is a pure function of its cluster labels, mixtures, counts and seed, so the store
+keeps those (a few tens of KB per sample) and draws the cube on demand; `export_dense` writes any
+sample as a dense cube in the `ganx` layout. Generation is resumable and atomic: it fills
+`<store>.partial` and renames it to the final name only once every sample is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from . import seeds, synth
+from .io import atomic_path, write_json
+from .pigments import Palette
+
+SPLITS = ("train", "val", "test")
+HASHED = ("rgb", "labels", "n_clusters", "cluster_rgb", "weights", "mixtures", "counts", "painting", "split")
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Everything that determines a dataset (with the seed images and the palette)."""
+
+    samples: int = 100
+    size: int = 128
+    seed: int = 0
+    counts: int = 400
+    threshold: float = 0.2
+    n_start: int = 10
+    delta: int = 1
+    min_crop: float = 0.5
+    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    poisson: bool = False
+    counts_range: tuple[int, int] | None = None
+    blur_sigma: float = 0.0
+    mixing: str = "linear"
+
+    def __post_init__(self) -> None:
+        if self.samples < 1 or self.size < 8:
+            raise ValueError(f"need samples >= 1 and size >= 8, got {self.samples} and {self.size}")
+        if abs(sum(self.fractions) - 1) > 1e-9:
+            raise ValueError(f"split fractions must sum to 1, got {self.fractions}")
+
+    @property
+    def k_max(self) -> int:
+        return max(self.n_start + self.delta - 1, 1)
+
+    def synth_options(self) -> dict:
+        return dict(counts=self.counts, threshold=self.threshold, n_start=self.n_start, delta=self.delta,
+                    poisson=self.poisson, counts_range=self.counts_range, blur_sigma=self.blur_sigma,
+                    mixing=self.mixing)
+
+
+def load_paintings(seeds_dir: Path, size: int) -> tuple[list[dict], list[np.ndarray], list[dict]]:
+    """The usable seed images of a folder: (records, images, skipped with reasons)."""
+    manifest = seeds.load_manifest(seeds_dir)
+    records, images, skipped = [], [], list(manifest.get("skipped", []))
+    for rec in manifest["seeds"]:
+        try:
+            rgb = seeds.load_rgb(Path(seeds_dir) / rec["file"])
+        except seeds.ImageError as err:
+            skipped.append({"file": rec["file"], "reason": str(err)})
+            continue
+        except FileNotFoundError:
+            skipped.append({"file": rec["file"], "reason": "listed in seeds.json but missing"})
+            continue
+        if min(rgb.shape[:2]) < size:
+            skipped.append({"file": rec["file"], "reason": f"smaller than the crop ({rgb.shape[1]} x "
+                                                           f"{rgb.shape[0]} < {size} px)"})
+            continue
+        records.append(rec)
+        images.append(rgb)
+    if not records:
+        raise ValueError(f"{seeds_dir}: no usable seed images ({len(skipped)} skipped: "
+                         f"{'; '.join(s['reason'] for s in skipped[:3])})")
+    return records, images, skipped
+
+
+def split_paintings(n: int, seed: int, fractions: tuple[float, float, float]) -> np.ndarray:
+    """Split index (0 train, 1 val, 2 test) of each painting, so that no painting spans two splits."""
+    order = np.random.default_rng(np.random.SeedSequence([seed, 7])).permutation(n)
+    n_val = int(round(fractions[1] * n))
+    n_test = int(round(fractions[2] * n))
+    if n >= 3:
+        n_val, n_test = max(n_val, 1), max(n_test, 1)
+    split = np.zeros(n, dtype=np.uint8)
+    split[order[n - n_val - n_test:n - n_test]] = 1
+    split[order[n - n_test:]] = 2
+    return split
+
+
+def random_crop(rgb: np.ndarray, size: int, min_crop: float, rng: np.random.Generator) -> tuple[np.ndarray, tuple]:
+    """A random square crop (side between `min_crop` of the short side and all of it), resized to size x size."""
+    h, w = rgb.shape[:2]
+    short = min(h, w)
+    side = int(rng.integers(max(size, int(min_crop * short)), short + 1))
+    top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    crop = Image.fromarray(rgb[top:top + side, left:left + side])
+    return np.asarray(crop.resize((size, size), Image.Resampling.LANCZOS)), (top, left, side)
+
+
+def _make_sample(args: tuple) -> dict:
+    """Crop and synthesise sample i (runs in worker processes)."""
+    i, rgb, config, palette = args
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, i, 3]))
+    crop, box = random_crop(rgb, config.size, config.min_crop, rng)
+    s = synth.synthesize(crop, palette, seed=config.seed, image_index=i, **config.synth_options())
+    return {"index": i, "rgb": crop, "box": box, "synthesis": s}
+
+
+def _create(path: Path, config: GenerateConfig, palette: Palette, records: list[dict],
+            painting: np.ndarray, split: np.ndarray, key: str) -> None:
+    n, s, k, p, e = config.samples, config.size, config.k_max, len(palette), palette.spectra.shape[1]
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("rgb", (n, s, s, 3), np.uint8, chunks=(1, s, s, 3), compression="lzf")
+        h5.create_dataset("labels", (n, s, s), np.uint8, chunks=(1, s, s), compression="lzf")
+        h5.create_dataset("n_clusters", (n,), np.uint8)
+        h5.create_dataset("cluster_rgb", (n, k, 3), np.float32)
+        h5.create_dataset("weights", (n, k, p), np.float32, chunks=(1, k, p))
+        h5.create_dataset("mixtures", (n, k, e), np.float32, chunks=(1, k, e), compression="lzf")
+        h5.create_dataset("counts", (n,), np.int32)
+        h5.create_dataset("crop", (n, 3), np.int32)
+        h5.create_dataset("done", (n,), bool)
+        h5["painting"], h5["split"] = painting, split
+        h5["energy"] = palette.energy
+        h5.attrs.update(config=json.dumps(asdict(config)), key=key, palette=json.dumps(palette.names),
+                        paintings=json.dumps(records), splits=json.dumps(SPLITS), complete=False)
+
+
+def _write(h5: h5py.File, sample: dict) -> None:
+    i, s = sample["index"], sample["synthesis"]
+    k = len(s.cluster_rgb)
+    h5["rgb"][i], h5["labels"][i], h5["crop"][i] = sample["rgb"], s.labels, sample["box"]
+    h5["n_clusters"][i], h5["counts"][i] = k, s.counts
+    for name, value in (("cluster_rgb", s.cluster_rgb), ("weights", s.weights), ("mixtures", s.mixtures)):
+        padded = np.zeros(h5[name].shape[1:], np.float32)
+        padded[:k] = value
+        h5[name][i] = padded
+    h5["done"][i] = True
+
+
+def content_hash(path: Path) -> str:
+    """sha256 of the store's data and its configuration: equal hashes, equal datasets."""
+    digest = hashlib.sha256()
+    with h5py.File(path, "r") as h5:
+        digest.update(h5.attrs["config"].encode())
+        for name in HASHED:
+            digest.update(np.ascontiguousarray(h5[name][()]).tobytes())
+    return digest.hexdigest()
+
+
+def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: GenerateConfig,
+             workers: int = 1, progress: bool = True) -> dict:
+    """Generate (or resume, or reuse) a dataset store at `out`; return its card (also at `<out>.card.json`).
+
+    A finished store with the same configuration, seeds and palette is reused as is; an interrupted one
+    (`<out>.partial`) is resumed; anything else is regenerated. Returns the dataset card.
+    """
+    out, seeds_dir = Path(out), Path(seeds_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    card_path = out.with_suffix(".card.json")
+    records, images, skipped = load_paintings(seeds_dir, config.size)
+    key = hashlib.sha256(json.dumps([asdict(config), [r["file"] for r in records], palette.names]).encode()
+                         + palette.spectra.tobytes() + palette.rgb.tobytes()).hexdigest()
+    if out.exists() and card_path.exists():
+        with h5py.File(out, "r") as h5:
+            if h5.attrs.get("key") == key and h5.attrs.get("complete"):
+                return json.loads(card_path.read_text())
+    start = time.perf_counter()
+    partial = out.with_name(out.name + ".partial")
+    order = np.random.default_rng(np.random.SeedSequence([config.seed, 5])).permutation(len(records))
+    painting = order[np.arange(config.samples) % len(records)].astype(np.int32)
+    split = split_paintings(len(records), config.seed, config.fractions)[painting]
+    if partial.exists():
+        with h5py.File(partial, "r") as h5:
+            fresh = h5.attrs.get("key") != key
+    else:
+        fresh = True
+    if fresh:
+        _create(partial, config, palette, records, painting, split, key)
+    with h5py.File(partial, "r+") as h5:
+        todo = np.flatnonzero(~h5["done"][()])
+        jobs = ((int(i), images[painting[i]], config, palette) for i in todo)
+        bar = tqdm(total=config.samples, initial=config.samples - len(todo), desc="synthesising",
+                   disable=not progress, unit="sample")
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                for sample in pool.map(_make_sample, jobs, chunksize=8):
+                    _write(h5, sample)
+                    bar.update()
+        else:
+            for sample in map(_make_sample, jobs):
+                _write(h5, sample)
+                bar.update()
+        bar.close()
+        h5.attrs["complete"] = True
+    digest = content_hash(partial)
+    os.replace(partial, out)
+    card = dataset_card(out, config, records, skipped, digest, time.perf_counter() - start, palette)
+    write_json(card_path, card)
+    return card
+
+
+def dataset_card(path: Path, config: GenerateConfig, records: list[dict], skipped: list[dict],
+                 digest: str, seconds: float, palette: Palette) -> dict:
+    """Parameters, counts per split, sizes, skipped inputs and the content hash of a store."""
+    with h5py.File(path, "r") as h5:
+        split, painting = h5["split"][()], h5["painting"][()]
+        e = h5["mixtures"].shape[2]
+    n, s = config.samples, config.size
+    return {
+        "config": asdict(config),
+        "palette": list(palette.names),
+        "channels": int(e),
+        "samples": n,
+        "paintings": len(records),
+        "splits": {name: {"samples": int((split == i).sum()), "paintings": int(len(set(painting[split == i])))}
+                   for i, name in enumerate(SPLITS)},
+        "sizes": {"store_bytes": path.stat().st_size,
+                  "dense_int16_bytes": n * s * s * e * 2,
+                  "dense_float32_bytes": n * s * s * e * 4,
+                  "rgb_bytes": n * s * s * 3},
+        "skipped": skipped,
+        "content_hash": digest,
+        "seconds": round(seconds, 2),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def size_table(card: dict) -> "pd.DataFrame":
+    """Bytes per sample and for the whole dataset: compact store, dense cubes and RGB targets."""
+    import pandas as pd
+
+    n = card["samples"]
+    sizes = card["sizes"]
+    rows = {"compact store (this run)": sizes["store_bytes"], "dense cube, int16": sizes["dense_int16_bytes"],
+            "dense cube, float32": sizes["dense_float32_bytes"], "RGB target, uint8": sizes["rgb_bytes"]}
+    return pd.DataFrame({"per sample (KiB)": {k: v / n / 2**10 for k, v in rows.items()},
+                         f"all {n} samples (MiB)": {k: v / 2**20 for k, v in rows.items()}}).round(1)
+
+
+class Store:
+    """Read access to a dataset store: samples, their syntheses and cubes drawn on demand."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path}: no dataset store (run the synthetic-data stage first)")
+        with h5py.File(self.path, "r") as h5:
+            if not h5.attrs.get("complete"):
+                raise ValueError(f"{self.path}: store is incomplete (an interrupted generation?)")
+            self.config = GenerateConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                            for k, v in json.loads(h5.attrs["config"]).items()})
+            self.paintings = json.loads(h5.attrs["paintings"])
+            self.palette_names = tuple(json.loads(h5.attrs["palette"]))
+            self.energy = h5["energy"][()]
+            self.split = h5["split"][()]
+            self.painting = h5["painting"][()]
+        self._h5: h5py.File | None = None
+
+    @property
+    def h5(self) -> h5py.File:
+        """The open file (opened lazily, once per process, so DataLoader workers each get their own)."""
+        if self._h5 is None:
+            self._h5 = h5py.File(self.path, "r")
+        return self._h5
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def indices(self, split: str) -> np.ndarray:
+        """Sample indices of split 'train', 'val' or 'test'."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r} (splits: {', '.join(SPLITS)})")
+        return np.flatnonzero(self.split == SPLITS.index(split))
+
+    def rgb(self, i: int) -> np.ndarray:
+        return self.h5["rgb"][i]
+
+    def synthesis(self, i: int) -> synth.Synthesis:
+        """Sample i as a Synthesis (labels, cluster colours, weights, mixtures, seed)."""
+        h5, k = self.h5, int(self.h5["n_clusters"][i])
+        mixtures = h5["mixtures"][i, :k].astype(np.float64)
+        return synth.Synthesis(labels=h5["labels"][i], cluster_rgb=h5["cluster_rgb"][i, :k].astype(np.float64),
+                               weights=h5["weights"][i, :k].astype(np.float64),
+                               mixtures=mixtures / mixtures.sum(1, keepdims=True),
+                               seed=self.config.seed, image_index=int(i), counts=int(h5["counts"][i]),
+                               poisson=self.config.poisson, blur_sigma=self.config.blur_sigma)
+
+    def cube(self, i: int, device: str = "cpu") -> np.ndarray:
+        """Sample i's datacube (H, W, E) int16, identical on every call."""
+        return self.synthesis(i).cube(device)
+
+
+def export_dense(store: Store, i: int, path: str | Path) -> Path:
+    """Write sample i as a dense cube in the `ganx` layout: HDF5 dataset `img` of shape (H, W, E)."""
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("img", data=store.cube(i), compression="gzip")
+        h5["energy"] = store.energy
+    return path
+
+
+class CubeDataset(torch.utils.data.Dataset):
+    """(datacube E x H x W float32, RGB target 3 x H x W float32 in [0, 1]) for the samples of one split."""
+
+    def __init__(self, store: Store | str | Path, split: str):
+        self.store = store if isinstance(store, Store) else Store(store)
+        self.index = self.store.indices(split)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        i = int(self.index[j])
+        cube = torch.from_numpy(self.store.cube(i).astype(np.float32)).permute(2, 0, 1)
+        rgb = torch.from_numpy(self.store.rgb(i).astype(np.float32) / 255.0).permute(2, 0, 1)
+        return cube, rgb
