@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -24,7 +24,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import seeds, synth
-from .io import atomic_path, write_json
+from .io import atomic_path, complete_h5, resumable_h5, write_json
 from .pigments import Palette
 
 SPLITS = ("train", "val", "test")
@@ -122,23 +122,22 @@ def _make_sample(args: tuple) -> dict:
     return {"index": i, "rgb": crop, "box": box, "synthesis": s}
 
 
-def _create(path: Path, config: GenerateConfig, palette: Palette, records: list[dict],
-            painting: np.ndarray, split: np.ndarray, key: str) -> None:
+def _create(h5: h5py.File, config: GenerateConfig, palette: Palette, records: list[dict],
+            painting: np.ndarray, split: np.ndarray) -> None:
     n, s, k, p, e = config.samples, config.size, config.k_max, len(palette), palette.spectra.shape[1]
-    with h5py.File(path, "w") as h5:
-        h5.create_dataset("rgb", (n, s, s, 3), np.uint8, chunks=(1, s, s, 3), compression="lzf")
-        h5.create_dataset("labels", (n, s, s), np.uint8, chunks=(1, s, s), compression="lzf")
-        h5.create_dataset("n_clusters", (n,), np.uint8)
-        h5.create_dataset("cluster_rgb", (n, k, 3), np.float32)
-        h5.create_dataset("weights", (n, k, p), np.float32, chunks=(1, k, p))
-        h5.create_dataset("mixtures", (n, k, e), np.float32, chunks=(1, k, e), compression="lzf")
-        h5.create_dataset("counts", (n,), np.int32)
-        h5.create_dataset("crop", (n, 3), np.int32)
-        h5.create_dataset("done", (n,), bool)
-        h5["painting"], h5["split"] = painting, split
-        h5["energy"] = palette.energy
-        h5.attrs.update(config=json.dumps(asdict(config)), key=key, palette=json.dumps(palette.names),
-                        paintings=json.dumps(records), splits=json.dumps(SPLITS), complete=False)
+    h5.create_dataset("rgb", (n, s, s, 3), np.uint8, chunks=(1, s, s, 3), compression="lzf")
+    h5.create_dataset("labels", (n, s, s), np.uint8, chunks=(1, s, s), compression="lzf")
+    h5.create_dataset("n_clusters", (n,), np.uint8)
+    h5.create_dataset("cluster_rgb", (n, k, 3), np.float32)
+    h5.create_dataset("weights", (n, k, p), np.float32, chunks=(1, k, p))
+    h5.create_dataset("mixtures", (n, k, e), np.float32, chunks=(1, k, e), compression="lzf")
+    h5.create_dataset("counts", (n,), np.int32)
+    h5.create_dataset("crop", (n, 3), np.int32)
+    h5.create_dataset("done", (n,), bool)
+    h5["painting"], h5["split"] = painting, split
+    h5["energy"] = palette.energy
+    h5.attrs.update(config=json.dumps(asdict(config)), palette=json.dumps(palette.names),
+                    paintings=json.dumps(records), splits=json.dumps(SPLITS))
 
 
 def _write(h5: h5py.File, sample: dict) -> None:
@@ -176,24 +175,14 @@ def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: G
     records, images, skipped = load_paintings(seeds_dir, config.size)
     key = hashlib.sha256(json.dumps([asdict(config), [r["file"] for r in records], palette.names]).encode()
                          + palette.spectra.tobytes() + palette.rgb.tobytes()).hexdigest()
-    if out.exists() and card_path.exists():
-        with h5py.File(out, "r") as h5:
-            if h5.attrs.get("key") == key and h5.attrs.get("complete"):
-                return json.loads(card_path.read_text())
+    if card_path.exists() and complete_h5(out, key):
+        return json.loads(card_path.read_text())
     start = time.perf_counter()
-    partial = out.with_name(out.name + ".partial")
     order = np.random.default_rng(np.random.SeedSequence([config.seed, 5])).permutation(len(records))
     painting = order[np.arange(config.samples) % len(records)].astype(np.int32)
     split = split_paintings(len(records), config.seed, config.fractions)[painting]
-    if partial.exists():
-        with h5py.File(partial, "r") as h5:
-            fresh = h5.attrs.get("key") != key
-    else:
-        fresh = True
-    if fresh:
-        _create(partial, config, palette, records, painting, split, key)
-    with h5py.File(partial, "r+") as h5:
-        todo = np.flatnonzero(~h5["done"][()])
+    create = partial(_create, config=config, palette=palette, records=records, painting=painting, split=split)
+    with resumable_h5(out, key, create) as (h5, todo):
         jobs = ((int(i), images[painting[i]], config, palette) for i in todo)
         bar = tqdm(total=config.samples, initial=config.samples - len(todo), desc="synthesising",
                    disable=not progress, unit="sample")
@@ -207,9 +196,7 @@ def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: G
                 _write(h5, sample)
                 bar.update()
         bar.close()
-        h5.attrs["complete"] = True
-    digest = content_hash(partial)
-    os.replace(partial, out)
+    digest = content_hash(out)
     card = dataset_card(out, config, records, skipped, digest, time.perf_counter() - start, palette)
     write_json(card_path, card)
     return card
@@ -241,14 +228,15 @@ def dataset_card(path: Path, config: GenerateConfig, records: list[dict], skippe
     }
 
 
-def size_table(card: dict) -> "pd.DataFrame":
-    """Bytes per sample and for the whole dataset: compact store, dense cubes and RGB targets."""
+def size_table(card: dict, extra: dict[str, int] | None = None) -> "pd.DataFrame":
+    """Bytes per sample and for the whole dataset: compact store, dense cubes, RGB targets (and `extra`)."""
     import pandas as pd
 
     n = card["samples"]
     sizes = card["sizes"]
     rows = {"compact store (this run)": sizes["store_bytes"], "dense cube, int16": sizes["dense_int16_bytes"],
-            "dense cube, float32": sizes["dense_float32_bytes"], "RGB target, uint8": sizes["rgb_bytes"]}
+            "dense cube, float32": sizes["dense_float32_bytes"], "RGB target, uint8": sizes["rgb_bytes"],
+            **(extra or {})}
     return pd.DataFrame({"per sample (KiB)": {k: v / n / 2**10 for k, v in rows.items()},
                          f"all {n} samples (MiB)": {k: v / 2**20 for k, v in rows.items()}}).round(1)
 
@@ -304,6 +292,46 @@ class Store:
     def cube(self, i: int, device: str = "cpu") -> np.ndarray:
         """Sample i's datacube (H, W, E) int16, identical on every call."""
         return self.synthesis(i).cube(device)
+
+
+@dataclass(frozen=True)
+class Spectra:
+    """Single-pixel spectra drawn from a split: counts (n, E) int16 and where each came from."""
+
+    counts: np.ndarray
+    sample: np.ndarray
+    pixel: np.ndarray
+    dominant: np.ndarray  # index of the pigment with the largest weight in the pixel's cluster
+
+
+def sample_spectra(store: Store, split: str, n: int, seed: int, device: str = "cpu") -> Spectra:
+    """n random pixel spectra across the samples of a split, drawn exactly and reproducibly.
+
+    Each spectrum picks a sample and a pixel at random, then draws that pixel's counts from its
+    cluster's mixture (the beam point-spread option is not applied to single spectra).
+    """
+    index = store.indices(split)
+    if len(index) == 0:
+        raise ValueError(f"{store.path}: split {split!r} has no samples to draw spectra from")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
+    samples = np.sort(rng.choice(index, n))
+    size = store.config.size
+    pixels = rng.integers(0, size * size, n)
+    uniq, inv = np.unique(samples, return_inverse=True)
+    h5 = store.h5
+    labels = h5["labels"][uniq].reshape(len(uniq), -1)[inv, pixels].astype(np.int64)
+    k_max = h5["mixtures"].shape[1]
+    mixtures = h5["mixtures"][uniq].astype(np.float64).reshape(len(uniq) * k_max, -1)
+    empty = mixtures.sum(1) == 0  # padding rows of images with fewer clusters: never drawn
+    mixtures[empty] = 1.0
+    mixtures /= mixtures.sum(1, keepdims=True)
+    counts = h5["counts"][()][samples].astype(np.int64)
+    if store.config.poisson:
+        counts = rng.poisson(counts)
+    key = int(np.random.SeedSequence([seed, 12]).generate_state(1, np.uint64)[0])
+    drawn = synth.draw_counts(mixtures, counts, key, labels=inv * k_max + labels, device=device)
+    dominant = h5["weights"][uniq][inv, labels].argmax(1)
+    return Spectra(counts=drawn, sample=samples, pixel=pixels, dominant=dominant)
 
 
 def export_dense(store: Store, i: int, path: str | Path) -> Path:

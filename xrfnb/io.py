@@ -7,7 +7,10 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+import h5py
+import numpy as np
 
 
 @contextmanager
@@ -55,3 +58,37 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def complete_h5(path: str | os.PathLike, key: str) -> bool:
+    """Whether `path` is a finished store made with the same `key` (its inputs and parameters)."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    with h5py.File(path, "r") as h5:
+        return h5.attrs.get("key") == key and bool(h5.attrs.get("complete"))
+
+
+@contextmanager
+def resumable_h5(path: str | os.PathLike, key: str,
+                 create: Callable[[h5py.File], None]) -> Iterator[tuple[h5py.File, np.ndarray]]:
+    """Fill an HDF5 store item by item, resumably; it appears at `path` only once complete.
+
+    Works in `<path>.partial`: a partial file with the same `key` is resumed, any other is started
+    afresh with `create(h5)`, which must make a boolean dataset `done` (one flag per item). Yields the
+    open file and the indices still to do; the caller sets `done[i]` as it writes item i.
+    """
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    fresh = True
+    if partial.exists():
+        with h5py.File(partial, "r") as h5:
+            fresh = h5.attrs.get("key") != key
+    if fresh:
+        with h5py.File(partial, "w") as h5:
+            create(h5)
+            h5.attrs.update(key=key, complete=False)
+    with h5py.File(partial, "r+") as h5:
+        yield h5, np.flatnonzero(~h5["done"][()])
+        h5.attrs["complete"] = True
+    os.replace(partial, path)

@@ -150,3 +150,69 @@ def size_and_media(widths: list[int], heights: list[int], media: dict[str, int])
     b.set(xlabel="images", title="media")
     fig.tight_layout()
     return fig
+
+
+def training_curves(metrics: "pd.DataFrame", terms: list[str], weights: list[str] = ()) -> plt.Figure:
+    """Per-epoch train and validation curves of each loss term, and the loss weights' schedule."""
+    per_epoch = metrics.groupby("epoch").mean(numeric_only=True)
+    panels = len(terms) + (1 if weights else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.2))
+    for ax, term in zip(np.atleast_1d(axes), terms):
+        for split, style in (("train", "-"), ("val", "--")):
+            col = f"{split}_{term}"
+            if col in per_epoch:
+                ax.plot(per_epoch.index, per_epoch[col], style, marker=".", label=split)
+        ax.set(title=term, xlabel="epoch")
+        ax.legend(fontsize=8)
+    if weights:
+        ax = np.atleast_1d(axes)[-1]
+        for w in weights:
+            ax.plot(per_epoch.index, per_epoch[w], marker=".", label=w)
+        ax.set(title="loss weights", xlabel="epoch")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def reconstructions(energy: np.ndarray, observed: np.ndarray, reconstructed: np.ndarray,
+                    titles: list[str]) -> plt.Figure:
+    """Observed spectra (normalised counts) against their reconstructions, log scale."""
+    n = len(observed)
+    fig, axes = plt.subplots(1, n, figsize=(3.8 * n, 3.0), sharey=True)
+    for ax, obs, rec, title in zip(np.atleast_1d(axes), observed, reconstructed, titles):
+        ax.semilogy(energy, np.where(obs > 0, obs / obs.sum(), np.nan), ".", ms=3, color="0.5", label="observed")
+        ax.semilogy(energy, rec, color="C3", lw=1, label="reconstruction")
+        ax.set(title=title, xlabel="energy (keV)", ylim=(1e-5, 0.3))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def latent_3d(z: np.ndarray, colour_sets: dict[str, tuple[np.ndarray, list[str]]]) -> plt.Figure:
+    """3-D scatter of latent codes, one panel per colouring {title: (labels, label names)}."""
+    fig = plt.figure(figsize=(6 * len(colour_sets), 5))
+    for i, (title, (labels, names)) in enumerate(colour_sets.items(), 1):
+        ax = fig.add_subplot(1, len(colour_sets), i, projection="3d")
+        cmap = plt.get_cmap("tab20", max(len(names), 1))
+        for j, name in enumerate(names):
+            m = labels == j
+            if m.any():
+                ax.scatter(*z[m].T, s=2, color=cmap(j), label=name, depthshade=False)
+        ax.set(title=title, xlabel="z1", ylabel="z2", zlabel="z3")
+        ax.legend(fontsize=6, markerscale=4, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def pairs(left: list[np.ndarray], right: list[np.ndarray], titles: tuple[str, str]) -> plt.Figure:
+    """Image pairs side by side, one pair per column (e.g. embedded input and RGB target)."""
+    n = len(left)
+    fig, axes = plt.subplots(2, n, figsize=(2.8 * n, 5.8), squeeze=False)
+    for j in range(n):
+        for row, images in enumerate((left, right)):
+            axes[row, j].imshow(images[j])
+            axes[row, j].axis("off")
+        axes[0, j].set_title(titles[0], fontsize=9)
+        axes[1, j].set_title(titles[1], fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,150 @@
+"""The Deep Variational Embedding: shapes, losses, centroid updates, determinism, resume, bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from xrfnb import dve
+
+
+def spectra(n=600, e=64, seed=0):
+    """Counts from three well-separated 'pigments' (peaks at different channels)."""
+    rng = np.random.default_rng(seed)
+    base = np.full((3, e), 0.2)
+    for k, c in enumerate((10, 30, 50)):
+        base[k, c - 1:c + 2] += 20
+    base /= base.sum(1, keepdims=True)
+    which = rng.integers(0, 3, n)
+    return np.stack([rng.multinomial(400, base[w]) for w in which]).astype(np.int16), which
+
+
+def config(**kw):
+    return dve.DVEConfig(**{"n_channels": 64, "encoder_widths": (32, 16, 16, 8), "decoder_widths": (8, 16, 32),
+                            "n_clusters": 3, "warmup_epochs": 1, "ramp_epochs": 1, "lr": 3e-3, **kw})
+
+
+def fit(tmp_path, epochs=3, name="run", **kw):
+    counts, _ = spectra()
+    model, csv = dve.train(counts[:480], counts[480:], config(**kw), epochs, 64, tmp_path / name, accelerator="cpu")
+    return model, pd.read_csv(csv)
+
+
+def test_shapes_and_dtypes():
+    model = dve.DVE(config())
+    counts = torch.as_tensor(spectra(10)[0])
+    mu, logvar = model.encoder(dve.normalise(counts))
+    assert mu.shape == logvar.shape == (10, 3)
+    log_p = model.decoder(mu)
+    assert log_p.shape == (10, 64)
+    torch.testing.assert_close(log_p.exp().sum(-1), torch.ones(10))
+    cube = np.random.default_rng(0).integers(0, 20, (5, 7, 64)).astype(np.int16)
+    image = dve.embed_cube(model, cube)
+    assert image.shape == (3, 5, 7) and image.dtype == np.float16
+
+
+def test_encoder_is_self_normalising():
+    model = dve.DVE(config(dropout=0.1))
+    assert any(isinstance(m, torch.nn.SELU) for m in model.encoder.modules())
+    assert any(isinstance(m, torch.nn.AlphaDropout) for m in model.encoder.modules())
+    first = model.encoder.body[0]
+    assert first.weight.std().item() == pytest.approx(64 ** -0.5, rel=0.1)  # LeCun normal
+
+
+def test_loss_terms_are_finite_and_training_lowers_the_loss(tmp_path):
+    _, metrics = fit(tmp_path, epochs=4, warmup_epochs=10)  # constant weights: no clustering, MMD at full
+    per_epoch = metrics.groupby("epoch").mean(numeric_only=True)
+    for term in ("loss", "rec", "mmd", "kl", "clust"):
+        assert np.isfinite(per_epoch[f"train_{term}"]).all()
+    assert per_epoch["train_loss"].iloc[-1] < per_epoch["train_loss"].iloc[0]
+
+
+def test_mmd_is_near_zero_for_the_same_distribution_and_large_for_a_shift():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2000, 3, generator=g), torch.randn(2000, 3, generator=g)
+    assert abs(dve.mmd(a, b).item()) < 0.01
+    assert dve.mmd(a + 1.5, b).item() > 0.1
+
+
+def test_centroid_update_equals_the_per_point_rule():
+    g = torch.Generator().manual_seed(1)
+    centroids, counts = torch.randn(4, 3, generator=g), torch.tensor([1.0, 3.0, 2.0, 5.0])
+    z, assigned = torch.randn(50, 3, generator=g), torch.randint(0, 4, (50,), generator=g)
+    seq_c, seq_n = centroids.clone(), counts.clone()
+    for zi, k in zip(z, assigned):
+        seq_n[k] += 1
+        seq_c[k] -= (seq_c[k] - zi) / seq_n[k]
+    dve.update_centroids(centroids, counts, z, assigned)
+    torch.testing.assert_close(centroids, seq_c)
+    torch.testing.assert_close(counts, seq_n)
+
+
+def test_schedule_warms_up_then_ramps():
+    cfg = dve.DVEConfig(beta=2.0, gamma=1.0, warmup_epochs=2, ramp_epochs=2)
+    assert [cfg.weights(e)[1] for e in range(5)] == [0.0, 0.0, 0.5, 1.0, 1.0]
+    assert [cfg.weights(e)[0] for e in range(3)] == [1.0, 2.0, 2.0]
+
+
+def test_training_is_deterministic_and_clusters_are_initialised(tmp_path):
+    a, _ = fit(tmp_path, name="a")
+    b, _ = fit(tmp_path, name="b")
+    for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
+        torch.testing.assert_close(pa, pb)
+    assert bool(a.centroids_ready) and a.centroid_counts.sum() > 3
+
+
+def test_interrupted_training_resumes_to_the_same_model(tmp_path):
+    whole, _ = fit(tmp_path, epochs=4, name="whole")
+    fit(tmp_path, epochs=2, name="cut")  # as if stopped after two epochs
+    resumed, metrics = fit(tmp_path, epochs=4, name="cut")
+    assert metrics["epoch"].max() == 3
+    for pa, pb in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        torch.testing.assert_close(pa, pb)
+
+
+def test_changed_settings_never_resume_an_old_checkpoint(tmp_path):
+    fit(tmp_path, epochs=2, name="d")
+    _, metrics = fit(tmp_path, epochs=2, name="d", lr=1e-3)
+    assert metrics["epoch"].min() == 0 and metrics["epoch"].max() == 1
+
+
+def test_checkpoint_round_trip_and_deterministic_embedding(tmp_path):
+    model, _ = fit(tmp_path)
+    loaded = dve.load(tmp_path / "run" / "dve.ckpt", n_channels=64)
+    counts = spectra(50, seed=3)[0]
+    z1, z2 = dve.encode(model, counts), dve.encode(loaded, counts)
+    np.testing.assert_array_equal(z1, z2)
+    np.testing.assert_array_equal(z1, dve.encode(loaded, counts))
+
+
+def test_embedding_separates_the_pigments(tmp_path):
+    model, _ = fit(tmp_path, epochs=6)
+    counts, which = spectra(300, seed=9)
+    z = dve.encode(model, counts)
+    centres = np.stack([z[which == k].mean(0) for k in range(3)])
+    spread = max(np.linalg.norm(z[which == k] - centres[k], axis=1).mean() for k in range(3))
+    gap = min(np.linalg.norm(centres[i] - centres[j]) for i in range(3) for j in range(i + 1, 3))
+    assert gap > 2 * spread
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.full((2, 64), np.nan, np.float32), "NaN"),
+    (np.full((2, 64), np.inf, np.float32), "NaN or infinite"),
+    (-np.ones((2, 64), np.int16), "negative"),
+    (np.zeros((2, 64), np.int16), "no counts"),
+    (np.ones((2, 32), np.int16), "32 channels, but the DVE was trained on 64"),
+])
+def test_bad_spectra_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        dve.encode(dve.DVE(config()), bad)
+
+
+def test_missing_or_incompatible_checkpoints_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no DVE checkpoint"):
+        dve.load(tmp_path / "nope.ckpt")
+    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="not a DVE checkpoint"):
+        dve.load(tmp_path / "other.ckpt")
+    model, _ = fit(tmp_path)
+    with pytest.raises(ValueError, match="expects 64 channels, the data has 512"):
+        dve.load(tmp_path / "run" / "dve.ckpt", n_channels=512)

@@ -1,0 +1,426 @@
+"""Deep Variational Embedding (DVE): each XRF spectrum to a point in R^3 that K-means can cluster.
+
+The paper's embedding (SPEC §5), inspired by the Deep Clustering Network and VaDE:
+
+* encoder of 4 + 1 self-normalising layers (SELU, LeCun-normal init, alpha dropout) to a mean and a
+  log-variance in R^3; decoder of 4 layers back to E channels;
+* reconstruction: the spectra are photon counts, so the decoder gives a distribution over channels and
+  the loss is the multinomial negative log-likelihood per photon (the cross-entropy between the
+  observed spectrum and the reconstruction) [choice];
+* InfoVAE's Maximum Mean Discrepancy between the latent codes and N(0, I) [paper], with a small KL term
+  so the log-variance stays meaningful [choice];
+* a DCN clustering loss (lambda/2)||z - m_assigned||^2 with online centroid updates; centroids are
+  initialised by K-means on the latents once an autoencoder warm-up ends [paper, DCN];
+* loss weights that change with the epoch: the clustering weight is 0 during the warm-up, then both
+  MMD and clustering weights ramp linearly to their maxima [paper: "weights that change with the epoch"].
+
+Input normalisation [choice]: a spectrum of N counts enters the encoder as sqrt(counts / N) (the
+Hellinger map, which makes Poisson noise roughly uniform across channels and totals irrelevant).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import h5py
+import lightning as L
+import numpy as np
+import torch
+from einops import rearrange
+from torch import nn
+from torch.nn import functional as F
+
+from . import training
+from .io import atomic_path
+
+
+@dataclass(frozen=True)
+class DVEConfig:
+    """Architecture and loss schedule of the embedding (the widths, K and schedule are [choice]s)."""
+
+    n_channels: int = 512
+    latent_dim: int = 3
+    encoder_widths: tuple[int, ...] = (256, 128, 64, 32)
+    decoder_widths: tuple[int, ...] = (32, 128, 256)
+    dropout: float = 0.05
+    n_clusters: int = 12
+    beta: float = 10.0  # MMD weight at the end of its ramp
+    kl: float = 1e-3  # KL weight (constant)
+    gamma: float = 0.5  # clustering weight at the end of its ramp
+    warmup_epochs: int = 2  # reconstruction + MMD only; then centroids are initialised
+    ramp_epochs: int = 2
+    lr: float = 1e-3
+    seed: int = 0
+
+    def weights(self, epoch: int) -> tuple[float, float]:
+        """(beta, gamma) at an epoch: MMD ramps from the start, clustering after the warm-up."""
+        ramp = max(self.ramp_epochs, 1)
+        beta = self.beta * min(1.0, (epoch + 1) / ramp)
+        gamma = 0.0 if epoch < self.warmup_epochs else self.gamma * min(1.0, (epoch - self.warmup_epochs + 1) / ramp)
+        return beta, gamma
+
+
+def selu_mlp(widths: list[int], dropout: float) -> nn.Sequential:
+    """Self-normalising MLP: Linear -> SELU -> AlphaDropout per layer, LeCun-normal weights."""
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        linear = nn.Linear(fan_in, fan_out)
+        nn.init.normal_(linear.weight, std=fan_in ** -0.5)
+        nn.init.zeros_(linear.bias)
+        layers += [linear, nn.SELU(), nn.AlphaDropout(dropout)]
+    return nn.Sequential(*layers)
+
+
+class Encoder(nn.Module):
+    """4 self-normalising layers, then 1 linear layer to (mean, log-variance)."""
+
+    def __init__(self, cfg: DVEConfig):
+        super().__init__()
+        self.body = selu_mlp([cfg.n_channels, *cfg.encoder_widths], cfg.dropout)
+        self.head = nn.Linear(cfg.encoder_widths[-1], 2 * cfg.latent_dim)
+        nn.init.normal_(self.head.weight, std=cfg.encoder_widths[-1] ** -0.5)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.head(self.body(x)).chunk(2, dim=-1)
+        return mu, logvar.clamp(-12, 6)
+
+
+class Decoder(nn.Module):
+    """4 layers from the latent back to log-probabilities over the E channels."""
+
+    def __init__(self, cfg: DVEConfig):
+        super().__init__()
+        self.body = selu_mlp([cfg.latent_dim, *cfg.decoder_widths], cfg.dropout)
+        self.out = nn.Linear(cfg.decoder_widths[-1], cfg.n_channels)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return F.log_softmax(self.out(self.body(z)), dim=-1)
+
+
+def normalise(counts: torch.Tensor) -> torch.Tensor:
+    """Encoder input: sqrt(counts / total) per spectrum (the Hellinger map)."""
+    counts = counts.float()
+    return torch.sqrt(counts / counts.sum(-1, keepdim=True).clamp_min(1))
+
+
+def check_spectra(counts: torch.Tensor, n_channels: int, where: str = "spectra") -> None:
+    """Refuse what the model cannot embed: wrong channel count, NaN/inf, negative or empty spectra."""
+    if counts.shape[-1] != n_channels:
+        raise ValueError(f"{where}: {counts.shape[-1]} channels, but the DVE was trained on {n_channels}")
+    if counts.is_floating_point() and not torch.isfinite(counts).all():
+        raise ValueError(f"{where}: NaN or infinite values")
+    if (counts < 0).any():
+        raise ValueError(f"{where}: negative counts")
+    if (counts.sum(-1) <= 0).any():
+        raise ValueError(f"{where}: a spectrum with no counts")
+
+
+def reconstruction_loss(log_p: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Multinomial negative log-likelihood per photon: -sum_e c_e log p_e / N, averaged over spectra."""
+    counts = counts.float()
+    return -(counts * log_p).sum(-1).div(counts.sum(-1).clamp_min(1)).mean()
+
+
+def mmd(z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Squared MMD with InfoVAE's kernel k(x, y) = exp(-||x - y||^2 / D^2) (D the latent dimension)."""
+    d2 = z.shape[-1] ** 2
+
+    def k(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-torch.cdist(a, b).pow(2) / d2).mean()
+
+    return k(z, z) + k(prior, prior) - 2 * k(z, prior)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, var) || N(0, I)), averaged over the batch."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
+
+
+def update_centroids(centroids: torch.Tensor, counts: torch.Tensor, z: torch.Tensor,
+                     assigned: torch.Tensor) -> None:
+    """DCN's online update with step 1/count, in place, for a whole batch at once.
+
+    Per point, m_k <- m_k - (1/count_k)(m_k - z) with count_k incremented first; over a batch this
+    makes each centroid the running mean of the points ever assigned to it (its initial position
+    counting once), which is what applying the per-point rule in sequence gives.
+    """
+    k = centroids.shape[0]
+    n = torch.bincount(assigned, minlength=k).to(counts.dtype)
+    sums = torch.zeros_like(centroids).index_add_(0, assigned, z)
+    new_counts = counts + n
+    moved = n > 0
+    centroids[moved] += (sums[moved] - n[moved, None] * centroids[moved]) / new_counts[moved, None]
+    counts.copy_(new_counts)
+
+
+class DVE(L.LightningModule):
+    """The embedding model and its training step (Lightning runs the loop)."""
+
+    def __init__(self, config: DVEConfig | dict):
+        super().__init__()
+        cfg = config if isinstance(config, DVEConfig) else DVEConfig(**config)
+        self.cfg = cfg
+        self.save_hyperparameters({"config": asdict(cfg)})
+        self.encoder, self.decoder = Encoder(cfg), Decoder(cfg)
+        self.register_buffer("centroids", torch.zeros(cfg.n_clusters, cfg.latent_dim))
+        self.register_buffer("centroid_counts", torch.zeros(cfg.n_clusters))
+        self.register_buffer("centroids_ready", torch.tensor(False))
+        self._epoch_start = 0.0
+
+    def forward(self, counts: torch.Tensor) -> torch.Tensor:
+        """Latent means (n, 3) of count spectra (n, E): the embedding."""
+        return self.encoder(normalise(counts))[0]
+
+    def assign(self, z: torch.Tensor) -> torch.Tensor:
+        """Nearest centroid of each latent code."""
+        return torch.cdist(z, self.centroids).argmin(-1)
+
+    def losses(self, counts: torch.Tensor, epoch: int) -> dict[str, torch.Tensor]:
+        mu, logvar = self.encoder(normalise(counts))
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        terms = {
+            "rec": reconstruction_loss(self.decoder(z), counts),
+            "mmd": mmd(z, torch.randn_like(z)),
+            "kl": kl_divergence(mu, logvar),
+            "clust": mu.new_zeros(()),
+        }
+        if self.centroids_ready:
+            assigned = self.assign(mu.detach())
+            terms["clust"] = 0.5 * (mu - self.centroids[assigned]).pow(2).sum(-1).mean()
+            if self.training:
+                update_centroids(self.centroids, self.centroid_counts, mu.detach(), assigned)
+        beta, gamma = self.cfg.weights(epoch)
+        terms["loss"] = terms["rec"] + beta * terms["mmd"] + self.cfg.kl * terms["kl"] + gamma * terms["clust"]
+        return terms
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        counts = batch[0]
+        terms = self.losses(counts, self.current_epoch)
+        for name, value in terms.items():
+            self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts))
+        return terms["loss"]
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        counts = batch[0]
+        terms = self.losses(counts, self.current_epoch)
+        for name, value in terms.items():
+            self.log(f"val_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts))
+
+    def on_train_epoch_start(self) -> None:
+        # every epoch's randomness (shuffling, dropout, sampling) derives from (seed, epoch): a run resumed
+        # from an epoch's checkpoint continues exactly as an uninterrupted one would
+        torch.manual_seed(self.cfg.seed * 100_003 + self.current_epoch)
+        training.set_sampler_epoch(self.trainer, self.current_epoch)
+        beta, gamma = self.cfg.weights(self.current_epoch)
+        self.log_dict({"beta": beta, "gamma": gamma}, on_step=False, on_epoch=True)
+        if self.current_epoch >= self.cfg.warmup_epochs and not self.centroids_ready:
+            self.init_centroids()
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self) -> None:
+        self.log("epoch_seconds", time.perf_counter() - self._epoch_start, on_step=False, on_epoch=True)
+
+    @torch.no_grad()
+    def init_centroids(self, n: int = 20_000) -> None:
+        """K-means (k-means++, Lloyd) on the latents of up to n training spectra."""
+        from .synth import _kmeans
+
+        counts = self.trainer.datamodule.train_counts[:n]
+        was_training = self.training
+        self.eval()
+        z = torch.cat([self(c.to(self.device)) for c in counts.split(4096)]).cpu().double().numpy()
+        self.train(was_training)
+        rng = np.random.default_rng(np.random.SeedSequence([self.cfg.seed, 21]))
+        centres = _kmeans(z, self.cfg.n_clusters, rng)
+        self.centroids.copy_(torch.as_tensor(centres, dtype=self.centroids.dtype))
+        self.centroid_counts.fill_(1.0)
+        self.centroids_ready.fill_(True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.cfg.lr)
+
+
+class EpochShuffle(torch.utils.data.Sampler):
+    """A random order that depends only on (seed, epoch): Lightning calls `set_epoch` before each epoch."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+
+class SpectraData(L.LightningDataModule):
+    """Train and validation count spectra held in memory (int16), batched in a seeded order."""
+
+    def __init__(self, train_counts: torch.Tensor, val_counts: torch.Tensor, batch_size: int, seed: int):
+        super().__init__()
+        self.train_counts, self.val_counts = train_counts, val_counts
+        self.batch_size, self.seed = batch_size, seed
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        ds = torch.utils.data.TensorDataset(self.train_counts)
+        # its own generator: creating the iterator must not draw from the global RNG that dropout uses
+        return torch.utils.data.DataLoader(ds, batch_size=self.batch_size, drop_last=True,
+                                           sampler=EpochShuffle(len(ds), self.seed),
+                                           generator=torch.Generator().manual_seed(self.seed))
+
+    def val_dataloader(self) -> torch.utils.data.DataLoader:
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(self.val_counts),
+                                           batch_size=self.batch_size,
+                                           generator=torch.Generator().manual_seed(self.seed))
+
+
+def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, epochs: int, batch_size: int,
+          out_dir: str | Path, accelerator: str = "auto") -> tuple[DVE, Path]:
+    """Train a DVE (resuming from `out_dir/last.ckpt` if present); returns the model and the metrics CSV.
+
+    Writes `out_dir/last.ckpt` after every epoch and `out_dir/dve.ckpt` (atomically) at the end.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    data = SpectraData(torch.as_tensor(train_counts), torch.as_tensor(val_counts), batch_size, config.seed)
+    model = DVE(config)
+    trainer, logger = training.trainer(out_dir, epochs, accelerator)
+    key = hashlib.sha256(json.dumps([asdict(config), batch_size]).encode() + np.ascontiguousarray(train_counts).tobytes()
+                         + np.ascontiguousarray(val_counts).tobytes()).hexdigest()
+    trainer.fit(model, datamodule=data, ckpt_path=training.resume_path(out_dir, key))
+    with atomic_path(out_dir / "dve.ckpt") as tmp:
+        trainer.save_checkpoint(tmp, weights_only=True)
+    return model, Path(logger.log_dir) / "metrics.csv"
+
+
+def load(path: str | Path, n_channels: int | None = None) -> DVE:
+    """Load a trained DVE; a missing or incompatible checkpoint names what was expected and found."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no DVE checkpoint (run the DVE stage first)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        config = DVEConfig(**{k: tuple(v) if isinstance(v, list) else v
+                              for k, v in ckpt["hyper_parameters"]["config"].items()})
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise ValueError(f"{path}: not a DVE checkpoint ({type(err).__name__}: {err})") from None
+    if n_channels is not None and config.n_channels != n_channels:
+        raise ValueError(f"{path}: DVE expects {config.n_channels} channels, the data has {n_channels}")
+    model = DVE(config)
+    missing = model.load_state_dict(ckpt["state_dict"], strict=False)
+    if missing.missing_keys or missing.unexpected_keys:
+        raise ValueError(f"{path}: checkpoint does not match the DVE architecture "
+                         f"(missing {missing.missing_keys[:3]}, unexpected {missing.unexpected_keys[:3]})")
+    return model.eval()
+
+
+@torch.no_grad()
+def encode(model: DVE, counts: np.ndarray | torch.Tensor, batch: int = 65536, device: str = "cpu") -> np.ndarray:
+    """Latent means (n, 3) of count spectra (n, E), in batches, after checking the input."""
+    counts = torch.as_tensor(counts)
+    check_spectra(counts, model.cfg.n_channels)
+    model = model.to(device).eval()
+    return torch.cat([model(c.to(device)).float().cpu() for c in counts.split(batch)]).numpy()
+
+
+def embed_cube(model: DVE, cube: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """A datacube (H, W, E) to its embedded image (3, H, W), float16."""
+    h, w, _ = cube.shape
+    z = encode(model, rearrange(cube, "h w e -> (h w) e"), device=device)
+    return rearrange(z, "(h w) c -> c h w", h=h, w=w).astype(np.float16)
+
+
+def embed(model: DVE, store, out: str | Path, key: str, device: str = "cpu", batch_samples: int = 8,
+          progress: bool = True) -> dict:
+    """Embed every sample of a dataset store into `out`: (N, 3, H, W) float16 images beside their RGB.
+
+    Each sample's cube is drawn (on `device`) and encoded pixel by pixel with the latent mean, in
+    batches of `batch_samples` samples. Resumable and atomic (see `io.resumable_h5`); a finished store
+    with the same `key` (dataset and DVE checkpoint) is reused. Returns counts and throughput.
+    """
+    from tqdm import tqdm
+
+    from .io import complete_h5, resumable_h5
+
+    out = Path(out)
+    n, size = len(store), store.config.size
+    if complete_h5(out, key):
+        with h5py.File(out, "r") as h5:
+            return json.loads(h5.attrs["stats"])
+
+    def create(h5: h5py.File) -> None:
+        h5.create_dataset("embedded", (n, 3, size, size), np.float16, chunks=(1, 3, size, size))
+        h5.create_dataset("rgb", (n, size, size, 3), np.uint8, chunks=(1, size, size, 3), compression="lzf")
+        h5.create_dataset("done", (n,), bool)
+        h5["split"], h5["painting"] = store.split, store.painting
+
+    model = model.to(device).eval()
+    start, pixels = time.perf_counter(), 0
+    with resumable_h5(out, key, create) as (h5, todo):
+        bar = tqdm(total=n, initial=n - len(todo), desc="embedding", unit="sample", disable=not progress)
+        for chunk in np.array_split(todo, max(1, -(-len(todo) // batch_samples))):
+            if len(chunk) == 0:
+                continue
+            cubes = np.stack([store.cube(int(i), device) for i in chunk])
+            z = encode(model, rearrange(cubes, "b h w e -> (b h w) e"), device=device)
+            images = rearrange(z, "(b h w) c -> b c h w", b=len(chunk), h=size, w=size).astype(np.float16)
+            for i, image in zip(chunk, images):
+                h5["embedded"][i], h5["rgb"][i], h5["done"][i] = image, store.rgb(int(i)), True
+            pixels += cubes.shape[0] * size * size
+            bar.update(len(chunk))
+        bar.close()
+        seconds = time.perf_counter() - start
+        stats = {"samples": n, "embedded_now": int(len(todo)), "seconds": round(seconds, 3),
+                 "spectra_per_s": round(pixels / seconds, 1) if pixels else None, "device": device}
+        h5.attrs["stats"] = json.dumps(stats)
+    return stats
+
+
+def evaluate_latent(model: DVE, train, heldout, test, k: int = 15, n_silhouette: int = 4000) -> dict:
+    """How K-means-friendly and how informative the latent space is, against a PCA-3 baseline.
+
+    Parameters
+    ----------
+    model : the trained DVE.
+    train, heldout, test : `dataset.Spectra` from training paintings, other pixels of training paintings,
+        and test paintings.
+    k : neighbours for the k-NN classifier of the dominant pigment (fitted on `train`'s latents).
+    n_silhouette : held-out points used for the silhouette of the latent clustering.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import silhouette_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    z_train, z_held, z_test = (encode(model, s.counts) for s in (train, heldout, test))
+    assigned = model.assign(torch.as_tensor(z_held[:n_silhouette])).numpy()
+    used = len(np.unique(assigned))
+    knn = KNeighborsClassifier(k).fit(z_train, train.dominant)
+    x_train, x_held, x_test = (normalise(torch.as_tensor(s.counts)).numpy() for s in (train, heldout, test))
+    pca = PCA(3, random_state=0).fit(x_train)
+    pca_knn = KNeighborsClassifier(k).fit(pca.transform(x_train), train.dominant)
+    return {
+        "latent_silhouette": float(silhouette_score(z_held[:n_silhouette], assigned)) if used > 1 else float("nan"),
+        "clusters_used": int(used),
+        "knn_accuracy_heldout_pixels": float(knn.score(z_held, heldout.dominant)),
+        "knn_accuracy_test_paintings": float(knn.score(z_test, test.dominant)),
+        "pca3_knn_accuracy_heldout_pixels": float(pca_knn.score(pca.transform(x_held), heldout.dominant)),
+        "pca3_knn_accuracy_test_paintings": float(pca_knn.score(pca.transform(x_test), test.dominant)),
+        "majority_accuracy_test_paintings": float(np.bincount(test.dominant).max() / len(test.dominant)),
+    }
+
+
+@torch.no_grad()
+def reconstruct(model: DVE, counts: np.ndarray) -> np.ndarray:
+    """The decoder's spectrum (probabilities over channels) at each spectrum's latent mean."""
+    model = model.eval()
+    return model.decoder(model(torch.as_tensor(counts))).exp().numpy()

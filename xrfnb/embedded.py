@@ -1,0 +1,89 @@
+"""The embedded dataset: 3 x H x W images (the DVE's latent means) beside their RGB targets."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd  # noqa: F401  (the return type)
+
+from . import dataset
+from .dataset import SPLITS
+from .io import read_json
+
+
+def file_hash(path: str | Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def store_key(card: str | Path, checkpoint: str | Path) -> str:
+    """What an embedded store depends on: the dataset's content hash and the DVE checkpoint's bytes."""
+    return hashlib.sha256((read_json(card)["content_hash"] + file_hash(checkpoint)).encode()).hexdigest()
+
+
+class EmbeddedStore:
+    """Read access to `embedded.h5`: embedded images, RGB targets and splits."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path}: no embedded store (run the embedding stage first)")
+        with h5py.File(self.path, "r") as h5:
+            if not h5.attrs.get("complete"):
+                raise ValueError(f"{self.path}: embedded store is incomplete (an interrupted run?)")
+            self.split = h5["split"][()]
+            self.shape = h5["embedded"].shape
+        self._h5: h5py.File | None = None
+
+    @property
+    def h5(self) -> h5py.File:
+        if self._h5 is None:
+            self._h5 = h5py.File(self.path, "r")
+        return self._h5
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def indices(self, split: str) -> np.ndarray:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r} (splits: {', '.join(SPLITS)})")
+        return np.flatnonzero(self.split == SPLITS.index(split))
+
+    def embedded(self, i: int) -> np.ndarray:
+        """Sample i's embedded image (3, H, W) as float32."""
+        return self.h5["embedded"][i].astype(np.float32)
+
+    def rgb(self, i: int) -> np.ndarray:
+        return self.h5["rgb"][i]
+
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """All embedded images (n, 3, H, W) float16 and RGB targets (n, H, W, 3) uint8 of a split."""
+        idx = self.indices(split)
+        return self.h5["embedded"][idx], self.h5["rgb"][idx]
+
+    def percentiles(self, q: tuple[float, float] = (1, 99), n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel low and high percentiles over (up to n) samples, for false colour."""
+        sample = self.h5["embedded"][: min(n, len(self))].astype(np.float32)
+        lo, hi = np.percentile(sample.transpose(1, 0, 2, 3).reshape(3, -1), q, axis=1)
+        return lo, hi
+
+
+def false_colour(image: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """An embedded image (3, H, W) as an RGB picture (H, W, 3) in [0, 1], each channel stretched lo..hi."""
+    scaled = (image - lo[:, None, None]) / np.maximum(hi - lo, 1e-6)[:, None, None]
+    return np.clip(scaled, 0, 1).transpose(1, 2, 0)
+
+
+def size_table(card_path: str | Path, embedded_path: str | Path) -> pd.DataFrame:
+    """Per-sample and total bytes: dense cubes, the compact store, the embedded images, RGB."""
+    with h5py.File(embedded_path, "r") as h5:
+        emb = h5["embedded"]
+        embedded_bytes = int(np.prod(emb.shape)) * emb.dtype.itemsize
+    return dataset.size_table(read_json(card_path), {"embedded image, float16 (3 channels)": embedded_bytes})
