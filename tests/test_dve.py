@@ -97,7 +97,7 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path):
     whole, _ = fit(tmp_path, epochs=4, name="whole")
     fit(tmp_path, epochs=2, name="cut")  # as if stopped after two epochs
     resumed, metrics = fit(tmp_path, epochs=4, name="cut")
-    assert metrics["epoch"].max() == 3
+    assert list(metrics["epoch"]) == [0, 1, 2, 3]  # the epochs before the interruption are kept
     for pa, pb in zip(whole.state_dict().values(), resumed.state_dict().values()):
         torch.testing.assert_close(pa, pb)
 
@@ -148,3 +148,11 @@ def test_missing_or_incompatible_checkpoints_are_named(tmp_path):
     model, _ = fit(tmp_path)
     with pytest.raises(ValueError, match="expects 64 channels, the data has 512"):
         dve.load(tmp_path / "run" / "dve.ckpt", n_channels=512)
+
+
+def test_finished_training_is_reused_not_repeated(tmp_path, monkeypatch):
+    first, metrics = fit(tmp_path, epochs=2)
+    monkeypatch.setattr(dve.L.Trainer, "fit", lambda *a, **k: pytest.fail("trained again"))
+    again, metrics_again = fit(tmp_path, epochs=2)
+    pd.testing.assert_frame_equal(metrics, metrics_again)
+    torch.testing.assert_close(first.state_dict()["centroids"], again.state_dict()["centroids"])

@@ -285,22 +285,27 @@ class SpectraData(L.LightningDataModule):
 
 def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, epochs: int, batch_size: int,
           out_dir: str | Path, accelerator: str = "auto") -> tuple[DVE, Path]:
-    """Train a DVE (resuming from `out_dir/last.ckpt` if present); returns the model and the metrics CSV.
+    """Train a DVE; returns the model and its per-epoch metrics CSV.
 
-    Writes `out_dir/last.ckpt` after every epoch and `out_dir/dve.ckpt` (atomically) at the end.
+    Writes `out_dir/last.ckpt` after every epoch and `out_dir/dve.ckpt` (atomically) at the end. A run
+    with the same data and settings resumes from `last.ckpt`, and one that already finished is reused.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(json.dumps([asdict(config), batch_size]).encode()
+                         + np.ascontiguousarray(train_counts).tobytes()
+                         + np.ascontiguousarray(val_counts).tobytes()).hexdigest()
+    if training.finished(out_dir, f"{key}:{epochs}", "dve.ckpt"):
+        return load(out_dir / "dve.ckpt"), out_dir / "metrics.csv"
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = SpectraData(torch.as_tensor(train_counts), torch.as_tensor(val_counts), batch_size, config.seed)
     model = DVE(config)
-    trainer, logger = training.trainer(out_dir, epochs, accelerator)
-    key = hashlib.sha256(json.dumps([asdict(config), batch_size]).encode() + np.ascontiguousarray(train_counts).tobytes()
-                         + np.ascontiguousarray(val_counts).tobytes()).hexdigest()
+    trainer, metrics = training.trainer(out_dir, epochs, accelerator)
     trainer.fit(model, datamodule=data, ckpt_path=training.resume_path(out_dir, key))
     with atomic_path(out_dir / "dve.ckpt") as tmp:
         trainer.save_checkpoint(tmp, weights_only=True)
-    return model, Path(logger.log_dir) / "metrics.csv"
+    training.mark_finished(out_dir, f"{key}:{epochs}")
+    return model, metrics
 
 
 def load(path: str | Path, n_channels: int | None = None) -> DVE:

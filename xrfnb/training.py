@@ -8,7 +8,9 @@ from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+import pandas as pd
+
+from .io import atomic_path
 
 
 def quiet() -> None:
@@ -20,16 +22,42 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
 
 
+class EpochCSV(Callback):
+    """One row of epoch-level metrics per epoch in `path`; rows of earlier epochs survive a resume."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        row = {"epoch": trainer.current_epoch,
+               **{k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}
+        rows = pd.read_csv(self.path) if self.path.exists() else pd.DataFrame()
+        if len(rows):
+            rows = rows[rows["epoch"] < trainer.current_epoch]
+        with atomic_path(self.path) as tmp:
+            pd.concat([rows, pd.DataFrame([row])], ignore_index=True).to_csv(tmp, index=False)
+
+
 def trainer(out_dir: Path, epochs: int, accelerator: str, callbacks: list[Callback] = (),
-            precision: str | None = None) -> tuple[L.Trainer, CSVLogger]:
-    """A Trainer that writes `out_dir/last.ckpt` every epoch and per-epoch metrics to `out_dir/logs/metrics.csv`."""
+            precision: str | None = None) -> tuple[L.Trainer, Path]:
+    """A Trainer that writes `out_dir/last.ckpt` and a row of `out_dir/metrics.csv` after every epoch."""
     quiet()
-    logger = CSVLogger(out_dir, name="", version="logs")
+    metrics = Path(out_dir) / "metrics.csv"
     checkpoints = ModelCheckpoint(dirpath=out_dir, save_last=True, save_top_k=0)
-    t = L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, deterministic=True, logger=logger,
-                  enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
-                  callbacks=[checkpoints, *callbacks], precision=precision)
-    return t, logger
+    t = L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, deterministic=True, logger=False,
+                  enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                  callbacks=[checkpoints, EpochCSV(metrics), *callbacks], precision=precision)
+    return t, metrics
+
+
+def finished(out_dir: Path, key: str, final: str) -> bool:
+    """Whether `out_dir/final` was written by a completed run with the same `key` and epoch count."""
+    stamp = Path(out_dir) / "finished.key"
+    return (Path(out_dir) / final).exists() and stamp.exists() and stamp.read_text() == key
+
+
+def mark_finished(out_dir: Path, key: str) -> None:
+    (Path(out_dir) / "finished.key").write_text(key)
 
 
 def resume_path(out_dir: Path, key: str) -> str | None:
@@ -42,6 +70,8 @@ def resume_path(out_dir: Path, key: str) -> str | None:
     if last.exists() and stamp.exists() and stamp.read_text() == key:
         return str(last)
     last.unlink(missing_ok=True)
+    (out_dir / "metrics.csv").unlink(missing_ok=True)
+    (out_dir / "finished.key").unlink(missing_ok=True)
     stamp.write_text(key)
     return None
 
