@@ -170,7 +170,6 @@ class DVE(L.LightningModule):
         self.register_buffer("centroids", torch.zeros(cfg.n_clusters, cfg.latent_dim))
         self.register_buffer("centroid_counts", torch.zeros(cfg.n_clusters))
         self.register_buffer("centroids_ready", torch.tensor(False))
-        self._epoch_start = 0.0
 
     def forward(self, counts: torch.Tensor) -> torch.Tensor:
         """Latent means (n, 3) of count spectra (n, E): the embedding."""
@@ -220,10 +219,6 @@ class DVE(L.LightningModule):
         self.log_dict({"beta": beta, "gamma": gamma}, on_step=False, on_epoch=True)
         if self.current_epoch >= self.cfg.warmup_epochs and not self.centroids_ready:
             self.init_centroids()
-        self._epoch_start = time.perf_counter()
-
-    def on_train_epoch_end(self) -> None:
-        self.log("epoch_seconds", time.perf_counter() - self._epoch_start, on_step=False, on_epoch=True)
 
     @torch.no_grad()
     def init_centroids(self, n: int = 20_000) -> None:

@@ -40,6 +40,7 @@ class EmbeddedStore:
                 raise ValueError(f"{self.path}: embedded store is incomplete (an interrupted run?)")
             self.split = h5["split"][()]
             self.shape = h5["embedded"].shape
+            self.key = str(h5.attrs["key"])  # what the images derive from: dataset and DVE checkpoint
         self._h5: h5py.File | None = None
 
     @property

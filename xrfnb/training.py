@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from pathlib import Path
 
@@ -38,6 +39,23 @@ class EpochCSV(Callback):
             pd.concat([rows, pd.DataFrame([row])], ignore_index=True).to_csv(tmp, index=False)
 
 
+class EpochTimer(Callback):
+    """Seconds of each epoch's training part and items (spectra or images) per second, logged as metrics."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.start, self.items = time.perf_counter(), 0
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.items += len(batch[0])
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not hasattr(self, "start"):
+            return
+        seconds = time.perf_counter() - self.start
+        module.log("epoch_seconds", seconds, on_step=False, on_epoch=True)
+        module.log("items_per_s", self.items / seconds, on_step=False, on_epoch=True)
+
+
 def trainer(out_dir: Path, epochs: int, accelerator: str, callbacks: list[Callback] = (),
             precision: str | None = None) -> tuple[L.Trainer, Path]:
     """A Trainer that writes `out_dir/last.ckpt` and a row of `out_dir/metrics.csv` after every epoch."""
@@ -46,7 +64,7 @@ def trainer(out_dir: Path, epochs: int, accelerator: str, callbacks: list[Callba
     checkpoints = ModelCheckpoint(dirpath=out_dir, save_last=True, save_top_k=0)
     t = L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, deterministic=True, logger=False,
                   enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                  callbacks=[checkpoints, EpochCSV(metrics), *callbacks], precision=precision)
+                  callbacks=[checkpoints, EpochTimer(), EpochCSV(metrics), *callbacks], precision=precision)
     return t, metrics
 
 

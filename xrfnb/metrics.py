@@ -1,0 +1,50 @@
+"""Image metrics: the paper's sRGB ("redmean") loss, MS-SSIM with as many scales as an image allows, UIQI.
+
+MS-SSIM and UIQI come from torchmetrics, the implementation the paper names.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as _ms_ssim
+
+#: torchmetrics' (and Wang et al.'s) default weights of the five MS-SSIM scales.
+MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def srgb_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """The CompuPhase "redmean" colour distance, averaged over pixels (the paper's loss).
+
+    On N x 3 x H x W tensors in [0, 1], with r = (r1 + r2) / 2:
+    dC = sqrt((2 + r) dR^2 + 4 dG^2 + (3 - r) dB^2), between 0 and 3 (black against white).
+    `eps` inside the root keeps the gradient finite where the colours agree; the mean red is clamped
+    to [0, 1] so that out-of-range predictions never turn a weight negative.
+    """
+    if pred.shape != target.shape or pred.ndim != 4 or pred.shape[1] != 3:
+        raise ValueError(f"srgb_loss expects two N x 3 x H x W tensors, got {tuple(pred.shape)} "
+                         f"and {tuple(target.shape)}")
+    r_mean = ((pred[:, 0] + target[:, 0]) / 2).clamp(0, 1)
+    d = pred - target
+    dist2 = (2 + r_mean) * d[:, 0] ** 2 + 4 * d[:, 1] ** 2 + (3 - r_mean) * d[:, 2] ** 2
+    return torch.sqrt(dist2 + eps).mean()
+
+
+def ms_ssim_scales(size: int, kernel_size: int = 11) -> int:
+    """How many MS-SSIM scales an image of side `size` allows, by torchmetrics' own rule
+    size // max(1, s - 1)^2 > kernel_size - 1 (five scales from 176 px, three at 64 px)."""
+    allowed = [s for s in range(1, len(MS_SSIM_BETAS) + 1) if size // max(1, s - 1) ** 2 > kernel_size - 1]
+    if not allowed:
+        raise ValueError(f"MS-SSIM needs images larger than {kernel_size - 1} px, got {size}")
+    return max(allowed)
+
+
+def ms_ssim_betas(size: int) -> tuple[float, ...]:
+    """The first scales' weights, renormalised to sum to 1 (all five, unchanged, from 176 px on)."""
+    betas = MS_SSIM_BETAS[:ms_ssim_scales(size)]
+    return tuple(b / sum(betas) for b in betas)
+
+
+def ms_ssim(pred: torch.Tensor, target: torch.Tensor, reduction: str = "elementwise_mean") -> torch.Tensor:
+    """MS-SSIM on [0, 1] images (N x 3 x H x W), with as many scales as the image size allows."""
+    betas = ms_ssim_betas(min(pred.shape[-2:]))
+    return _ms_ssim(pred.float().clamp(0, 1), target.float(), data_range=1.0, betas=betas, reduction=reduction)
