@@ -147,7 +147,7 @@ def test_checkpoint_of_another_configuration_is_refused(tmp_path):
     recolour.train(make_store(tmp_path / "emb.h5"), tiny_config(), 1, 4, tmp_path / "run")
     with pytest.raises(ValueError, match="another configuration"):
         recolour.load(tmp_path / "run" / "best.ckpt", smalluvit.SmallUViTConfig(image_size=32))
-    with pytest.raises(FileNotFoundError, match="no SmallUViT checkpoint"):
+    with pytest.raises(FileNotFoundError, match="no model checkpoint"):
         recolour.load(tmp_path / "missing.ckpt")
 
 

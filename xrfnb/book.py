@@ -31,7 +31,10 @@ def header(profile: str, notebook: str) -> None:
 
 
 def glue(name: str, value) -> None:
-    """Glue a number or table for the book's prose without showing it here (numpy scalars made plain)."""
+    """Glue a number or table for the book's prose without showing it here.
+
+    numpy scalars become plain numbers (cross-page `{glue:text}` needs a format spec, e.g. `:.4f`, `:d`).
+    """
     from myst_nb import glue as myst_glue
 
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
@@ -76,16 +79,25 @@ Every page of this book was produced by one run of the pipeline, recorded here f
 """
 
 
+def run_summary_markdown(record: dict) -> str:
+    """One admonition naming the profile, device and date of the run a page shows (for `{include}`)."""
+    return (f"```{{note}}\nThe numbers on this page come from the **{record['profile']}** profile, run on "
+            f"{record['device']} on {record['date'][:10]} (commit `{record['git_commit'][:10]}`); see the "
+            f"[execution record](execution_record.md).\n```\n")
+
+
 def write_execution_record(root: Path | None = None) -> Path:
-    """Render `book/executed/run.json` into `book/execution_record.md`."""
+    """Render `book/executed/run.json` into `book/execution_record.md` and `book/run_summary.md`."""
     root = root or paths.project_root()
     record_path = root / "book" / "executed" / "run.json"
     if not record_path.exists():
         raise RunError(f"{record_path}: no run record; run `xrfnb run` before building the book")
-    page = root / "book" / "execution_record.md"
-    with atomic_path(page) as tmp:
-        tmp.write_text(execution_record_markdown(read_json(record_path)))
-    return page
+    record = read_json(record_path)
+    for name, text in (("execution_record.md", execution_record_markdown(record)),
+                       ("run_summary.md", run_summary_markdown(record))):
+        with atomic_path(root / "book" / name) as tmp:
+            tmp.write_text(text)
+    return root / "book" / "execution_record.md"
 
 
 def build(root: Path | None = None, strict: bool = True) -> Path:

@@ -216,3 +216,67 @@ def pairs(left: list[np.ndarray], right: list[np.ndarray], titles: tuple[str, st
         axes[1, j].set_title(titles[1], fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def triplets(embedded: list[np.ndarray], preds: list[np.ndarray], targets: list[np.ndarray],
+             scores: list[dict[str, float]], labels: list[str]) -> plt.Figure:
+    """The paper's test figures: embedded input (false colour) | prediction (MS-SSIM, UIQI) | ground truth."""
+    n = len(preds)
+    fig, axes = plt.subplots(n, 3, figsize=(9, 3.1 * n), squeeze=False)
+    for row, (e, p, t, s, label) in enumerate(zip(embedded, preds, targets, scores, labels)):
+        for ax, image, title in ((axes[row, 0], e, f"{label}: embedded input"),
+                                 (axes[row, 1], p, f"MS-SSIM {s['ms_ssim']:.3f}, UIQI {s['uiqi']:.3f}"),
+                                 (axes[row, 2], t, "ground truth")):
+            ax.imshow(np.clip(image, 0, 1))
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def distributions(table: "pd.DataFrame", columns: list[str]) -> plt.Figure:
+    """Histogram of each per-image metric with its mean marked."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 2.8))
+    for ax, col in zip(np.atleast_1d(axes), columns):
+        ax.hist(table[col], bins=min(20, max(5, len(table) // 2)), color="C0", alpha=0.8)
+        ax.axvline(table[col].mean(), color="C3", lw=1.5, label=f"mean {table[col].mean():.3f}")
+        ax.set(title=col, xlabel=col, ylabel="images")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def metric_curves(table: "pd.DataFrame", columns: list[str], xlabel: str, logx: bool = True) -> plt.Figure:
+    """Each metric against the table's index (e.g. counts per pixel)."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 2.8))
+    for ax, col in zip(np.atleast_1d(axes), columns):
+        ax.plot(table.index, table[col], marker="o")
+        if logx:
+            ax.set_xscale("log")
+        ax.set(title=col, xlabel=xlabel)
+    fig.tight_layout()
+    return fig
+
+
+def pipeline_figure() -> plt.Figure:
+    """The paper's pipeline as a schematic: boxes for the stages, arrows for the files between them."""
+    stages = [("pigment palette\nRGB + XRF spectra", 0.0, 1.0), ("seed paintings\nWikidata / bundled", 0.0, 0.0),
+              ("synthetic MA-XRF\nH x W x 512 counts", 1.0, 0.5), ("DVE\nspectrum -> R^3", 2.0, 0.5),
+              ("embedded image\n3 x H x W", 3.0, 0.5), ("SmallUViT\nSPT + LSA U-ViT", 4.0, 0.5),
+              ("RGB image\nvs the paper", 5.0, 0.5)]
+    fig, ax = plt.subplots(figsize=(13, 2.8))
+    boxes = {}
+    for label, x, y in stages:
+        ax.text(x, y, label, ha="center", va="center", fontsize=9,
+                bbox=dict(boxstyle="round,pad=0.5", fc="#eef3fb", ec="#3a6ea5"))
+        boxes[label.split("\n")[0]] = (x, y)
+    arrows = [("pigment palette", "synthetic MA-XRF"), ("seed paintings", "synthetic MA-XRF"),
+              ("synthetic MA-XRF", "DVE"), ("DVE", "embedded image"), ("embedded image", "SmallUViT"),
+              ("SmallUViT", "RGB image")]
+    for a, b in arrows:
+        (x0, y0), (x1, y1) = boxes[a], boxes[b]
+        ax.annotate("", xy=(x1 - 0.42, y1), xytext=(x0 + 0.42, y0),
+                    arrowprops=dict(arrowstyle="->", color="#3a6ea5", lw=1.5))
+    ax.set(xlim=(-0.6, 5.6), ylim=(-0.5, 1.5))
+    ax.axis("off")
+    return fig

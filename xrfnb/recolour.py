@@ -27,9 +27,10 @@ from .smalluvit import SmallUViT, SmallUViTConfig
 
 @dataclass(frozen=True)
 class RecolourConfig:
-    """The model and its optimisation."""
+    """The model and its optimisation. `arch` picks SmallUViT or a baseline (all read sizes from `model`)."""
 
     model: SmallUViTConfig = field(default_factory=SmallUViTConfig)
+    arch: str = "smalluvit"
     lr: float = 3e-4
     weight_decay: float = 0.05
     plateau_patience: int = 3
@@ -37,9 +38,28 @@ class RecolourConfig:
     augment: bool = True
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r} (known: {', '.join(ARCHITECTURES)})")
+
     @classmethod
     def from_dict(cls, d: dict) -> "RecolourConfig":
         return cls(**{**d, "model": SmallUViTConfig(**d["model"])})
+
+
+ARCHITECTURES = ("smalluvit", "pixel_mlp", "unet")
+
+
+def build_model(cfg: RecolourConfig) -> torch.nn.Module:
+    """The network for `cfg.arch`: SmallUViT, or the per-pixel MLP or U-Net baselines."""
+    from .baselines import PixelMLP, SmallUNet
+
+    m = cfg.model
+    if cfg.arch == "pixel_mlp":
+        return PixelMLP(m.in_channels, out_channels=m.out_channels)
+    if cfg.arch == "unet":
+        return SmallUNet(m.in_channels, m.out_channels)
+    return SmallUViT(m)
 
 
 def augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +85,7 @@ class Recolouring(L.LightningModule):
         cfg = config if isinstance(config, RecolourConfig) else RecolourConfig.from_dict(config)
         self.cfg = cfg
         self.save_hyperparameters({"config": asdict(cfg)})
-        self.model = SmallUViT(cfg.model)
+        self.model = build_model(cfg)
         c = cfg.model.in_channels
         self.register_buffer("in_mean", torch.zeros(c) if in_mean is None else in_mean.float())
         self.register_buffer("in_std", torch.ones(c) if in_std is None else in_std.float())
@@ -162,7 +182,7 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     out_dir.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(json.dumps([asdict(config), batch_size, store.key]).encode()).hexdigest()
     if training.finished(out_dir, f"{key}:{epochs}", "best.ckpt"):
-        return load(out_dir / "best.ckpt", config.model), out_dir / "metrics.csv"
+        return load(out_dir / "best.ckpt", config.model, config.arch), out_dir / "metrics.csv"
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = EmbeddedData(store, batch_size, config.seed)
     x = data.train_set.tensors[0]
@@ -174,23 +194,27 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     with atomic_path(out_dir / "best.ckpt") as tmp:
         tmp.write_bytes(Path(best.best_model_path).read_bytes())
     training.mark_finished(out_dir, f"{key}:{epochs}")
-    return load(out_dir / "best.ckpt", config.model), metrics
+    return load(out_dir / "best.ckpt", config.model, config.arch), metrics
 
 
-def load(path: str | Path, expected: SmallUViTConfig | None = None) -> Recolouring:
+def load(path: str | Path, expected: SmallUViTConfig | None = None,
+         expected_arch: str | None = None) -> Recolouring:
     """Load a trained model; a missing checkpoint or one of another configuration is named as such."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no SmallUViT checkpoint (run the SmallUViT stage first)")
+        raise FileNotFoundError(f"{path}: no model checkpoint (train it first: the SmallUViT stage, or the "
+                                f"baselines of the evaluation stage)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
         config = RecolourConfig.from_dict(ckpt["hyper_parameters"]["config"])
     except (KeyError, TypeError, RuntimeError) as err:
-        raise ValueError(f"{path}: not a SmallUViT checkpoint ({type(err).__name__}: {err})") from None
+        raise ValueError(f"{path}: not a recolouring-model checkpoint ({type(err).__name__}: {err})") from None
     if expected is not None and config.model != expected:
         diff = {k: (v, getattr(config.model, k)) for k, v in asdict(expected).items()
                 if getattr(config.model, k) != v}
         raise ValueError(f"{path}: checkpoint is of another configuration (expected vs found: {diff})")
+    if expected_arch is not None and config.arch != expected_arch:
+        raise ValueError(f"{path}: checkpoint is a {config.arch!r} model, expected {expected_arch!r}")
     module = Recolouring(config)
     module.load_state_dict(ckpt["state_dict"])
     return module.eval()

@@ -35,15 +35,17 @@ class SmallUViTConfig:
     heads: int = 9
     dim_head: int = 32
     mlp_ratio: float = 2.0
-    dropout: float = 0.0
+    dropout: float = 0.1  # the paper sets dropout and stochastic depth to the same rate
     drop_path: float = 0.1
     skip: str = "add"
+    spt: bool = True  # ablation switch: False tokenizes plain patches
+    lsa: bool = True  # ablation switch: False is standard attention (fixed temperature, diagonal kept)
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
             raise ValueError(f"image size {self.image_size} is not divisible by the patch size {self.patch_size}")
-        if self.skip not in ("add", "concat"):
-            raise ValueError(f"skip must be 'add' or 'concat', got {self.skip!r}")
+        if self.skip not in ("add", "concat", "none"):
+            raise ValueError(f"skip must be 'add', 'concat' or 'none', got {self.skip!r}")
         if self.depth_in != self.depth_out:
             raise ValueError("U-ViT needs as many out-blocks as in-blocks (one long skip each)")
 
@@ -55,10 +57,10 @@ class SmallUViTConfig:
 class ShiftedPatchTokenization(nn.Module):
     """Concatenate the image with four half-patch diagonal shifts (zero fill), cut patches, LayerNorm, Linear."""
 
-    def __init__(self, in_channels: int, dim: int, patch: int):
+    def __init__(self, in_channels: int, dim: int, patch: int, shift: bool = True):
         super().__init__()
-        self.half = patch // 2
-        patch_dim = patch * patch * 5 * in_channels
+        self.half = patch // 2 if shift else 0
+        patch_dim = patch * patch * (5 if shift else 1) * in_channels
         self.to_tokens = nn.Sequential(
             Rearrange("b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=patch, p2=patch),
             nn.LayerNorm(patch_dim),
@@ -72,24 +74,24 @@ class ShiftedPatchTokenization(nn.Module):
         return torch.cat([x, *(F.pad(x, pad) for pad in shifts)], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.to_tokens(self.shifted(x))
+        return self.to_tokens(self.shifted(x) if self.half else x)
 
 
 class LocalitySelfAttention(nn.Module):
     """Multi-head attention with a learnable temperature and the diagonal masked (no token attends to itself)."""
 
-    def __init__(self, dim: int, heads: int, dim_head: int, dropout: float):
+    def __init__(self, dim: int, heads: int, dim_head: int, dropout: float, locality: bool = True):
         super().__init__()
         inner = heads * dim_head
-        self.heads, self.dropout = heads, dropout
-        self.log_temperature = nn.Parameter(torch.log(torch.tensor(dim_head ** -0.5)))
+        self.heads, self.dropout, self.locality = heads, dropout, locality
+        self.log_temperature = nn.Parameter(torch.log(torch.tensor(dim_head ** -0.5)), requires_grad=locality)
         self.to_qkv = nn.Linear(dim, inner * 3, bias=False)
         self.to_out = nn.Sequential(nn.Linear(inner, dim), nn.Dropout(dropout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = (rearrange(t, "b n (h d) -> b h n d", h=self.heads) for t in self.to_qkv(x).chunk(3, dim=-1))
         n = x.shape[1]
-        allowed = ~torch.eye(n, dtype=torch.bool, device=x.device)
+        allowed = ~torch.eye(n, dtype=torch.bool, device=x.device) if self.locality else None
         # fused attention; the learnable temperature scales q so that its gradient flows
         out = F.scaled_dot_product_attention(q * self.log_temperature.exp(), k, v, attn_mask=allowed,
                                              dropout_p=self.dropout if self.training else 0.0, scale=1.0)
@@ -111,7 +113,7 @@ class Block(nn.Module):
         super().__init__()
         self.skip = nn.Linear(2 * cfg.dim, cfg.dim) if skip and cfg.skip == "concat" else None
         self.norm1 = nn.LayerNorm(cfg.dim)
-        self.attn = LocalitySelfAttention(cfg.dim, cfg.heads, cfg.dim_head, cfg.dropout)
+        self.attn = LocalitySelfAttention(cfg.dim, cfg.heads, cfg.dim_head, cfg.dropout, cfg.lsa)
         self.norm2 = nn.LayerNorm(cfg.dim)
         self.ff = FeedForward(cfg.dim, int(cfg.dim * cfg.mlp_ratio), cfg.dropout)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
@@ -129,7 +131,7 @@ class SmallUViT(nn.Module):
     def __init__(self, cfg: SmallUViTConfig = SmallUViTConfig()):
         super().__init__()
         self.cfg = cfg
-        self.tokenize = ShiftedPatchTokenization(cfg.in_channels, cfg.dim, cfg.patch_size)
+        self.tokenize = ShiftedPatchTokenization(cfg.in_channels, cfg.dim, cfg.patch_size, cfg.spt)
         self.pos_embedding = nn.Parameter(torch.zeros(1, cfg.tokens, cfg.dim))
         nn.init.trunc_normal_(self.pos_embedding, std=0.02)
         n_blocks = cfg.depth_in + cfg.depth_mid + cfg.depth_out
@@ -156,7 +158,7 @@ class SmallUViT(nn.Module):
         for block in self.mid_blocks:
             x = block(x)
         for block in self.out_blocks:
-            x = block(x, skips.pop())
+            x = block(x, skips.pop() if self.cfg.skip != "none" else None)
         return self.final(self.to_image(self.to_patch(self.norm(x))))
 
 
@@ -166,7 +168,8 @@ def parameter_counts(model: SmallUViT) -> dict[str, int]:
     def count(module: nn.Module) -> int:
         return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
-    temperatures = sum(m.log_temperature.numel() for m in model.modules() if isinstance(m, LocalitySelfAttention))
+    temperatures = sum(m.log_temperature.numel() for m in model.modules()
+                       if isinstance(m, LocalitySelfAttention) and m.log_temperature.requires_grad)
     full = count(model)
     return {
         "shifted patch tokenization": count(model.tokenize),

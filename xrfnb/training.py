@@ -21,6 +21,7 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*litlogger.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    warnings.filterwarnings("ignore", ".*exists and is not empty.*")
 
 
 class EpochCSV(Callback):
