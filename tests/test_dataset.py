@@ -159,3 +159,20 @@ def test_museum_seeds_carry_provenance(tmp_path):
     assert rec["title"] and rec["artist"] and rec["medium"] and "CC0" in rec["licence"]
     assert seeds.load_rgb(tmp_path / rec["file"]).shape == (rec["height"], rec["width"], 3)
     assert json.loads((tmp_path / "seeds.json").read_text())["seeds"][0] == rec
+
+
+def test_shards_make_exactly_the_dataset_one_process_makes(seed_folder, tmp_path, palette):
+    config = dataset.GenerateConfig(samples=30, size=32, seed=3)
+    single = dataset.generate(seed_folder, tmp_path / "one" / "dataset.h5", palette, config, progress=False)
+    for rank in (1, 0, 2):  # any order, as ranks finish
+        assert dataset.generate(seed_folder, tmp_path / "three" / "dataset.h5", palette, config,
+                                progress=False, shard=(rank, 3)) is None
+    merged = dataset.merge(seed_folder, tmp_path / "three" / "dataset.h5", palette, config, world=3)
+    assert merged["content_hash"] == single["content_hash"]
+
+
+def test_merging_with_a_missing_shard_names_it(seed_folder, tmp_path, palette):
+    config = dataset.GenerateConfig(samples=10, size=32, seed=3)
+    dataset.generate(seed_folder, tmp_path / "dataset.h5", palette, config, progress=False, shard=(0, 2))
+    with pytest.raises(FileNotFoundError, match="dataset.shard-1-of-2.h5"):
+        dataset.merge(seed_folder, tmp_path / "dataset.h5", palette, config, world=2)

@@ -156,3 +156,29 @@ def test_finished_training_is_reused_not_repeated(tmp_path, monkeypatch):
     again, metrics_again = fit(tmp_path, epochs=2)
     pd.testing.assert_frame_equal(metrics, metrics_again)
     torch.testing.assert_close(first.state_dict()["centroids"], again.state_dict()["centroids"])
+
+
+def test_sharded_embedding_equals_a_single_process(tmp_path):
+    from test_dataset import painting
+
+    from xrfnb import dataset, pigments
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "seeds").mkdir()
+    for i in range(6):
+        Image.fromarray(painting(rng)).save(tmp_path / "seeds" / f"p{i}.png")
+    palette = pigments.paper_palette()
+    dataset.generate(tmp_path / "seeds", tmp_path / "dataset.h5", palette,
+                     dataset.GenerateConfig(samples=7, size=16), progress=False)
+    store = dataset.Store(tmp_path / "dataset.h5")
+    model = dve.DVE(dve.DVEConfig())
+    dve.embed(model, store, tmp_path / "one.h5", "k", progress=False)
+    for rank in range(2):
+        dve.embed(model, store, tmp_path / "two.h5", "k", progress=False, shard=(rank, 2))
+    dve.merge_embedded(store, tmp_path / "two.h5", "k", world=2)
+    import h5py
+
+    with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "two.h5") as b:
+        np.testing.assert_array_equal(a["embedded"][()], b["embedded"][()])
+        np.testing.assert_array_equal(a["rgb"][()], b["rgb"][()])

@@ -43,6 +43,58 @@ def _generate(args: argparse.Namespace) -> None:
           f"{card['sizes']['store_bytes'] / 2**20:.1f} MiB, hash {card['content_hash'][:12]}")
 
 
+def _shard(text: str | None) -> tuple[int, int]:
+    """'R/W', or 'auto' for the rank and world size torchrun (RANK, WORLD_SIZE) or SLURM set."""
+    import os
+
+    if text is None:
+        return 0, 1
+    if text == "auto":
+        rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0)))
+        world = int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
+        return rank, world
+    rank, _, world = text.partition("/")
+    if not (rank.isdigit() and world.isdigit() and int(rank) < int(world)):
+        raise ValueError(f"--shard {text!r}: expected RANK/WORLD with RANK < WORLD, or 'auto'")
+    return int(rank), int(world)
+
+
+def _stage(args: argparse.Namespace) -> None:
+    import os
+
+    from . import dataset, dve, paths
+
+    params = runner.profile_parameters(args.profile, args.set)
+    run, shard = paths.run_dir(args.profile), _shard(args.shard)
+    merge = {"merge_world": args.merge} if args.merge else {}
+    if args.stage == "generate":
+        runner.call_with(dataset.run_stage, params, run=run, shard=shard, progress=True, **merge)
+    else:
+        local = os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID"))  # one GPU per rank
+        device = f"cuda:{local}" if local is not None and _cuda() else None
+        runner.call_with(dve.embed_stage, params, run=run, shard=shard, device=device, progress=True, **merge)
+    what = f"merged {args.merge} shards" if args.merge else f"shard {shard[0]}/{shard[1]}"
+    print(f"{args.stage}: {what} done in {run}")
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _train(args: argparse.Namespace) -> None:
+    from . import dve, paths, recolour
+
+    params = runner.profile_parameters(args.profile, args.set)
+    run = paths.run_dir(args.profile)
+    if args.model == "dve":
+        runner.call_with(dve.run_stage, params, run=run)
+    else:
+        runner.call_with(recolour.run_stage, params, run=run)
+    print(f"{args.model}: trained into {run}; the notebooks reuse it")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="xrfnb", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -72,6 +124,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--palette", type=Path, help="palette.h5 from the pigments stage (default: computed)")
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=_generate)
+
+    p = sub.add_parser("stage", help="run the generation or embedding stage of a profile, optionally as one "
+                                      "shard of many (torchrun, SLURM)")
+    p.add_argument("stage", choices=["generate", "embed"])
+    p.add_argument("--profile", default="smoke")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.add_argument("--shard", help="RANK/WORLD, or 'auto' to read torchrun's or SLURM's environment")
+    p.add_argument("--merge", type=int, metavar="WORLD", help="assemble the store from WORLD finished shards")
+    p.set_defaults(func=_stage)
+
+    p = sub.add_parser("train", help="train one model outside the notebooks (e.g. under torchrun or srun)")
+    p.add_argument("model", choices=["dve", "smalluvit"])
+    p.add_argument("--profile", default="smoke")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.set_defaults(func=_train)
 
     p = sub.add_parser("book", help="build the Jupyter Book into _build/html")
     p.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")

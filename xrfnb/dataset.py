@@ -24,7 +24,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import seeds, synth
-from .io import atomic_path, complete_h5, resumable_h5, write_json
+from .io import atomic_path, complete_h5, merge_shards, resumable_h5, shard_path, write_json
 from .pigments import Palette
 
 SPLITS = ("train", "val", "test")
@@ -113,6 +113,19 @@ def random_crop(rgb: np.ndarray, size: int, min_crop: float, rng: np.random.Gene
     return np.asarray(crop.resize((size, size), Image.Resampling.LANCZOS)), (top, left, side)
 
 
+def _key(config: GenerateConfig, records: list[dict], palette: Palette) -> str:
+    """What a store depends on: its configuration, the seed images and the palette."""
+    return hashlib.sha256(json.dumps([asdict(config), [r["file"] for r in records], palette.names]).encode()
+                          + palette.spectra.tobytes() + palette.rgb.tobytes()).hexdigest()
+
+
+def _assignment(config: GenerateConfig, records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Each sample's painting (a seeded round-robin over the paintings) and its painting's split."""
+    order = np.random.default_rng(np.random.SeedSequence([config.seed, 5])).permutation(len(records))
+    painting = order[np.arange(config.samples) % len(records)].astype(np.int32)
+    return painting, split_paintings(len(records), config.seed, config.fractions)[painting]
+
+
 def _make_sample(args: tuple) -> dict:
     """Crop and synthesise sample i (runs in worker processes)."""
     i, rgb, config, palette = args
@@ -163,28 +176,33 @@ def content_hash(path: Path) -> str:
 
 
 def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: GenerateConfig,
-             workers: int = 1, progress: bool = True) -> dict:
+             workers: int = 1, progress: bool = True, shard: tuple[int, int] = (0, 1)) -> dict | None:
     """Generate (or resume, or reuse) a dataset store at `out`; return its card (also at `<out>.card.json`).
 
     A finished store with the same configuration, seeds and palette is reused as is; an interrupted one
-    (`<out>.partial`) is resumed; anything else is regenerated. Returns the dataset card.
+    (`<out>.partial`) is resumed; anything else is regenerated.
+
+    With `shard=(rank, world)` this process makes only the samples i with i % world == rank, into its
+    own shard file, and returns None; `merge` then assembles the store. Every sample is a pure function
+    of (seed, i), so N processes (or GPUs) make exactly the dataset one would.
     """
     out, seeds_dir = Path(out), Path(seeds_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     card_path = out.with_suffix(".card.json")
     records, images, skipped = load_paintings(seeds_dir, config.size)
-    key = hashlib.sha256(json.dumps([asdict(config), [r["file"] for r in records], palette.names]).encode()
-                         + palette.spectra.tobytes() + palette.rgb.tobytes()).hexdigest()
+    key = _key(config, records, palette)
     if card_path.exists() and complete_h5(out, key):
         return json.loads(card_path.read_text())
     start = time.perf_counter()
-    order = np.random.default_rng(np.random.SeedSequence([config.seed, 5])).permutation(len(records))
-    painting = order[np.arange(config.samples) % len(records)].astype(np.int32)
-    split = split_paintings(len(records), config.seed, config.fractions)[painting]
+    painting, split = _assignment(config, records)
     create = partial(_create, config=config, palette=palette, records=records, painting=painting, split=split)
+    rank, world = shard
+    if world > 1:
+        out, key = shard_path(out, rank, world), f"{key}:{rank}/{world}"
     with resumable_h5(out, key, create) as (h5, todo):
+        todo = todo[todo % world == rank]
         jobs = ((int(i), images[painting[i]], config, palette) for i in todo)
-        bar = tqdm(total=config.samples, initial=config.samples - len(todo), desc="synthesising",
+        bar = tqdm(total=len(todo), desc=f"synthesising (shard {rank + 1}/{world})" if world > 1 else "synthesising",
                    disable=not progress, unit="sample")
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
@@ -196,10 +214,52 @@ def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: G
                 _write(h5, sample)
                 bar.update()
         bar.close()
+    if world > 1:
+        return None
+    return _finish(out, config, records, skipped, palette, time.perf_counter() - start)
+
+
+def _finish(out: Path, config: GenerateConfig, records: list[dict], skipped: list[dict], palette: Palette,
+            seconds: float) -> dict:
+    """Hash a complete store and write its card."""
     digest = content_hash(out)
-    card = dataset_card(out, config, records, skipped, digest, time.perf_counter() - start, palette)
-    write_json(card_path, card)
+    card = dataset_card(out, config, records, skipped, digest, seconds, palette)
+    write_json(out.with_suffix(".card.json"), card)
     return card
+
+
+def merge(seeds_dir: str | Path, out: str | Path, palette: Palette, config: GenerateConfig, world: int) -> dict:
+    """Assemble the store at `out` from the shard files of `generate(..., shard=(rank, world))`; its card."""
+    out, seeds_dir = Path(out), Path(seeds_dir)
+    start = time.perf_counter()
+    records, _, skipped = load_paintings(seeds_dir, config.size)
+    key = _key(config, records, palette)
+    if out.with_suffix(".card.json").exists() and complete_h5(out, key):
+        return json.loads(out.with_suffix(".card.json").read_text())
+    painting, split = _assignment(config, records)
+    create = partial(_create, config=config, palette=palette, records=records, painting=painting, split=split)
+    merge_shards(out, key, world, create)
+    return _finish(out, config, records, skipped, palette, time.perf_counter() - start)
+
+
+def run_stage(run: Path, seed: int, n_samples: int, image_size: int, counts: int, threshold: float, n_start: int,
+              delta: int, poisson: bool, blur_sigma: float, mixing: str, workers: int = 1,
+              shard: tuple[int, int] = (0, 1), merge_world: int = 0, progress: bool = False) -> dict | None:
+    """The synthetic-data stage on a run directory (`palette.h5`, `seeds/` in; `dataset.h5` out), as the
+    notebook and `xrfnb stage generate` run it. The arguments are the profile parameters of the same names.
+
+    `shard=(rank, world)` makes one shard; `merge_world=N` assembles N finished shards.
+    """
+    from .pigments import Palette
+
+    run = Path(run)
+    palette = Palette.load(run / "palette.h5")
+    config = GenerateConfig(samples=n_samples, size=image_size, seed=seed, counts=counts, threshold=threshold,
+                            n_start=n_start, delta=delta, poisson=poisson, blur_sigma=blur_sigma, mixing=mixing)
+    if merge_world:
+        return merge(run / "seeds", run / "dataset.h5", palette, config, merge_world)
+    return generate(run / "seeds", run / "dataset.h5", palette, config, workers=workers, progress=progress,
+                    shard=shard)
 
 
 def dataset_card(path: Path, config: GenerateConfig, records: list[dict], skipped: list[dict],

@@ -35,7 +35,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import training
-from .io import atomic_path
 
 
 @dataclass(frozen=True)
@@ -279,7 +278,8 @@ class SpectraData(L.LightningDataModule):
 
 
 def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, epochs: int, batch_size: int,
-          out_dir: str | Path, accelerator: str = "auto") -> tuple[DVE, Path]:
+          out_dir: str | Path, accelerator: str = "cpu",
+          scale: training.Scale | None = None) -> tuple[DVE, Path]:
     """Train a DVE; returns the model and its per-epoch metrics CSV.
 
     Writes `out_dir/last.ckpt` after every epoch and `out_dir/dve.ckpt` (atomically) at the end. A run
@@ -295,11 +295,11 @@ def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, e
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = SpectraData(torch.as_tensor(train_counts), torch.as_tensor(val_counts), batch_size, config.seed)
     model = DVE(config)
-    trainer, metrics = training.trainer(out_dir, epochs, accelerator)
-    trainer.fit(model, datamodule=data, ckpt_path=training.resume_path(out_dir, key))
-    with atomic_path(out_dir / "dve.ckpt") as tmp:
-        trainer.save_checkpoint(tmp, weights_only=True)
-    training.mark_finished(out_dir, f"{key}:{epochs}")
+    trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator))
+    training.fit(trainer, model, data, training.resume_path(out_dir, key), "DVE training", batch_size,
+                 "dve_batch_size")
+    training.save_final(trainer, out_dir / "dve.ckpt")
+    training.mark_finished(trainer, out_dir, f"{key}:{epochs}")
     return model, metrics
 
 
@@ -340,50 +340,88 @@ def embed_cube(model: DVE, cube: np.ndarray, device: str = "cpu") -> np.ndarray:
     return rearrange(z, "(h w) c -> c h w", h=h, w=w).astype(np.float16)
 
 
+def _create_embedded(h5: h5py.File, store) -> None:
+    n, size = len(store), store.config.size
+    h5.create_dataset("embedded", (n, 3, size, size), np.float16, chunks=(1, 3, size, size))
+    h5.create_dataset("rgb", (n, size, size, 3), np.uint8, chunks=(1, size, size, 3), compression="lzf")
+    h5.create_dataset("done", (n,), bool)
+    h5["split"], h5["painting"] = store.split, store.painting
+
+
 def embed(model: DVE, store, out: str | Path, key: str, device: str = "cpu", batch_samples: int = 8,
-          progress: bool = True) -> dict:
+          progress: bool = True, shard: tuple[int, int] = (0, 1)) -> dict:
     """Embed every sample of a dataset store into `out`: (N, 3, H, W) float16 images beside their RGB.
 
     Each sample's cube is drawn (on `device`) and encoded pixel by pixel with the latent mean, in
     batches of `batch_samples` samples. Resumable and atomic (see `io.resumable_h5`); a finished store
-    with the same `key` (dataset and DVE checkpoint) is reused. Returns counts and throughput.
+    with the same `key` (dataset and DVE checkpoint) is reused. With `shard=(rank, world)` only samples
+    i % world == rank are embedded, into a shard file for `merge_embedded`. Returns counts and throughput.
     """
+    from functools import partial
+
     from tqdm import tqdm
 
-    from .io import complete_h5, resumable_h5
+    from .io import complete_h5, resumable_h5, shard_path
 
     out = Path(out)
-    n, size = len(store), store.config.size
     if complete_h5(out, key):
         with h5py.File(out, "r") as h5:
             return json.loads(h5.attrs["stats"])
-
-    def create(h5: h5py.File) -> None:
-        h5.create_dataset("embedded", (n, 3, size, size), np.float16, chunks=(1, 3, size, size))
-        h5.create_dataset("rgb", (n, size, size, 3), np.uint8, chunks=(1, size, size, 3), compression="lzf")
-        h5.create_dataset("done", (n,), bool)
-        h5["split"], h5["painting"] = store.split, store.painting
-
+    rank, world = shard
+    if world > 1:
+        out, key = shard_path(out, rank, world), f"{key}:{rank}/{world}"
     model = model.to(device).eval()
     start, pixels = time.perf_counter(), 0
-    with resumable_h5(out, key, create) as (h5, todo):
-        bar = tqdm(total=n, initial=n - len(todo), desc="embedding", unit="sample", disable=not progress)
+    with resumable_h5(out, key, partial(_create_embedded, store=store)) as (h5, todo):
+        todo = todo[todo % world == rank]
+        bar = tqdm(total=len(todo), desc="embedding", unit="sample", disable=not progress)
         for chunk in np.array_split(todo, max(1, -(-len(todo) // batch_samples))):
             if len(chunk) == 0:
                 continue
             cubes = np.stack([store.cube(int(i), device) for i in chunk])
             z = encode(model, rearrange(cubes, "b h w e -> (b h w) e"), device=device)
-            images = rearrange(z, "(b h w) c -> b c h w", b=len(chunk), h=size, w=size).astype(np.float16)
-            for i, image in zip(chunk, images):
+            images = rearrange(z, "(b h w) c -> b c h w", b=len(chunk), h=cubes.shape[1], w=cubes.shape[2])
+            for i, image in zip(chunk, images.astype(np.float16)):
                 h5["embedded"][i], h5["rgb"][i], h5["done"][i] = image, store.rgb(int(i)), True
-            pixels += cubes.shape[0] * size * size
+            pixels += cubes.shape[0] * cubes.shape[1] * cubes.shape[2]
             bar.update(len(chunk))
         bar.close()
         seconds = time.perf_counter() - start
-        stats = {"samples": n, "embedded_now": int(len(todo)), "seconds": round(seconds, 3),
+        stats = {"samples": len(store), "embedded_now": int(len(todo)), "seconds": round(seconds, 3),
                  "spectra_per_s": round(pixels / seconds, 1) if pixels else None, "device": device}
         h5.attrs["stats"] = json.dumps(stats)
     return stats
+
+
+def merge_embedded(store, out: str | Path, key: str, world: int) -> None:
+    """Assemble the embedded store at `out` from the shard files of `embed(..., shard=(rank, world))`."""
+    from functools import partial
+
+    from .io import complete_h5, merge_shards
+
+    if not complete_h5(out, key):
+        merge_shards(out, key, world, partial(_create_embedded, store=store))
+        with h5py.File(out, "r+") as h5:
+            h5.attrs["stats"] = json.dumps({"samples": len(store), "merged_shards": world})
+
+
+def embed_stage(run: Path, embed_batch_samples: int = 8, shard: tuple[int, int] = (0, 1), merge_world: int = 0,
+                device: str | None = None, progress: bool = False) -> dict:
+    """The embedding stage on a run directory (`dataset.h5`, `dve/dve.ckpt` in; `embedded.h5` out), as the
+    notebook and `xrfnb stage embed` run it; `shard`/`merge_world` as in `dataset.run_stage`."""
+    from .dataset import Store
+    from .device import torch_device
+    from .embedded import store_key
+
+    run = Path(run)
+    store = Store(run / "dataset.h5")
+    key = store_key(run / "dataset.card.json", run / "dve" / "dve.ckpt")
+    if merge_world:
+        merge_embedded(store, run / "embedded.h5", key, merge_world)
+        return {"samples": len(store), "merged_shards": merge_world}
+    model = load(run / "dve" / "dve.ckpt", n_channels=len(store.energy))
+    return embed(model, store, run / "embedded.h5", key, device=device or torch_device("auto"),
+                 batch_samples=embed_batch_samples, progress=progress, shard=shard)
 
 
 def evaluate_latent(model: DVE, train, heldout, test, k: int = 15, n_silhouette: int = 4000) -> dict:
@@ -424,3 +462,45 @@ def reconstruct(model: DVE, counts: np.ndarray) -> np.ndarray:
     """The decoder's spectrum (probabilities over channels) at each spectrum's latent mean."""
     model = model.eval()
     return model.decoder(model(torch.as_tensor(counts))).exp().numpy()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What the DVE stage produces: the model, its per-epoch metrics, its settings and the spectra it used."""
+
+    model: DVE
+    metrics_csv: Path
+    config: DVEConfig
+    spectra: dict
+
+
+def training_spectra(store, total: int, seed: int) -> dict:
+    """The DVE subset: `total` spectra split 70/20/10 by painting, plus held-out pixels of training paintings."""
+    from .dataset import sample_spectra
+
+    n_train, n_val, n_test = (int(total * f) for f in (0.7, 0.2, 0.1))
+    return {"train": sample_spectra(store, "train", n_train, seed),
+            "val": sample_spectra(store, "val", n_val, seed),
+            "test": sample_spectra(store, "test", n_test, seed),
+            "heldout": sample_spectra(store, "train", n_test, seed + 1)}
+
+
+def run_stage(run: Path, seed: int, dve_spectra: int, dve_epochs: int, dve_batch_size: int, dve_clusters: int,
+              dve_warmup_epochs: int, dve_ramp_epochs: int, dve_beta: float, dve_gamma: float, dve_lr: float,
+              dve_dropout: float, devices: int = 1, num_nodes: int = 1, strategy: str = "auto") -> Stage:
+    """The DVE stage on a run directory (`dataset.h5` in, `dve/` out), as the notebook and `xrfnb train` run it.
+
+    The arguments are the profile parameters of the same names; a finished training is reused.
+    """
+    from .dataset import Store
+    from .device import torch_device
+
+    store = Store(Path(run) / "dataset.h5")
+    spectra = training_spectra(store, dve_spectra, seed)
+    config = DVEConfig(n_channels=len(store.energy), n_clusters=dve_clusters, beta=dve_beta, gamma=dve_gamma,
+                       warmup_epochs=dve_warmup_epochs, ramp_epochs=dve_ramp_epochs, lr=dve_lr,
+                       dropout=dve_dropout, seed=seed)
+    scale = training.Scale("gpu" if torch_device("auto") == "cuda" else "cpu", devices, num_nodes, strategy)
+    model, metrics_csv = train(spectra["train"].counts, spectra["val"].counts, config, dve_epochs, dve_batch_size,
+                               Path(run) / "dve", scale=scale)
+    return Stage(model, metrics_csv, config, spectra)

@@ -92,3 +92,32 @@ def resumable_h5(path: str | os.PathLike, key: str,
         yield h5, np.flatnonzero(~h5["done"][()])
         h5.attrs["complete"] = True
     os.replace(partial, path)
+
+
+def shard_path(path: str | os.PathLike, rank: int, world: int) -> Path:
+    """The file that rank `rank` of `world` fills for the store at `path`."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.shard-{rank}-of-{world}{path.suffix}")
+
+
+def merge_shards(path: str | os.PathLike, key: str, world: int,
+                 create: Callable[[h5py.File], None], block: int = 256) -> None:
+    """Assemble the store at `path` from the `world` shard files that ranks filled (each with key
+    `key:rank/world`): every per-item dataset is copied for the items each shard did, block by block."""
+    shards = [shard_path(path, r, world) for r in range(world)]
+    missing = [str(s) for r, s in enumerate(shards) if not complete_h5(s, f"{key}:{r}/{world}")]
+    if missing:
+        raise FileNotFoundError(f"cannot merge {path}: shards missing or unfinished: {', '.join(missing)}")
+    with resumable_h5(path, key, create) as (h5, todo):
+        n = len(h5["done"])
+        for shard in shards:
+            with h5py.File(shard, "r") as part:
+                rows = np.flatnonzero(part["done"][()])
+                for start in range(0, len(rows), block):
+                    chunk = rows[start:start + block]
+                    for name, ds in part.items():
+                        if name != "done" and isinstance(ds, h5py.Dataset) and ds.shape[:1] == (n,):
+                            h5[name][chunk] = ds[chunk]
+                    h5["done"][chunk] = True
+        if not h5["done"][()].all():
+            raise ValueError(f"cannot merge {path}: the {world} shards do not cover every item")

@@ -171,7 +171,8 @@ def check_store(store: EmbeddedStore, cfg: SmallUViTConfig) -> None:
 
 
 def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size: int, out_dir: str | Path,
-          accelerator: str = "cpu", precision: str | None = None) -> tuple[Recolouring, Path]:
+          accelerator: str = "cpu", precision: str | None = None,
+          scale: training.Scale | None = None) -> tuple[Recolouring, Path]:
     """Train (or resume, or reuse) SmallUViT on an embedded store; returns the best model and the metrics CSV.
 
     Writes `out_dir/last.ckpt` every epoch, `out_dir/best.ckpt` (highest validation MS-SSIM) and
@@ -189,11 +190,14 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     module = Recolouring(config, x.mean((0, 2, 3)), x.std((0, 2, 3)).clamp_min(1e-6))
     best = ModelCheckpoint(dirpath=out_dir, filename="best-tmp", monitor="val_ms_ssim", mode="max", save_top_k=1,
                            save_weights_only=True, enable_version_counter=False)
-    trainer, metrics = training.trainer(out_dir, epochs, accelerator, [best], precision)
-    trainer.fit(module, datamodule=data, ckpt_path=training.resume_path(out_dir, key))
-    with atomic_path(out_dir / "best.ckpt") as tmp:
-        tmp.write_bytes(Path(best.best_model_path).read_bytes())
-    training.mark_finished(out_dir, f"{key}:{epochs}")
+    trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator), [best], precision)
+    training.fit(trainer, module, data, training.resume_path(out_dir, key), f"{config.arch} training", batch_size,
+                 "uvit_batch_size")
+    if trainer.is_global_zero:
+        with atomic_path(out_dir / "best.ckpt") as tmp:
+            tmp.write_bytes(Path(best.best_model_path).read_bytes())
+    trainer.strategy.barrier()
+    training.mark_finished(trainer, out_dir, f"{key}:{epochs}")
     return load(out_dir / "best.ckpt", config.model, config.arch), metrics
 
 
@@ -226,3 +230,28 @@ def predict(module: Recolouring, embedded: np.ndarray, batch: int = 32, device: 
     module = module.to(device).eval()
     x = torch.as_tensor(np.asarray(embedded, dtype=np.float32))
     return torch.cat([module(b.to(device)).clamp(0, 1).float().cpu() for b in x.split(batch)]).numpy()
+
+
+def paper_config(image_size: int, seed: int, uvit_lr: float, uvit_weight_decay: float, uvit_dropout: float,
+                 uvit_drop_path: float, uvit_skip: str, uvit_patience: int) -> RecolourConfig:
+    """The paper's SmallUViT with this run's optimisation settings (the profile parameters of the same names)."""
+    model = SmallUViTConfig(image_size=image_size, dropout=uvit_dropout, drop_path=uvit_drop_path, skip=uvit_skip)
+    return RecolourConfig(model=model, lr=uvit_lr, weight_decay=uvit_weight_decay, plateau_patience=uvit_patience,
+                          seed=seed)
+
+
+def run_stage(run: Path, seed: int, uvit_epochs: int, uvit_batch_size: int, uvit_lr: float, uvit_weight_decay: float,
+              uvit_dropout: float, uvit_drop_path: float, uvit_skip: str, uvit_patience: int, devices: int = 1,
+              num_nodes: int = 1, strategy: str = "auto") -> tuple[Recolouring, Path, RecolourConfig]:
+    """The SmallUViT stage on a run directory (`embedded.h5` in, `smalluvit/` out), as the notebook and
+    `xrfnb train` run it: bf16 autocast on a GPU, a finished training reused."""
+    from .device import torch_device
+
+    store = EmbeddedStore(Path(run) / "embedded.h5")
+    config = paper_config(store.shape[-1], seed, uvit_lr, uvit_weight_decay, uvit_dropout, uvit_drop_path,
+                          uvit_skip, uvit_patience)
+    gpu = torch_device("auto") == "cuda"
+    scale = training.Scale("gpu" if gpu else "cpu", devices, num_nodes, strategy)
+    module, metrics_csv = train(store, config, uvit_epochs, uvit_batch_size, Path(run) / "smalluvit",
+                                precision="bf16-mixed" if gpu else None, scale=scale)
+    return module, metrics_csv, config

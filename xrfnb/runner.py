@@ -247,3 +247,20 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
     }
     write_json(record_path, record)
     return record
+
+
+def call_with(fn, params: dict, **extra):
+    """Call `fn` with the parameters it names, taken from a run's parameters (plus `extra`)."""
+    import inspect
+
+    names = inspect.signature(fn).parameters
+    return fn(**{k: v for k, v in params.items() if k in names}, **extra)
+
+
+def profile_parameters(profile_name: str, overrides: list[str] | None = None) -> dict:
+    """What the notebooks see at a profile: their own defaults, the profile's values, then `key=value`
+    overrides (checked as `run` checks them)."""
+    root = paths.project_root()
+    declared = {nb.stem: declared_parameters(nb) for nb in stages(root / "notebooks")}
+    defaults = {k: v for params in declared.values() for k, v in params.items()}
+    return {**defaults, **resolve_parameters(load_profile(profile_name), overrides or [], declared)}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 import pandas as pd
+import torch
 
 from .io import atomic_path
 
@@ -31,6 +34,8 @@ class EpochCSV(Callback):
         self.path = Path(path)
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
         row = {"epoch": trainer.current_epoch,
                **{k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}
         rows = pd.read_csv(self.path) if self.path.exists() else pd.DataFrame()
@@ -57,16 +62,52 @@ class EpochTimer(Callback):
         module.log("items_per_s", self.items / seconds, on_step=False, on_epoch=True)
 
 
-def trainer(out_dir: Path, epochs: int, accelerator: str, callbacks: list[Callback] = (),
+@dataclass(frozen=True)
+class Scale:
+    """Where training runs: Lightning's devices, nodes and strategy (DDP across GPUs and nodes).
+
+    Under `torchrun` or SLURM, Lightning reads the ranks from the environment; `devices` and
+    `num_nodes` must match the launch.
+    """
+
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+
+
+def trainer(out_dir: Path, epochs: int, scale: Scale, callbacks: list[Callback] = (),
             precision: str | None = None) -> tuple[L.Trainer, Path]:
     """A Trainer that writes `out_dir/last.ckpt` and a row of `out_dir/metrics.csv` after every epoch."""
     quiet()
     metrics = Path(out_dir) / "metrics.csv"
     checkpoints = ModelCheckpoint(dirpath=out_dir, save_last=True, save_top_k=0)
-    t = L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, deterministic=True, logger=False,
+    t = L.Trainer(max_epochs=epochs, accelerator=scale.accelerator, devices=scale.devices,
+                  num_nodes=scale.num_nodes, strategy=scale.strategy, deterministic=True, logger=False,
                   enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                   callbacks=[checkpoints, EpochTimer(), EpochCSV(metrics), *callbacks], precision=precision)
     return t, metrics
+
+
+def fit(trainer: L.Trainer, module: L.LightningModule, data: L.LightningDataModule, ckpt_path: str | None,
+        stage: str, batch_size: int, batch_parameter: str) -> None:
+    """trainer.fit, turning a GPU out-of-memory error into one line that says what to lower."""
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    except torch.cuda.OutOfMemoryError:
+        raise RuntimeError(f"{stage}: GPU out of memory at batch size {batch_size}; lower `{batch_parameter}` "
+                           f"(e.g. xrfnb run --set {batch_parameter}={max(1, batch_size // 2)}); the run "
+                           f"resumes from its last checkpoint") from None
+
+
+def save_final(trainer: L.Trainer, path: Path) -> None:
+    """Save the final weights once (rank 0), atomically, with every rank taking part as Lightning needs."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    trainer.save_checkpoint(tmp, weights_only=True)
+    if trainer.is_global_zero:
+        os.replace(tmp, path)
+    trainer.strategy.barrier()
 
 
 def finished(out_dir: Path, key: str, final: str) -> bool:
@@ -75,8 +116,9 @@ def finished(out_dir: Path, key: str, final: str) -> bool:
     return (Path(out_dir) / final).exists() and stamp.exists() and stamp.read_text() == key
 
 
-def mark_finished(out_dir: Path, key: str) -> None:
-    (Path(out_dir) / "finished.key").write_text(key)
+def mark_finished(trainer: L.Trainer, out_dir: Path, key: str) -> None:
+    if trainer.is_global_zero:
+        (Path(out_dir) / "finished.key").write_text(key)
 
 
 def resume_path(out_dir: Path, key: str) -> str | None:
