@@ -301,24 +301,24 @@ def size_table(card: dict, extra: dict[str, int] | None = None) -> "pd.DataFrame
                          f"all {n} samples (MiB)": {k: v / 2**20 for k, v in rows.items()}}).round(1)
 
 
-class Store:
-    """Read access to a dataset store: samples, their syntheses and cubes drawn on demand."""
+class SplitStore:
+    """A finished HDF5 store with one sample per row and a split per sample: what every store shares."""
+
+    what, stage = "store", "its"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.exists():
-            raise FileNotFoundError(f"{self.path}: no dataset store (run the synthetic-data stage first)")
+            raise FileNotFoundError(f"{self.path}: no {self.what} (run the {self.stage} stage first)")
         with h5py.File(self.path, "r") as h5:
             if not h5.attrs.get("complete"):
-                raise ValueError(f"{self.path}: store is incomplete (an interrupted generation?)")
-            self.config = GenerateConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                            for k, v in json.loads(h5.attrs["config"]).items()})
-            self.paintings = json.loads(h5.attrs["paintings"])
-            self.palette_names = tuple(json.loads(h5.attrs["palette"]))
-            self.energy = h5["energy"][()]
+                raise ValueError(f"{self.path}: {self.what} is incomplete (an interrupted run?)")
             self.split = h5["split"][()]
-            self.painting = h5["painting"][()]
+            self.read_header(h5)
         self._h5: h5py.File | None = None
+
+    def read_header(self, h5: h5py.File) -> None:
+        """Read what a subclass keeps in memory."""
 
     @property
     def h5(self) -> h5py.File:
@@ -337,7 +337,22 @@ class Store:
         return np.flatnonzero(self.split == SPLITS.index(split))
 
     def rgb(self, i: int) -> np.ndarray:
+        """Sample i's RGB target (H, W, 3) uint8."""
         return self.h5["rgb"][i]
+
+
+class Store(SplitStore):
+    """Read access to a dataset store: samples, their syntheses and cubes drawn on demand."""
+
+    what, stage = "dataset store", "synthetic-data"
+
+    def read_header(self, h5: h5py.File) -> None:
+        self.config = GenerateConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                        for k, v in json.loads(h5.attrs["config"]).items()})
+        self.paintings = json.loads(h5.attrs["paintings"])
+        self.palette_names = tuple(json.loads(h5.attrs["palette"]))
+        self.energy = h5["energy"][()]
+        self.painting = h5["painting"][()]
 
     def synthesis(self, i: int) -> synth.Synthesis:
         """Sample i as a Synthesis (labels, cluster colours, weights, mixtures, seed)."""

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd  # noqa: F401  (the return type)
 
 from . import dataset
-from .dataset import SPLITS
 from .io import read_json
 
 
@@ -28,41 +27,18 @@ def store_key(card: str | Path, checkpoint: str | Path) -> str:
     return hashlib.sha256((read_json(card)["content_hash"] + file_hash(checkpoint)).encode()).hexdigest()
 
 
-class EmbeddedStore:
+class EmbeddedStore(dataset.SplitStore):
     """Read access to `embedded.h5`: embedded images, RGB targets and splits."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.exists():
-            raise FileNotFoundError(f"{self.path}: no embedded store (run the embedding stage first)")
-        with h5py.File(self.path, "r") as h5:
-            if not h5.attrs.get("complete"):
-                raise ValueError(f"{self.path}: embedded store is incomplete (an interrupted run?)")
-            self.split = h5["split"][()]
-            self.shape = h5["embedded"].shape
-            self.key = str(h5.attrs["key"])  # what the images derive from: dataset and DVE checkpoint
-        self._h5: h5py.File | None = None
+    what, stage = "embedded store", "embedding"
 
-    @property
-    def h5(self) -> h5py.File:
-        if self._h5 is None:
-            self._h5 = h5py.File(self.path, "r")
-        return self._h5
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def indices(self, split: str) -> np.ndarray:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} (splits: {', '.join(SPLITS)})")
-        return np.flatnonzero(self.split == SPLITS.index(split))
+    def read_header(self, h5: h5py.File) -> None:
+        self.shape = h5["embedded"].shape
+        self.key = str(h5.attrs["key"])  # what the images derive from: dataset and DVE checkpoint
 
     def embedded(self, i: int) -> np.ndarray:
         """Sample i's embedded image (3, H, W) as float32."""
         return self.h5["embedded"][i].astype(np.float32)
-
-    def rgb(self, i: int) -> np.ndarray:
-        return self.h5["rgb"][i]
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """All embedded images (n, 3, H, W) float16 and RGB targets (n, H, W, 3) uint8 of a split."""
