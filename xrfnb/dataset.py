@@ -409,6 +409,20 @@ def sample_spectra(store: Store, split: str, n: int, seed: int, device: str = "c
     return Spectra(counts=drawn, sample=samples, pixel=pixels, dominant=dominant)
 
 
+def check_sample(store: Store, i: int) -> dict:
+    """What a reader should be able to verify on any sample: identical redraws, exact photon totals, and
+    the largest cluster's mean spectrum against its mixture."""
+    a, b = store.cube(i), store.cube(i)
+    s = store.synthesis(i)
+    k = int(np.bincount(s.labels.ravel()).argmax())
+    mean = a[s.labels == k].mean(0) / s.counts
+    totals = a.sum(-1)
+    return {"sample": int(i), "identical_redraw": bool(np.array_equal(a, b)),
+            "photons_per_pixel": (int(totals.min()), int(totals.max())),
+            "largest_cluster_pixels": int((s.labels == k).sum()),
+            "max_abs_mean_minus_mixture": float(np.abs(mean - s.mixtures[k]).max())}
+
+
 def export_dense(store: Store, i: int, path: str | Path) -> Path:
     """Write sample i as a dense cube in the `ganx` layout: HDF5 dataset `img` of shape (H, W, E)."""
     path = Path(path)

@@ -74,6 +74,23 @@ def pick_examples(table: pd.DataFrame, by: str = "ms_ssim") -> dict[str, int]:
     return {"best": int(s.idxmax()), "typical": int((s - s.median()).abs().idxmin()), "worst": int(s.idxmin())}
 
 
+def ablation_runs(paper: recolour.RecolourConfig, run: Path) -> dict[str, tuple[recolour.RecolourConfig, Path]]:
+    """The paper's SmallUViT (trained by the SmallUViT stage), its three ablations and the two learned
+    baselines, each with the folder it trains in."""
+    def variant(**model_changes) -> recolour.RecolourConfig:
+        return dataclasses.replace(paper, model=dataclasses.replace(paper.model, **model_changes))
+
+    folder = Path(run) / "ablations"
+    return {
+        "SmallUViT (paper)": (paper, Path(run) / "smalluvit"),
+        "SmallUViT without SPT": (variant(spt=False), folder / "no_spt"),
+        "SmallUViT without LSA": (variant(lsa=False), folder / "no_lsa"),
+        "SmallUViT without long skips": (variant(skip="none"), folder / "no_skips"),
+        "per-pixel MLP": (dataclasses.replace(paper, arch="pixel_mlp"), folder / "pixel_mlp"),
+        "convolutional U-Net": (dataclasses.replace(paper, arch="unet"), folder / "unet"),
+    }
+
+
 def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, Path]], centroids: np.ndarray,
             epochs: int, batch_size: int, accelerator: str = "cpu", precision: str | None = None) -> pd.DataFrame:
     """Train every model of `runs` ({name: (config, folder)}) and the non-learned baseline on the same data
