@@ -176,3 +176,21 @@ def test_merging_with_a_missing_shard_names_it(seed_folder, tmp_path, palette):
     dataset.generate(seed_folder, tmp_path / "dataset.h5", palette, config, progress=False, shard=(0, 2))
     with pytest.raises(FileNotFoundError, match="dataset.shard-1-of-2.h5"):
         dataset.merge(seed_folder, tmp_path / "dataset.h5", palette, config, world=2)
+
+
+def test_changed_seed_images_are_never_served_from_an_old_store(seed_folder, tmp_path, palette):
+    first = generate(seed_folder, tmp_path, palette)
+    rgb = seeds.load_rgb(seed_folder / "p00.png")
+    Image.fromarray(255 - rgb).save(seed_folder / "p00.png")  # same name, new picture
+    assert generate(seed_folder, tmp_path, palette)["content_hash"] != first["content_hash"]
+
+
+def test_each_split_draws_spectra_from_its_own_random_stream(seed_folder, tmp_path, palette, monkeypatch):
+    generate(seed_folder, tmp_path, palette)
+    store = dataset.Store(tmp_path / "dataset.h5")
+    keys = []
+    real = dataset.synth.draw_counts
+    monkeypatch.setattr(dataset.synth, "draw_counts", lambda m, t, key, **kw: keys.append(key) or real(m, t, key, **kw))
+    for split in dataset.SPLITS:
+        dataset.sample_spectra(store, split, 10, seed=0)
+    assert len(set(keys)) == 3

@@ -182,3 +182,27 @@ def test_sharded_embedding_equals_a_single_process(tmp_path):
     with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "two.h5") as b:
         np.testing.assert_array_equal(a["embedded"][()], b["embedded"][()])
         np.testing.assert_array_equal(a["rgb"][()], b["rgb"][()])
+
+
+def test_a_shorter_rerun_starts_afresh_instead_of_failing(tmp_path):
+    fit(tmp_path, epochs=3)
+    _, metrics = fit(tmp_path, epochs=1)
+    assert list(metrics["epoch"]) == [0]
+
+
+def test_held_out_pixels_were_never_trained_on(tmp_path):
+    from test_dataset import painting
+
+    from PIL import Image
+    from xrfnb import dataset, pigments
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "seeds").mkdir()
+    for i in range(6):
+        Image.fromarray(painting(rng)).save(tmp_path / "seeds" / f"p{i}.png")
+    dataset.generate(tmp_path / "seeds", tmp_path / "dataset.h5", pigments.paper_palette(),
+                     dataset.GenerateConfig(samples=8, size=8), progress=False)
+    spectra = dve.training_spectra(dataset.Store(tmp_path / "dataset.h5"), 400, seed=0)
+    seen = set(zip(spectra["train"].sample, spectra["train"].pixel))
+    held = list(zip(spectra["heldout"].sample, spectra["heldout"].pixel))
+    assert held and not seen & set(held)

@@ -16,7 +16,7 @@ def test_cluster_colour_baseline_predicts_each_clusters_mean_training_colour():
     rgb = np.zeros((2, 2, 2, 3), np.uint8)
     rgb[0, 0], rgb[1, 0] = (100, 0, 0), (200, 0, 0)  # cluster 0: mean red 150
     rgb[:, 1] = (0, 0, 255)
-    pred = baselines.ClusterColour(centroids).fit(emb, rgb).predict(emb)
+    pred = baselines.ClusterColour(centroids).fit([(emb[:1], rgb[:1]), (emb[1:], rgb[1:])]).predict(emb)
     assert pred.shape == (2, 3, 2, 2)
     np.testing.assert_allclose(pred[0, :, 0, 0], [150 / 255, 0, 0], atol=1e-6)
     np.testing.assert_allclose(pred[1, :, 1, 1], [0, 0, 1], atol=1e-6)

@@ -103,3 +103,10 @@ def test_every_profile_loads_with_the_same_keys():
     keys = {name: set(runner.load_profile(name).params) for name in runner.profile_names()}
     assert set(keys) >= {"smoke", "lite", "paper"}
     assert keys["smoke"] == keys["lite"] == keys["paper"]
+
+
+def test_a_dying_kernel_is_reported_by_stage(project):
+    write_notebook(project / "notebooks" / "02_second.ipynb", "seed = 1", ["import os\nos._exit(1)"])
+    with pytest.raises(runner.RunError, match="stage 02_second (stopped|failed)"):
+        runner.run("smoke", progress=False)
+    assert not (project / "book" / "executed" / "02_second.ipynb").exists()

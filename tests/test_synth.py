@@ -184,3 +184,18 @@ def test_realism_options(palette):
     physics = synth.synthesize(crop[:8, :8], palette, seed=0, mixing="physics")
     np.testing.assert_allclose(physics.mixtures.sum(1), 1.0)
     assert not np.allclose(physics.mixtures, synth.mixtures_of(physics.weights, palette.spectra))
+
+
+def test_counts_beyond_int16_are_refused_not_wrapped(palette):
+    crop = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(ValueError, match="int16"):
+        synth.synthesize(crop, palette, seed=0, counts=40_000)
+    with pytest.raises(ValueError, match="int16"):
+        synth.draw_counts(palette.spectra[:1], np.array([40_000]), key=1, labels=np.array([0]))
+
+
+def test_silhouette_ignores_gaps_in_the_label_numbers():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 0.1, (50, 3)), rng.normal(3, 0.1, (50, 3))])
+    labels = np.repeat([0, 2], 50)  # label 1 unused
+    assert synth.silhouette(x, labels) == pytest.approx(silhouette_score(x, labels), abs=1e-7)

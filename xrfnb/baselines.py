@@ -24,14 +24,18 @@ class ClusterColour:
         d = ((z[..., None, :] - self.centroids) ** 2).sum(-1)
         return d.argmin(-1)
 
-    def fit(self, embedded: np.ndarray, rgb: np.ndarray) -> "ClusterColour":
-        """Mean RGB (in [0, 1]) of the training pixels of each cluster; unused clusters get the global mean."""
-        labels = self.assign(embedded).ravel()
-        pixels = rgb.reshape(-1, 3).astype(np.float32) / 255.0
+    def fit(self, blocks) -> "ClusterColour":
+        """Mean RGB (in [0, 1]) of the training pixels of each cluster, accumulated over an iterable of
+        (embedded (n, 3, H, W), rgb (n, H, W, 3) uint8) blocks; unused clusters get the global mean."""
         k = len(self.centroids)
-        n = np.bincount(labels, minlength=k)
-        sums = np.stack([np.bincount(labels, pixels[:, c], minlength=k) for c in range(3)], 1)
-        self.colours = np.where(n[:, None] > 0, sums / np.maximum(n, 1)[:, None], pixels.mean(0))
+        n, sums = np.zeros(k), np.zeros((k, 3))
+        for embedded, rgb in blocks:
+            labels = self.assign(embedded).ravel()
+            pixels = rgb.reshape(-1, 3).astype(np.float64) / 255.0
+            n += np.bincount(labels, minlength=k)
+            sums += np.stack([np.bincount(labels, pixels[:, c], minlength=k) for c in range(3)], 1)
+        overall = sums.sum(0) / max(n.sum(), 1)
+        self.colours = np.where(n[:, None] > 0, sums / np.maximum(n, 1)[:, None], overall).astype(np.float32)
         return self
 
     def predict(self, embedded: np.ndarray) -> np.ndarray:

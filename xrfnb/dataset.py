@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -52,6 +53,9 @@ class GenerateConfig:
     def __post_init__(self) -> None:
         if self.samples < 1 or self.size < 8:
             raise ValueError(f"need samples >= 1 and size >= 8, got {self.samples} and {self.size}")
+        if self.delta < 1 or self.n_start - self.delta < 1:
+            raise ValueError(f"need delta >= 1 and n_start - delta >= 1, got n_start={self.n_start}, "
+                             f"delta={self.delta}")
         if abs(sum(self.fractions) - 1) > 1e-9:
             raise ValueError(f"split fractions must sum to 1, got {self.fractions}")
 
@@ -78,6 +82,7 @@ def load_paintings(seeds_dir: Path, size: int) -> tuple[list[dict], list[np.ndar
         except FileNotFoundError:
             skipped.append({"file": rec["file"], "reason": "listed in seeds.json but missing"})
             continue
+        rec = {**rec, "sha256": hashlib.sha256((Path(seeds_dir) / rec["file"]).read_bytes()).hexdigest()}
         if min(rgb.shape[:2]) < size:
             skipped.append({"file": rec["file"], "reason": f"smaller than the crop ({rgb.shape[1]} x "
                                                            f"{rgb.shape[0]} < {size} px)"})
@@ -114,8 +119,9 @@ def random_crop(rgb: np.ndarray, size: int, min_crop: float, rng: np.random.Gene
 
 
 def _key(config: GenerateConfig, records: list[dict], palette: Palette) -> str:
-    """What a store depends on: its configuration, the seed images and the palette."""
-    return hashlib.sha256(json.dumps([asdict(config), [r["file"] for r in records], palette.names]).encode()
+    """What a store depends on: its configuration, the seed images (their bytes) and the palette."""
+    return hashlib.sha256(json.dumps([asdict(config), [(r["file"], r["sha256"]) for r in records],
+                                      palette.names]).encode()
                           + palette.spectra.tobytes() + palette.rgb.tobytes()).hexdigest()
 
 
@@ -316,15 +322,16 @@ class SplitStore:
             self.split = h5["split"][()]
             self.read_header(h5)
         self._h5: h5py.File | None = None
+        self._pid = 0
 
     def read_header(self, h5: h5py.File) -> None:
         """Read what a subclass keeps in memory."""
 
     @property
     def h5(self) -> h5py.File:
-        """The open file (opened lazily, once per process, so DataLoader workers each get their own)."""
-        if self._h5 is None:
-            self._h5 = h5py.File(self.path, "r")
+        """The open file, opened lazily once per process (a forked DataLoader worker opens its own)."""
+        if self._h5 is None or self._pid != os.getpid():
+            self._h5, self._pid = h5py.File(self.path, "r"), os.getpid()
         return self._h5
 
     def __len__(self) -> int:
@@ -378,6 +385,10 @@ class Spectra:
     pixel: np.ndarray
     dominant: np.ndarray  # index of the pigment with the largest weight in the pixel's cluster
 
+    def take(self, keep: np.ndarray) -> "Spectra":
+        """The spectra selected by a boolean mask or an index array."""
+        return Spectra(self.counts[keep], self.sample[keep], self.pixel[keep], self.dominant[keep])
+
 
 def sample_spectra(store: Store, split: str, n: int, seed: int, device: str = "cpu") -> Spectra:
     """n random pixel spectra across the samples of a split, drawn exactly and reproducibly.
@@ -388,7 +399,8 @@ def sample_spectra(store: Store, split: str, n: int, seed: int, device: str = "c
     index = store.indices(split)
     if len(index) == 0:
         raise ValueError(f"{store.path}: split {split!r} has no samples to draw spectra from")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
+    stream = SPLITS.index(split)  # each split its own random streams: no shared noise across splits
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 11, stream]))
     samples = np.sort(rng.choice(index, n))
     size = store.config.size
     pixels = rng.integers(0, size * size, n)
@@ -403,7 +415,7 @@ def sample_spectra(store: Store, split: str, n: int, seed: int, device: str = "c
     counts = h5["counts"][()][samples].astype(np.int64)
     if store.config.poisson:
         counts = rng.poisson(counts)
-    key = int(np.random.SeedSequence([seed, 12]).generate_state(1, np.uint64)[0])
+    key = int(np.random.SeedSequence([seed, 12, stream]).generate_state(1, np.uint64)[0])
     drawn = synth.draw_counts(mixtures, counts, key, labels=inv * k_max + labels, device=device)
     dominant = h5["weights"][uniq][inv, labels].argmax(1)
     return Spectra(counts=drawn, sample=samples, pixel=pixels, dominant=dominant)

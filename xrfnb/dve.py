@@ -212,7 +212,7 @@ class DVE(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         # every epoch's randomness (shuffling, dropout, sampling) derives from (seed, epoch): a run resumed
         # from an epoch's checkpoint continues exactly as an uninterrupted one would
-        torch.manual_seed(self.cfg.seed * 100_003 + self.current_epoch)
+        torch.manual_seed(self.cfg.seed * 100_003 + self.current_epoch + 7_919 * self.global_rank)
         training.set_sampler_epoch(self.trainer, self.current_epoch)
         beta, gamma = self.cfg.weights(self.current_epoch)
         self.log_dict({"beta": beta, "gamma": gamma}, on_step=False, on_epoch=True)
@@ -296,7 +296,7 @@ def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, e
     data = SpectraData(torch.as_tensor(train_counts), torch.as_tensor(val_counts), batch_size, config.seed)
     model = DVE(config)
     trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator))
-    training.fit(trainer, model, data, training.resume_path(out_dir, key), "DVE training", batch_size,
+    training.fit(trainer, model, data, training.resume_path(out_dir, key, epochs), "DVE training", batch_size,
                  "dve_batch_size")
     training.save_final(trainer, out_dir / "dve.ckpt")
     training.mark_finished(trainer, out_dir, f"{key}:{epochs}")
@@ -475,14 +475,19 @@ class Stage:
 
 
 def training_spectra(store, total: int, seed: int) -> dict:
-    """The DVE subset: `total` spectra split 70/20/10 by painting, plus held-out pixels of training paintings."""
+    """The DVE subset: `total` spectra split 70/20/10 by painting, plus held-out pixels of the training
+    paintings (pixels that no training spectrum came from)."""
     from .dataset import sample_spectra
 
     n_train, n_val, n_test = (int(total * f) for f in (0.7, 0.2, 0.1))
-    return {"train": sample_spectra(store, "train", n_train, seed),
+    train = sample_spectra(store, "train", n_train, seed)
+    others = sample_spectra(store, "train", 2 * n_test, seed + 1)
+    pixels = store.config.size ** 2
+    unseen = ~np.isin(others.sample * pixels + others.pixel, train.sample * pixels + train.pixel)
+    return {"train": train,
             "val": sample_spectra(store, "val", n_val, seed),
             "test": sample_spectra(store, "test", n_test, seed),
-            "heldout": sample_spectra(store, "train", n_test, seed + 1)}
+            "heldout": others.take(np.flatnonzero(unseen)[:n_test])}
 
 
 def run_stage(run: Path, seed: int, dve_spectra: int, dve_epochs: int, dve_batch_size: int, dve_clusters: int,

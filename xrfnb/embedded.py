@@ -45,11 +45,31 @@ class EmbeddedStore(dataset.SplitStore):
         idx = self.indices(split)
         return self.h5["embedded"][idx], self.h5["rgb"][idx]
 
+    def blocks(self, split: str, block: int = 256):
+        """(embedded float32, rgb uint8) arrays of a split, `block` samples at a time."""
+        idx = self.indices(split)
+        for start in range(0, len(idx), block):
+            chunk = idx[start:start + block]
+            yield self.h5["embedded"][chunk].astype(np.float32), self.h5["rgb"][chunk]
+
     def percentiles(self, q: tuple[float, float] = (1, 99), n: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel low and high percentiles over (up to n) samples, for false colour."""
         sample = self.h5["embedded"][: min(n, len(self))].astype(np.float32)
         lo, hi = np.percentile(sample.transpose(1, 0, 2, 3).reshape(3, -1), q, axis=1)
         return lo, hi
+
+
+def channel_stats(store: EmbeddedStore, split: str, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of a split's embedded images, streamed block by block."""
+    idx = store.indices(split)
+    total, total_sq, n = np.zeros(store.shape[1]), np.zeros(store.shape[1]), 0
+    for start in range(0, len(idx), block):
+        x = store.h5["embedded"][idx[start:start + block]].astype(np.float64)
+        total += x.sum((0, 2, 3))
+        total_sq += (x ** 2).sum((0, 2, 3))
+        n += x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / max(n, 1)
+    return mean, np.sqrt(np.maximum(total_sq / max(n, 1) - mean ** 2, 1e-12))
 
 
 def false_colour(image: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

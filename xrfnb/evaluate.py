@@ -96,8 +96,7 @@ def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, P
     """Train every model of `runs` ({name: (config, folder)}) and the non-learned baseline on the same data
     with the same budget; their test metrics in one table (finished runs are reused)."""
     x_test, y_test, _ = test_split(emb)
-    x_train, rgb_train = emb.arrays("train")
-    lookup = ClusterColour(centroids).fit(x_train.astype(np.float32), rgb_train)
+    lookup = ClusterColour(centroids).fit(emb.blocks("train"))
     rows = {"latent cluster -> mean colour (non-learned)": {
         "parameters": 0, **metrics.evaluate(torch.from_numpy(lookup.predict(x_test)), y_test)}}
     for name, (cfg, folder) in runs.items():

@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from . import training
-from .embedded import EmbeddedStore
+from .embedded import EmbeddedStore, channel_stats
 from .io import atomic_path
 from .metrics import ms_ssim, srgb_loss
 from .smalluvit import SmallUViT, SmallUViTConfig
@@ -120,8 +120,8 @@ class Recolouring(L.LightningModule):
         self.log("val_ms_ssim", ms_ssim(pred, y), on_step=False, on_epoch=True, batch_size=len(x))
 
     def on_train_epoch_start(self) -> None:
-        torch.manual_seed(self.cfg.seed * 100_003 + self.current_epoch)
-        self._augment_rng.manual_seed(self.cfg.seed * 7_919 + self.current_epoch)
+        torch.manual_seed(self.cfg.seed * 100_003 + self.current_epoch + 7_919 * self.global_rank)
+        self._augment_rng.manual_seed(self.cfg.seed * 7_919 + self.current_epoch + 100_003 * self.global_rank)
         training.set_sampler_epoch(self.trainer, self.current_epoch)
         self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True)
 
@@ -132,34 +132,46 @@ class Recolouring(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": plateau, "monitor": "val_ms_ssim"}}
 
 
-class EmbeddedData(L.LightningDataModule):
-    """Train and validation (embedded image, RGB, index) triples held in memory."""
+class EmbeddedSamples(torch.utils.data.Dataset):
+    """(embedded image 3 x H x W, RGB target 3 x H x W in [0, 1], sample index), read from the store on demand."""
 
-    def __init__(self, store: EmbeddedStore, batch_size: int, seed: int):
+    def __init__(self, store: EmbeddedStore, split: str):
+        self.store, self.index = store, store.indices(split)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, j: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        i = int(self.index[j])
+        x = torch.from_numpy(self.store.embedded(i))
+        y = torch.from_numpy(self.store.rgb(i)).permute(2, 0, 1).float() / 255.0
+        return x, y, i
+
+
+class EmbeddedData(L.LightningDataModule):
+    """Train and validation samples of an embedded store, in a seeded order, read by `workers` processes."""
+
+    def __init__(self, store: EmbeddedStore, batch_size: int, seed: int, workers: int = 0):
         super().__init__()
-        self.batch_size, self.seed = batch_size, seed
-        self.train_set, self.val_set = (self._tensors(store, s) for s in ("train", "val"))
+        self.batch_size, self.seed, self.workers = batch_size, seed, workers
+        self.train_set, self.val_set = EmbeddedSamples(store, "train"), EmbeddedSamples(store, "val")
         if len(self.train_set) == 0 or len(self.val_set) == 0:
             raise ValueError(f"{store.path}: the train and validation splits must not be empty "
                              f"(train {len(self.train_set)}, validation {len(self.val_set)})")
 
-    @staticmethod
-    def _tensors(store: EmbeddedStore, split: str) -> torch.utils.data.TensorDataset:
-        x, y = store.arrays(split)
-        return torch.utils.data.TensorDataset(torch.from_numpy(x.astype(np.float32)),
-                                              torch.from_numpy(y).permute(0, 3, 1, 2).float() / 255.0,
-                                              torch.from_numpy(store.indices(split)))
+    def _loader(self, dataset: EmbeddedSamples, sampler: torch.utils.data.Sampler | None) -> torch.utils.data.DataLoader:
+        return torch.utils.data.DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                                           num_workers=self.workers, persistent_workers=self.workers > 0,
+                                           pin_memory=torch.cuda.is_available(),
+                                           generator=torch.Generator().manual_seed(self.seed))
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
         from .dve import EpochShuffle
 
-        return torch.utils.data.DataLoader(self.train_set, batch_size=self.batch_size,
-                                           sampler=EpochShuffle(len(self.train_set), self.seed),
-                                           generator=torch.Generator().manual_seed(self.seed))
+        return self._loader(self.train_set, EpochShuffle(len(self.train_set), self.seed))
 
     def val_dataloader(self) -> torch.utils.data.DataLoader:
-        return torch.utils.data.DataLoader(self.val_set, batch_size=self.batch_size,
-                                           generator=torch.Generator().manual_seed(self.seed))
+        return self._loader(self.val_set, None)
 
 
 def check_store(store: EmbeddedStore, cfg: SmallUViTConfig) -> None:
@@ -171,12 +183,12 @@ def check_store(store: EmbeddedStore, cfg: SmallUViTConfig) -> None:
 
 
 def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size: int, out_dir: str | Path,
-          accelerator: str = "cpu", precision: str | None = None,
-          scale: training.Scale | None = None) -> tuple[Recolouring, Path]:
+          accelerator: str = "cpu", precision: str | None = None, scale: training.Scale | None = None,
+          workers: int = 0) -> tuple[Recolouring, Path]:
     """Train (or resume, or reuse) SmallUViT on an embedded store; returns the best model and the metrics CSV.
 
     Writes `out_dir/last.ckpt` every epoch, `out_dir/best.ckpt` (highest validation MS-SSIM) and
-    `out_dir/metrics.csv`. `precision` 'bf16-mixed' is the GPU default.
+    `out_dir/metrics.csv`. `precision` 'bf16-mixed' is the GPU default; `workers` processes read the samples.
     """
     check_store(store, config.model)
     out_dir = Path(out_dir)
@@ -185,14 +197,16 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     if training.finished(out_dir, f"{key}:{epochs}", "best.ckpt"):
         return load(out_dir / "best.ckpt", config.model, config.arch), out_dir / "metrics.csv"
     L.seed_everything(config.seed, workers=True, verbose=False)
-    data = EmbeddedData(store, batch_size, config.seed)
-    x = data.train_set.tensors[0]
-    module = Recolouring(config, x.mean((0, 2, 3)), x.std((0, 2, 3)).clamp_min(1e-6))
+    data = EmbeddedData(store, batch_size, config.seed, workers)
+    mean, std = channel_stats(store, "train")
+    module = Recolouring(config, torch.from_numpy(mean), torch.from_numpy(std))
     best = ModelCheckpoint(dirpath=out_dir, filename="best-tmp", monitor="val_ms_ssim", mode="max", save_top_k=1,
                            save_weights_only=True, enable_version_counter=False)
     trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator), [best], precision)
-    training.fit(trainer, module, data, training.resume_path(out_dir, key), f"{config.arch} training", batch_size,
+    training.fit(trainer, module, data, training.resume_path(out_dir, key, epochs), f"{config.arch} training", batch_size,
                  "uvit_batch_size")
+    if not best.best_model_path:
+        raise RuntimeError(f"{config.arch} training saved no best checkpoint (did validation run?)")
     if trainer.is_global_zero:
         with atomic_path(out_dir / "best.ckpt") as tmp:
             tmp.write_bytes(Path(best.best_model_path).read_bytes())
@@ -242,7 +256,8 @@ def paper_config(image_size: int, seed: int, uvit_lr: float, uvit_weight_decay: 
 
 def run_stage(run: Path, seed: int, uvit_epochs: int, uvit_batch_size: int, uvit_lr: float, uvit_weight_decay: float,
               uvit_dropout: float, uvit_drop_path: float, uvit_skip: str, uvit_patience: int, devices: int = 1,
-              num_nodes: int = 1, strategy: str = "auto") -> tuple[Recolouring, Path, RecolourConfig]:
+              num_nodes: int = 1, strategy: str = "auto", loader_workers: int = 0
+              ) -> tuple[Recolouring, Path, RecolourConfig]:
     """The SmallUViT stage on a run directory (`embedded.h5` in, `smalluvit/` out), as the notebook and
     `xrfnb train` run it: bf16 autocast on a GPU, a finished training reused."""
     from .device import torch_device
@@ -253,5 +268,5 @@ def run_stage(run: Path, seed: int, uvit_epochs: int, uvit_batch_size: int, uvit
     gpu = torch_device("auto") == "cuda"
     scale = training.Scale("gpu" if gpu else "cpu", devices, num_nodes, strategy)
     module, metrics_csv = train(store, config, uvit_epochs, uvit_batch_size, Path(run) / "smalluvit",
-                                precision="bf16-mixed" if gpu else None, scale=scale)
+                                precision="bf16-mixed" if gpu else None, scale=scale, workers=loader_workers)
     return module, metrics_csv, config

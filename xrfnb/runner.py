@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import nbformat
 import papermill
+from nbclient.exceptions import DeadKernelError
 import yaml
 
 from . import device, paths
@@ -163,9 +164,13 @@ def execute_stage(notebook: Path, params: dict, out: Path, timeout_s: int, progr
                 papermill.execute_notebook(
                     str(notebook), str(tmp), parameters=params, kernel_name="python3",
                     cwd=str(notebook.parent), progress_bar=progress, language="python")
-        except papermill.PapermillExecutionError as err:
+        except (papermill.PapermillExecutionError, DeadKernelError, RunError) as err:
             failed.parent.mkdir(parents=True, exist_ok=True)
-            tmp.replace(failed)
+            if tmp.exists() and tmp.stat().st_size:
+                tmp.replace(failed)
+            if not isinstance(err, papermill.PapermillExecutionError):
+                raise RunError(f"stage {notebook.stem} stopped: {str(err).strip().splitlines()[0]} -- what it "
+                               f"had written is in {failed}") from None
             source = nbformat.read(notebook, as_version=4).cells
             params_at = next(i for i, c in enumerate(source) if "parameters" in c.metadata.get("tags", []))
             injected = bool(params) and err.cell_index > params_at  # papermill's cell after `parameters`

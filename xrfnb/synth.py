@@ -28,6 +28,7 @@ from skimage import color
 from .pigments import Palette
 
 GOLDEN = 0x9E3779B97F4A7C15
+MAX_COUNTS = np.iinfo(np.int16).max  # counts are stored as int16
 MIX1, MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 
@@ -70,6 +71,7 @@ def silhouette(x: np.ndarray, labels: np.ndarray) -> float:
     Written with two matrix products because the K sweep scores every candidate: for 1,024 points it
     is several times faster than scikit-learn's chunked version (tests check they agree).
     """
+    labels = np.unique(labels, return_inverse=True)[1]  # no empty label in between
     k = labels.max() + 1
     d = np.sqrt(_sq_dist(x, x))
     onehot = np.eye(k)[labels]
@@ -295,6 +297,8 @@ def draw_counts(mixtures: np.ndarray, totals: np.ndarray, key: int, *, labels: n
     """
     if (labels is None) == (shares is None):
         raise ValueError("draw_counts needs exactly one of labels or shares")
+    if len(totals) and int(np.max(totals)) > MAX_COUNTS:
+        raise ValueError(f"a pixel would hold {int(np.max(totals))} photons; int16 counts hold at most {MAX_COUNTS}")
     prob, alias = alias_tables(mixtures)
     totals = np.asarray(totals, dtype=np.int64)
     cdf = None
@@ -449,8 +453,11 @@ def synthesize(rgb: np.ndarray, palette: Palette, *, seed: int, image_index: int
     """
     if mixing not in ("linear", "physics"):
         raise ValueError(f"mixing must be 'linear' or 'physics', got {mixing!r}")
-    if counts < 1:
-        raise ValueError(f"counts must be at least 1, got {counts}")
+    top = max(counts, counts_range[1] if counts_range else 0)
+    if counts < 1 or top + (6 * np.sqrt(top) if poisson else 0) > MAX_COUNTS:
+        raise ValueError(f"counts per pixel must be between 1 and about {MAX_COUNTS} (int16), got {top}")
+    if delta < 1 or n_start - delta < 1:
+        raise ValueError(f"need delta >= 1 and n_start - delta >= 1, got n_start={n_start}, delta={delta}")
     image = to_unit_rgb(rgb)
     rng = np.random.default_rng(seed_sequence(seed, image_index, 0))
     clusters = cluster_colours(image, rng, n_start, delta)

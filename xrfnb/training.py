@@ -121,15 +121,17 @@ def mark_finished(trainer: L.Trainer, out_dir: Path, key: str) -> None:
         (Path(out_dir) / "finished.key").write_text(key)
 
 
-def resume_path(out_dir: Path, key: str) -> str | None:
-    """`out_dir/last.ckpt` if an earlier run with the same `key` (data and settings) left one, else None.
+def resume_path(out_dir: Path, key: str, epochs: int) -> str | None:
+    """`out_dir/last.ckpt` if an earlier run with the same `key` (data and settings) stopped before `epochs`.
 
-    A checkpoint from a run with other data or settings is discarded, never resumed.
+    A checkpoint from a run with other data or settings, or one already past `epochs` (a shorter run is a
+    different result), is discarded, never resumed.
     """
     out_dir = Path(out_dir)
     last, stamp = out_dir / "last.ckpt", out_dir / "run.key"
     if last.exists() and stamp.exists() and stamp.read_text() == key:
-        return str(last)
+        if torch.load(last, map_location="cpu", weights_only=False).get("epoch", epochs) < epochs:
+            return str(last)
     last.unlink(missing_ok=True)
     (out_dir / "metrics.csv").unlink(missing_ok=True)
     (out_dir / "finished.key").unlink(missing_ok=True)
