@@ -280,3 +280,52 @@ def pipeline_figure() -> plt.Figure:
     ax.set(xlim=(-0.6, 5.6), ylim=(-0.5, 1.5))
     ax.axis("off")
     return fig
+
+
+def _layer_boxes(ax, layers: list[tuple[str, str]], y: float = 0.0, colour: str = "#eef3fb") -> list[float]:
+    """Draw labelled boxes left to right joined by arrows; return their x centres."""
+    xs = list(range(len(layers)))
+    for x, (name, detail) in zip(xs, layers):
+        ax.text(x, y, f"{name}\n{detail}", ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="#3a6ea5"))
+    for x0, x1 in zip(xs[:-1], xs[1:]):
+        ax.annotate("", xy=(x1 - 0.38, y), xytext=(x0 + 0.38, y), arrowprops=dict(arrowstyle="->", color="#3a6ea5"))
+    return xs
+
+
+def dve_architecture(cfg) -> plt.Figure:
+    """The DVE as the paper draws it: encoder, latent with its clustering, decoder, and the losses."""
+    enc = [("spectrum", f"{cfg.n_channels} ch"), *((f"SELU {w}", "α-dropout") for w in cfg.encoder_widths),
+           ("μ, log σ²", f"R^{cfg.latent_dim}"), ("z", f"K = {cfg.n_clusters}")]
+    dec = [*((f"SELU {w}", "") for w in cfg.decoder_widths), ("softmax", f"{cfg.n_channels} ch")]
+    fig, ax = plt.subplots(figsize=(15, 2.6))
+    xs = _layer_boxes(ax, enc + dec)
+    ax.text(xs[len(enc) - 1], -0.75, "losses: multinomial reconstruction + beta(e) MMD(z, N(0, I)) + KL "
+            "+ gamma(e) DCN clustering", ha="center", fontsize=9)
+    ax.set(xlim=(-0.6, len(xs) - 0.4), ylim=(-1.1, 0.6))
+    ax.axis("off")
+    return fig
+
+
+def smalluvit_architecture(cfg) -> plt.Figure:
+    """SmallUViT: SPT, 3 in-blocks, 1 mid, 3 out-blocks with long skips, then back to an image."""
+    side = cfg.image_size // cfg.patch_size
+    layers = [("embedded", f"3 x {cfg.image_size}²"), ("SPT", f"{side * side} x {cfg.dim}"),
+              *((f"in block {i + 1}", "LSA + MLP") for i in range(cfg.depth_in)),
+              *(("mid block", "LSA + MLP") for _ in range(cfg.depth_mid)),
+              *((f"out block {i + 1}", "LSA + MLP") for i in range(cfg.depth_out)),
+              ("LN, Linear", f"{cfg.patch_size}² x 3"), ("rearrange", "conv 3x3"), ("RGB", f"3 x {cfg.image_size}²")]
+    fig, ax = plt.subplots(figsize=(15, 2.8))
+    xs = _layer_boxes(ax, layers)
+    first_in, first_out = 2, 2 + cfg.depth_in + cfg.depth_mid
+    if cfg.skip != "none":
+        for i in range(cfg.depth_in):
+            a, b = xs[first_in + i], xs[first_out + cfg.depth_out - 1 - i]
+            ax.annotate("", xy=(b, 0.32), xytext=(a, 0.32),
+                        arrowprops=dict(arrowstyle="->", color="#c05a2a", connectionstyle="arc3,rad=-0.25"))
+        ax.text((xs[first_in] + xs[first_out + cfg.depth_out - 1]) / 2, 1.05,
+                f"long skips ({'x + skip' if cfg.skip == 'add' else 'concat + Linear'})", ha="center",
+                fontsize=9, color="#c05a2a")
+    ax.set(xlim=(-0.6, len(xs) - 0.4), ylim=(-0.5, 1.25))
+    ax.axis("off")
+    return fig
