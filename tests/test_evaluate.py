@@ -44,7 +44,7 @@ def test_examples_are_best_typical_and_worst():
 def test_a_test_split_too_small_is_refused(tmp_path):
     from test_smalluvit import make_store
 
-    store = make_store(tmp_path / "e.h5", n=6)  # one test sample? make_store puts two in test
+    make_store(tmp_path / "e.h5", n=6)
     with h5py.File(tmp_path / "e.h5", "r+") as h5:
         split = h5["split"][()]
         split[split == 2] = 1

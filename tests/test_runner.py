@@ -63,7 +63,8 @@ def test_failure_names_the_cell_and_leaves_no_executed_copy(project):
                    ["x = 1", "raise ValueError('bad pigment')"])
     (project / "book" / "executed").mkdir(parents=True)
     (project / "book" / "executed" / "02_second.ipynb").write_text("{}")  # stale copy from an older run
-    with pytest.raises(runner.RunError, match=r"02_second failed in cell 3 \(\"raise ValueError.*ValueError: bad pigment"):
+    with pytest.raises(runner.RunError,
+                       match=r"02_second failed in cell 3 \(\"raise ValueError.*ValueError: bad pigment"):
         runner.run("smoke", progress=False)
     assert (project / "book" / "executed" / "01_first.ipynb").exists()
     assert not (project / "book" / "executed" / "02_second.ipynb").exists()

@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -27,6 +28,9 @@ from tqdm import tqdm
 from . import seeds, synth
 from .io import atomic_path, complete_h5, merge_shards, resumable_h5, shard_path, write_json
 from .pigments import Palette
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPLITS = ("train", "val", "test")
 HASHED = ("rgb", "labels", "n_clusters", "cluster_rgb", "weights", "mixtures", "counts", "painting", "split")
@@ -294,7 +298,7 @@ def dataset_card(path: Path, config: GenerateConfig, records: list[dict], skippe
     }
 
 
-def size_table(card: dict, extra: dict[str, int] | None = None) -> "pd.DataFrame":
+def size_table(card: dict, extra: dict[str, int] | None = None) -> pd.DataFrame:
     """Bytes per sample and for the whole dataset: compact store, dense cubes, RGB targets (and `extra`)."""
     import pandas as pd
 

@@ -239,23 +239,6 @@ class DVE(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.cfg.lr)
 
 
-class EpochShuffle(torch.utils.data.Sampler):
-    """A random order that depends only on (seed, epoch): Lightning calls `set_epoch` before each epoch."""
-
-    def __init__(self, n: int, seed: int):
-        self.n, self.seed, self.epoch = n, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
-
-
 class SpectraData(L.LightningDataModule):
     """Train and validation count spectra held in memory (int16), batched in a seeded order."""
 
@@ -268,7 +251,7 @@ class SpectraData(L.LightningDataModule):
         ds = torch.utils.data.TensorDataset(self.train_counts)
         # its own generator: creating the iterator must not draw from the global RNG that dropout uses
         return torch.utils.data.DataLoader(ds, batch_size=self.batch_size, drop_last=True,
-                                           sampler=EpochShuffle(len(ds), self.seed),
+                                           sampler=training.EpochShuffle(len(ds), self.seed),
                                            generator=torch.Generator().manual_seed(self.seed))
 
     def val_dataloader(self) -> torch.utils.data.DataLoader:

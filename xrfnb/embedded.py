@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
-import pandas as pd  # noqa: F401  (the return type)
 
 from . import dataset
 from .io import read_json
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def file_hash(path: str | Path) -> str:

@@ -37,7 +37,8 @@ def rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
 
 def clustered_targets(store: Store, indices: np.ndarray) -> torch.Tensor:
     """The clustered RGB images (each pixel its cluster's mean colour) the cubes were generated from."""
-    return torch.from_numpy(np.stack([store.synthesis(int(i)).clustered_rgb() for i in indices])).permute(0, 3, 1, 2).float()
+    clustered = np.stack([store.synthesis(int(i)).clustered_rgb() for i in indices])
+    return torch.from_numpy(clustered).permute(0, 3, 1, 2).float()
 
 
 def paper_results() -> dict:

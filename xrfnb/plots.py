@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def save(fig: plt.Figure, path: str | Path) -> Path:
@@ -152,7 +156,7 @@ def size_and_media(widths: list[int], heights: list[int], media: dict[str, int])
     return fig
 
 
-def training_curves(metrics: "pd.DataFrame", terms: list[str], weights: list[str] = ()) -> plt.Figure:
+def training_curves(metrics: pd.DataFrame, terms: list[str], weights: list[str] = ()) -> plt.Figure:
     """Per-epoch train and validation curves of each loss term, and the loss weights' schedule."""
     per_epoch = metrics.groupby("epoch").mean(numeric_only=True)
     panels = len(terms) + (1 if weights else 0)
@@ -234,7 +238,7 @@ def triplets(embedded: list[np.ndarray], preds: list[np.ndarray], targets: list[
     return fig
 
 
-def distributions(table: "pd.DataFrame", columns: list[str]) -> plt.Figure:
+def distributions(table: pd.DataFrame, columns: list[str]) -> plt.Figure:
     """Histogram of each per-image metric with its mean marked."""
     fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 2.8))
     for ax, col in zip(np.atleast_1d(axes), columns):
@@ -246,7 +250,7 @@ def distributions(table: "pd.DataFrame", columns: list[str]) -> plt.Figure:
     return fig
 
 
-def metric_curves(table: "pd.DataFrame", columns: list[str], xlabel: str, logx: bool = True) -> plt.Figure:
+def metric_curves(table: pd.DataFrame, columns: list[str], xlabel: str, logx: bool = True) -> plt.Figure:
     """Each metric against the table's index (e.g. counts per pixel)."""
     fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 2.8))
     for ax, col in zip(np.atleast_1d(axes), columns):

@@ -159,16 +159,15 @@ class EmbeddedData(L.LightningDataModule):
             raise ValueError(f"{store.path}: the train and validation splits must not be empty "
                              f"(train {len(self.train_set)}, validation {len(self.val_set)})")
 
-    def _loader(self, dataset: EmbeddedSamples, sampler: torch.utils.data.Sampler | None) -> torch.utils.data.DataLoader:
+    def _loader(self, dataset: EmbeddedSamples,
+                sampler: torch.utils.data.Sampler | None) -> torch.utils.data.DataLoader:
         return torch.utils.data.DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                                            num_workers=self.workers, persistent_workers=self.workers > 0,
                                            pin_memory=torch.cuda.is_available(),
                                            generator=torch.Generator().manual_seed(self.seed))
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
-        from .dve import EpochShuffle
-
-        return self._loader(self.train_set, EpochShuffle(len(self.train_set), self.seed))
+        return self._loader(self.train_set, training.EpochShuffle(len(self.train_set), self.seed))
 
     def val_dataloader(self) -> torch.utils.data.DataLoader:
         return self._loader(self.val_set, None)
@@ -203,8 +202,8 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     best = ModelCheckpoint(dirpath=out_dir, filename="best-tmp", monitor="val_ms_ssim", mode="max", save_top_k=1,
                            save_weights_only=True, enable_version_counter=False)
     trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator), [best], precision)
-    training.fit(trainer, module, data, training.resume_path(out_dir, key, epochs), f"{config.arch} training", batch_size,
-                 "uvit_batch_size")
+    training.fit(trainer, module, data, training.resume_path(out_dir, key, epochs), f"{config.arch} training",
+                 batch_size, "uvit_batch_size")
     if not best.best_model_path:
         raise RuntimeError(f"{config.arch} training saved no best checkpoint (did validation run?)")
     if trainer.is_global_zero:

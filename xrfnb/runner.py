@@ -21,8 +21,8 @@ from typing import Any, Iterator
 
 import nbformat
 import papermill
-from nbclient.exceptions import DeadKernelError
 import yaml
+from nbclient.exceptions import DeadKernelError
 
 from . import device, paths
 from .io import atomic_path, read_json, write_json

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 import pandas as pd
 import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from .io import atomic_path
 
@@ -145,3 +145,20 @@ def set_sampler_epoch(trainer: L.Trainer, epoch: int) -> None:
     sampler = getattr(loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(epoch)
+
+
+class EpochShuffle(torch.utils.data.Sampler):
+    """A random order that depends only on (seed, epoch): Lightning calls `set_epoch` before each epoch."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
