@@ -26,7 +26,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import seeds, synth
-from .io import atomic_path, complete_h5, merge_shards, resumable_h5, shard_path, write_json
+from .io import atomic_path, complete_h5, merge_shards, resumable_h5, write_json
 from .pigments import Palette
 
 if TYPE_CHECKING:
@@ -207,10 +207,7 @@ def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: G
     painting, split = _assignment(config, records)
     create = partial(_create, config=config, palette=palette, records=records, painting=painting, split=split)
     rank, world = shard
-    if world > 1:
-        out, key = shard_path(out, rank, world), f"{key}:{rank}/{world}"
-    with resumable_h5(out, key, create) as (h5, todo):
-        todo = todo[todo % world == rank]
+    with resumable_h5(out, key, create, shard) as (h5, todo):
         jobs = ((int(i), images[painting[i]], config, palette) for i in todo)
         bar = tqdm(total=len(todo), desc=f"synthesising (shard {rank + 1}/{world})" if world > 1 else "synthesising",
                    disable=not progress, unit="sample")

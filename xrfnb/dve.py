@@ -344,19 +344,15 @@ def embed(model: DVE, store, out: str | Path, key: str, device: str = "cpu", bat
 
     from tqdm import tqdm
 
-    from .io import complete_h5, resumable_h5, shard_path
+    from .io import complete_h5, resumable_h5
 
     out = Path(out)
     if complete_h5(out, key):
         with h5py.File(out, "r") as h5:
             return json.loads(h5.attrs["stats"])
-    rank, world = shard
-    if world > 1:
-        out, key = shard_path(out, rank, world), f"{key}:{rank}/{world}"
     model = model.to(device).eval()
     start, pixels = time.perf_counter(), 0
-    with resumable_h5(out, key, partial(_create_embedded, store=store)) as (h5, todo):
-        todo = todo[todo % world == rank]
+    with resumable_h5(out, key, partial(_create_embedded, store=store), shard) as (h5, todo):
         bar = tqdm(total=len(todo), desc="embedding", unit="sample", disable=not progress)
         for chunk in np.array_split(todo, max(1, -(-len(todo) // batch_samples))):
             if len(chunk) == 0:

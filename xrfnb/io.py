@@ -70,14 +70,20 @@ def complete_h5(path: str | os.PathLike, key: str) -> bool:
 
 
 @contextmanager
-def resumable_h5(path: str | os.PathLike, key: str,
-                 create: Callable[[h5py.File], None]) -> Iterator[tuple[h5py.File, np.ndarray]]:
+def resumable_h5(path: str | os.PathLike, key: str, create: Callable[[h5py.File], None],
+                 shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[h5py.File, np.ndarray]]:
     """Fill an HDF5 store item by item, resumably; it appears at `path` only once complete.
 
     Works in `<path>.partial`: a partial file with the same `key` is resumed, any other is started
     afresh with `create(h5)`, which must make a boolean dataset `done` (one flag per item). Yields the
     open file and the indices still to do; the caller sets `done[i]` as it writes item i.
+
+    With `shard=(rank, world)` the store is this rank's shard file, holding the items i with
+    i % world == rank, for `merge_shards` to assemble.
     """
+    rank, world = shard
+    if world > 1:
+        path, key = shard_path(path, rank, world), shard_key(key, rank, world)
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     fresh = True
@@ -89,7 +95,8 @@ def resumable_h5(path: str | os.PathLike, key: str,
             create(h5)
             h5.attrs.update(key=key, complete=False)
     with h5py.File(partial, "r+") as h5:
-        yield h5, np.flatnonzero(~h5["done"][()])
+        todo = np.flatnonzero(~h5["done"][()])
+        yield h5, todo[todo % world == rank]
         h5.attrs["complete"] = True
     os.replace(partial, path)
 
@@ -100,12 +107,17 @@ def shard_path(path: str | os.PathLike, rank: int, world: int) -> Path:
     return path.with_name(f"{path.stem}.shard-{rank}-of-{world}{path.suffix}")
 
 
+def shard_key(key: str, rank: int, world: int) -> str:
+    """The key of one rank's shard of a store keyed `key`."""
+    return f"{key}:{rank}/{world}"
+
+
 def merge_shards(path: str | os.PathLike, key: str, world: int,
                  create: Callable[[h5py.File], None], block: int = 256) -> None:
-    """Assemble the store at `path` from the `world` shard files that ranks filled (each with key
-    `key:rank/world`): every per-item dataset is copied for the items each shard did, block by block."""
+    """Assemble the store at `path` from the `world` shard files that ranks filled with `resumable_h5`:
+    every per-item dataset is copied for the items each shard did, block by block."""
     shards = [shard_path(path, r, world) for r in range(world)]
-    missing = [str(s) for r, s in enumerate(shards) if not complete_h5(s, f"{key}:{r}/{world}")]
+    missing = [str(s) for r, s in enumerate(shards) if not complete_h5(s, shard_key(key, r, world))]
     if missing:
         raise FileNotFoundError(f"cannot merge {path}: shards missing or unfinished: {', '.join(missing)}")
     with resumable_h5(path, key, create) as (h5, todo):
