@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from xrfnb import pigments
+from xrfnb import physics, pigments
 
 
 def test_paper_palette_api(palette):
@@ -58,3 +58,24 @@ def test_visible_lines_find_the_pigments_own_elements(palette):
     s = palette.spectra[palette.names.index("Cinnabar")]
     labels = [l for l, _ in pigments.visible_lines(palette.compositions[1], s, plaster, palette.energy)]
     assert "Hg La" in labels and "Hg Lb" in labels
+
+
+def test_the_default_palette_is_the_reference_sample_model(palette):
+    assert palette.sample == "reference"
+
+
+def test_fresco_puts_calcium_in_every_pigment_and_reference_does_not(palette):
+    fresco = pigments.paper_palette(sample=physics.FrescoSample())
+    ca = physics.line_energy("Ca", "KL3")
+    cinnabar = palette.names.index("Cinnabar")
+    assert pigments.window_share(fresco.spectra[cinnabar], fresco.energy, ca) > 0.05
+    assert pigments.window_share(palette.spectra[cinnabar], palette.energy, ca) < 0.01
+
+
+def test_an_unknown_sample_model_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown sample model 'gesso'.*reference, fresco"):
+        physics.sample_model("gesso")
+
+
+def test_the_sample_model_survives_save_and_load(palette, tmp_path):
+    assert pigments.Palette.load(palette.save(tmp_path / "p.h5")).sample == "reference"

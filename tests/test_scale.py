@@ -41,5 +41,5 @@ def test_shards_are_read_from_the_command_line_or_the_launcher(monkeypatch):
 
 def test_stage_parameters_include_the_notebooks_defaults():
     params = runner.profile_parameters("smoke", ["dve_epochs=3"])
-    assert params["dve_epochs"] == 3 and params["threshold"] == 0.2 and params["mixing"] == "linear"
+    assert params["dve_epochs"] == 3 and params["threshold"] == 0.75 and params["mixing"] == "linear"
     assert params["n_samples"] == runner.load_profile("smoke").params["n_samples"]

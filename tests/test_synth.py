@@ -199,3 +199,30 @@ def test_silhouette_ignores_gaps_in_the_label_numbers():
     x = np.concatenate([rng.normal(0, 0.1, (50, 3)), rng.normal(3, 0.1, (50, 3))])
     labels = np.repeat([0, 2], 50)  # label 1 unused
     assert synth.silhouette(x, labels) == pytest.approx(silhouette_score(x, labels), abs=1e-7)
+
+
+@pytest.mark.parametrize("threshold", [synth.GANX_THRESHOLD, synth.THRESHOLD])
+def test_weights_and_mixtures_equal_ganx_at_the_same_threshold(palette, threshold):
+    generator = pytest.importorskip("ganx.XRF_generator_classes")
+    ganx = generator.XRFGenerator.__new__(generator.XRFGenerator)
+    ganx._distances = generator.Distances()
+    pigments_dict = {name: {"rgb": rgb / 255.0, "RGB": rgb, "xrf": {"y": y.copy()}}
+                     for name, rgb, y in zip(palette.names, palette.rgb.astype(float), palette.spectra)}
+    colours = np.random.default_rng(7).random((8, 3))
+    ours = synth.mixtures_of(synth.pigment_weights(synth.ciede2000_similarity(colours, palette.rgb), threshold),
+                             palette.spectra)
+    theirs = np.stack([ganx.get_distribution_from_rgb(c, pigments_dict, threshold=threshold) for c in colours])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("threshold", [0.0, -0.5, 1.5])
+def test_a_threshold_outside_0_1_takes_the_most_similar_pigment_and_is_counted(threshold):
+    alpha = np.array([[0.9, 0.1, 0.5], [0.15, 0.05, 0.1]])
+    w = synth.pigment_weights(alpha, threshold)
+    np.testing.assert_array_equal(w, [[0.9, 0, 0], [0.15, 0, 0]])
+    assert synth.fallbacks(alpha, threshold) == 2
+
+
+def test_fallbacks_count_the_clusters_no_pigment_passes():
+    alpha = np.array([[0.9, 0.1, 0.5], [0.15, 0.05, 0.1]])
+    assert synth.fallbacks(alpha, 0.2) == 1 and synth.fallbacks(alpha, 0.05) == 0

@@ -21,7 +21,9 @@ def _book(args: argparse.Namespace) -> None:
 def _palette_export(args: argparse.Namespace) -> None:
     from . import pigments
 
-    palette = pigments.paper_palette(n_channels=args.channels)
+    from . import physics
+
+    palette = pigments.paper_palette(n_channels=args.channels, sample=physics.sample_model(args.sample))
     print(f"palette: {palette.export_ganx(args.dir)}")
 
 
@@ -37,7 +39,9 @@ def _generate(args: argparse.Namespace) -> None:
     from . import dataset, pigments
 
     palette = pigments.Palette.load(args.palette) if args.palette else pigments.paper_palette(args.channels)
-    config = dataset.GenerateConfig(samples=args.samples, size=args.size, seed=args.seed, counts=args.counts)
+    chosen = {"threshold": args.threshold} if args.threshold is not None else {}
+    config = dataset.GenerateConfig(samples=args.samples, size=args.size, seed=args.seed, counts=args.counts,
+                                    **chosen)
     card = dataset.generate(args.seeds, Path(args.out) / "dataset.h5", palette, config, workers=args.workers)
     print(f"dataset: {card['samples']} samples from {card['paintings']} paintings, "
           f"{card['sizes']['store_bytes'] / 2**20:.1f} MiB, hash {card['content_hash'][:12]}")
@@ -120,6 +124,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--counts", type=int, default=400)
+    p.add_argument("--threshold", type=float,
+                   help="minimum CIEDE2000 similarity for a pigment to enter a mixture "
+                        "(default: xrfnb.synth.THRESHOLD; ganx: 0.2)")
     p.add_argument("--channels", type=int, default=512)
     p.add_argument("--palette", type=Path, help="palette.h5 from the pigments stage (default: computed)")
     p.add_argument("--workers", type=int, default=1)
@@ -149,6 +156,7 @@ def parser() -> argparse.ArgumentParser:
     e = pal.add_parser("export", help="write the palette in the layout ganx reads")
     e.add_argument("dir", type=Path)
     e.add_argument("--channels", type=int, default=512)
+    e.add_argument("--sample", default="reference", help="sample model: reference (pure pigment) or fresco")
     e.set_defaults(func=_palette_export)
     return top
 

@@ -44,7 +44,7 @@ class GenerateConfig:
     size: int = 128
     seed: int = 0
     counts: int = 400
-    threshold: float = 0.2
+    threshold: float = synth.THRESHOLD
     n_start: int = 10
     delta: int = 1
     min_crop: float = 0.5

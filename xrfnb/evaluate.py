@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 import yaml
 
-from . import dve, metrics, recolour, synth
+from . import dve, information, metrics, recolour, synth
 from .baselines import ClusterColour
 from .dataset import Store
 from .embedded import EmbeddedStore
@@ -63,6 +63,22 @@ def paper_vs_reproduced(reproduced: dict[str, float], profile: str) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+def floors(store: Store, indices: np.ndarray, palette: Palette, pools: tuple[int, ...] = (1, 3)) -> pd.DataFrame:
+    """The oracle colour floors of chapter 3 on the given test images, as rows that sit beside `compare`'s.
+
+    Each row is the maximum-likelihood cluster decoder given the true mixtures, per pixel or on counts pooled
+    over p x p neighbourhoods: what the data allow, not a trained model.
+    """
+    found = information.diagnostics(information.store_samples(store, indices), palette, store.config.threshold,
+                                    pools)
+    rows = {}
+    for p in pools:
+        name = "oracle floor, per pixel" if p == 1 else f"oracle floor, counts pooled {p} x {p}"
+        rows[name] = {"srgb_loss": found[f"srgb_loss_pool{p}"].mean(),
+                      "delta_e2000": found[f"delta_e2000_pool{p}"].mean()}
+    return pd.DataFrame(rows).T.rename_axis("model")
+
+
 def per_image_table(pred: np.ndarray, target: torch.Tensor, indices: np.ndarray) -> pd.DataFrame:
     """Every metric for every test image, indexed by sample."""
     values = metrics.per_image(torch.as_tensor(pred), target)
@@ -75,15 +91,17 @@ def pick_examples(table: pd.DataFrame, by: str = "ms_ssim") -> dict[str, int]:
     return {"best": int(s.idxmax()), "typical": int((s - s.median()).abs().idxmin()), "worst": int(s.idxmin())}
 
 
-def ablation_runs(paper: recolour.RecolourConfig, run: Path) -> dict[str, tuple[recolour.RecolourConfig, Path]]:
-    """The paper's SmallUViT (trained by the SmallUViT stage), its three ablations and the two learned
-    baselines, each with the folder it trains in."""
+def ablation_runs(paper: recolour.RecolourConfig, run: Path, reuse_chapter6: bool = True
+                  ) -> dict[str, tuple[recolour.RecolourConfig, Path]]:
+    """The paper's SmallUViT, its three ablations and the two learned baselines, each with the folder it
+    trains in. With `reuse_chapter6` the SmallUViT is the one the SmallUViT stage trained (same budget);
+    otherwise it is trained again beside the others, with their budget."""
     def variant(**model_changes) -> recolour.RecolourConfig:
         return dataclasses.replace(paper, model=dataclasses.replace(paper.model, **model_changes))
 
     folder = Path(run) / "ablations"
     return {
-        "SmallUViT (paper)": (paper, Path(run) / "smalluvit"),
+        "SmallUViT (paper)": (paper, Path(run) / "smalluvit" if reuse_chapter6 else folder / "smalluvit"),
         "SmallUViT without SPT": (variant(spt=False), folder / "no_spt"),
         "SmallUViT without LSA": (variant(lsa=False), folder / "no_lsa"),
         "SmallUViT without long skips": (variant(skip="none"), folder / "no_skips"),

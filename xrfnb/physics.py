@@ -4,8 +4,10 @@ The paper took its pigment spectra from a tabulated database that is not public.
 computed from the pigment's elemental composition (SPEC §2):
 
 * a Mo tube (Kramers continuum through a Be window plus the anode's K lines),
-* a two-layer fresco sample (pigment in a CaCO3 binder over lime plaster) with primary fluorescence,
-  Rayleigh and Compton scatter, and absorption on the way in and out of every layer,
+* a sample: either a thick layer of the pure pigment (`ReferenceSample`, the way a reference-database
+  spectrum is measured; the default) or a fresco paint layer (pigment in a CaCO3 binder) over lime plaster
+  (`FrescoSample`), with primary fluorescence, Rayleigh and Compton scatter, and absorption on the way in
+  and out of every layer,
 * an air path between tube, sample and detector (attenuating, and fluorescing Ar K),
 * a Si drift detector: Be window and Si thickness efficiency, Gaussian peaks with Fano-limited width,
   Si K escape peaks and a small low-energy shelf, integrated exactly over each channel.
@@ -333,8 +335,29 @@ def detector_response(energy: np.ndarray, intensity: np.ndarray, axis: EnergyAxi
 
 
 @dataclass(frozen=True)
+class ReferenceSample:
+    """A thick layer of the pure pigment, as a reference-database spectrum is measured (the default).
+
+    At 2 mm the layer is infinitely thick for every line of the palette, so nothing beneath it shows.
+    """
+
+    density: float = 2.0
+    thickness_um: float = 2000.0
+
+    def __post_init__(self) -> None:
+        if self.density <= 0 or self.thickness_um <= 0:
+            raise ValueError(f"reference sample: density and thickness must be positive, "
+                             f"got {self.density} g/cm3 and {self.thickness_um} um")
+
+    def layers(self, pigment: dict[str, float] | None, plaster: dict[str, float]) -> list[Layer]:
+        """One layer of the pigment (None: the plaster alone, as the background reference)."""
+        elements, name = (plaster, "plaster") if pigment is None else (pigment, "pigment")
+        return [Layer(elements, self.density, self.thickness_um * 1e-4, name)]
+
+
+@dataclass(frozen=True)
 class FrescoSample:
-    """A paint layer (pigment in a CaCO3 binder) over lime plaster."""
+    """A paint layer (pigment in a CaCO3 binder) over lime plaster: buon fresco, as painted."""
 
     pigment_fraction: float = 0.5
     paint_thickness_um: float = 20.0
@@ -357,6 +380,29 @@ class FrescoSample:
         binder = parse_composition(dict(self.binder), "binder")
         paint = mix([(pigment, self.pigment_fraction), (binder, 1 - self.pigment_fraction)])
         return [Layer(paint, self.paint_density, self.paint_thickness_um * 1e-4, "paint"), plaster_layer]
+
+
+Sample = ReferenceSample | FrescoSample
+
+#: The sample models a palette can be computed for, by name.
+SAMPLE_MODELS: dict[str, type] = {"reference": ReferenceSample, "fresco": FrescoSample}
+
+
+def known_model(name: str) -> str:
+    """`name` if it is a sample model's; otherwise a one-line error that lists the known ones."""
+    if name not in SAMPLE_MODELS:
+        raise ValueError(f"unknown sample model {name!r} (known: {', '.join(SAMPLE_MODELS)})")
+    return name
+
+
+def sample_model(name: str, **settings: float) -> Sample:
+    """The sample model called `name` ('reference' or 'fresco') with its settings."""
+    return SAMPLE_MODELS[known_model(name)](**settings)
+
+
+def model_name(sample: Sample) -> str:
+    """The name under which `sample`'s kind is registered in SAMPLE_MODELS."""
+    return next(name for name, kind in SAMPLE_MODELS.items() if isinstance(sample, kind))
 
 
 def spectrum(layers: list[Layer], axis: EnergyAxis, instrument: Instrument) -> np.ndarray:

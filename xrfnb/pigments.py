@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -20,6 +21,9 @@ import yaml
 
 from . import physics
 from .io import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Palette:
     energy : (E,) channel centres in keV.
     spectra : (P, E) non-negative spectra, each row summing to 1.
     compositions : per pigment, {compound formula: mass fraction}.
+    lines : per pigment, the lines a conservator expects to see.
+    sample : the sample model the spectra were computed for ('reference', 'fresco'; '' if unknown).
     """
 
     names: tuple[str, ...]
@@ -41,6 +47,7 @@ class Palette:
     spectra: np.ndarray
     compositions: tuple[dict[str, float], ...]
     lines: tuple[str, ...] = field(default=())
+    sample: str = ""
 
     def __post_init__(self) -> None:
         p, e = len(self.names), len(self.energy)
@@ -59,6 +66,7 @@ class Palette:
             h5["rgb"], h5["energy"], h5["spectra"] = self.rgb, self.energy, self.spectra
             h5.attrs["compositions"] = json.dumps(self.compositions)
             h5.attrs["lines"] = json.dumps(self.lines)
+            h5.attrs["sample"] = self.sample
         return path
 
     @classmethod
@@ -71,7 +79,7 @@ class Palette:
             return cls(names=tuple(n.decode() if isinstance(n, bytes) else n for n in h5["names"][()]),
                        rgb=h5["rgb"][()], energy=h5["energy"][()], spectra=h5["spectra"][()],
                        compositions=tuple(json.loads(h5.attrs["compositions"])),
-                       lines=tuple(json.loads(h5.attrs["lines"])))
+                       lines=tuple(json.loads(h5.attrs["lines"])), sample=str(h5.attrs.get("sample", "")))
 
     def export_ganx(self, folder: str | Path) -> Path:
         """Write the palette as `ganx` reads it: `palette.json` plus one HDF5 file (`x` keV, `y`) per pigment.
@@ -120,9 +128,9 @@ def palette_table() -> dict:
 
 
 def pigment_spectrum(composition: dict[str, float] | None, axis: physics.EnergyAxis,
-                     instrument: physics.Instrument, sample: physics.FrescoSample,
+                     instrument: physics.Instrument, sample: physics.Sample,
                      where: str = "pigment") -> np.ndarray:
-    """Normalised spectrum of a fresco painted with `composition` (None: bare plaster)."""
+    """Normalised spectrum of `composition` measured as `sample` describes (None: the bare plaster)."""
     plaster = physics.parse_composition(palette_table()["plaster"]["composition"], "plaster")
     pigment = None if composition is None else physics.parse_composition(composition, where)
     return physics.spectrum(sample.layers(pigment, plaster), axis, instrument)
@@ -131,8 +139,12 @@ def pigment_spectrum(composition: dict[str, float] | None, axis: physics.EnergyA
 @lru_cache(maxsize=8)
 def paper_palette(n_channels: int = 512, e_min: float = 0.5, e_max: float = 38.5,
                   instrument: physics.Instrument = physics.Instrument(),
-                  sample: physics.FrescoSample = physics.FrescoSample()) -> Palette:
-    """The paper's 12 pigments with spectra computed for `instrument` and `sample` on the given axis."""
+                  sample: physics.Sample = physics.ReferenceSample()) -> Palette:
+    """The paper's 12 pigments with spectra computed for `instrument` and `sample` on the given axis.
+
+    The default sample is a thick layer of each pure pigment, as the paper's reference database was
+    measured; `physics.FrescoSample()` paints each pigment over lime plaster instead.
+    """
     axis = physics.EnergyAxis(e_min, e_max, n_channels)
     table = palette_table()["pigments"]
     names = tuple(table)
@@ -144,6 +156,7 @@ def paper_palette(n_channels: int = 512, e_min: float = 0.5, e_max: float = 38.5
         spectra=spectra,
         compositions=tuple(dict(table[n]["composition"]) for n in names),
         lines=tuple(table[n]["lines"] for n in names),
+        sample=physics.model_name(sample),
     )
 
 
@@ -172,3 +185,25 @@ def visible_lines(composition: dict[str, float], spectrum: np.ndarray, backgroun
             if e >= e_floor and 0 <= i < len(energy) and spectrum[i] > contrast * background[i]:
                 found.append((f"{symbol} {name}", e, spectrum[i]))
     return [(label, e) for label, e, _ in sorted(found, key=lambda t: -t[2])]
+
+
+def window_share(spectrum: np.ndarray, energy: np.ndarray, centre_kev: float, half_width_kev: float = 0.15) -> float:
+    """Fraction of a normalised spectrum's counts within +-`half_width_kev` of `centre_kev`."""
+    return float(spectrum[np.abs(energy - centre_kev) <= half_width_kev].sum())
+
+
+def sample_model_table(palette: Palette, other: Palette, labels: list[list[tuple[str, float]]]) -> "pd.DataFrame":
+    """Per pigment, the share of counts in the Ca K alpha window and in its own strongest line's window,
+    under the palette's sample model and under `other`'s (the same pigments, another sample model)."""
+    import pandas as pd
+
+    ca = physics.line_energy("Ca", "KL3")
+    rows = []
+    for i, name in enumerate(palette.names):
+        line, e = labels[i][0] if labels[i] else ("none", float("nan"))
+        row = {"pigment": name, "strongest own line": line}
+        for p in (palette, other):
+            row[f"{p.sample}: Ca K share"] = window_share(p.spectra[i], p.energy, ca)
+            row[f"{p.sample}: own line share"] = window_share(p.spectra[i], p.energy, e) if labels[i] else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)

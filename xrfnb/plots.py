@@ -34,28 +34,38 @@ def swatches(names: list[str], rgb: np.ndarray, ncols: int = 6) -> plt.Figure:
 
 
 def spectra_grid(energy: np.ndarray, spectra: np.ndarray, names: list[str], rgb: np.ndarray,
-                 labels: list[list[tuple[str, float]]] | None = None, ncols: int = 3,
-                 max_labels: int = 6) -> plt.Figure:
-    """One log-scale spectrum per panel, drawn in the pigment's colour, with its main lines labelled."""
+                 labels: list[list[tuple[str, float]]] | None = None, ncols: int = 2,
+                 max_labels: int = 5, compare: np.ndarray | None = None,
+                 legend: tuple[str, str] = ("reference", "fresco")) -> plt.Figure:
+    """One log-scale spectrum per panel, drawn in the pigment's colour, with its main lines labelled.
+
+    `compare` (same shape as `spectra`) is drawn beneath each spectrum in grey, e.g. the same pigment
+    under another sample model; `legend` names the two.
+    """
     nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 2.6 * nrows), sharex=True, sharey=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 2.5 * nrows), sharex=True, sharey=True)
     axes = np.atleast_1d(axes).ravel()
-    floor = spectra[spectra > 0].min()
+    floor = max(spectra[spectra > 0].min(), 1e-7)
     for i, (ax, name, s, c) in enumerate(zip(axes, names, spectra, rgb)):
         colour = np.asarray(c) / 255 * 0.85  # darken so that white pigments stay visible
-        ax.semilogy(energy, s, color=colour, lw=1)
-        ax.set_title(name, fontsize=10)
+        if compare is not None:
+            ax.semilogy(energy, compare[i], color="0.6", lw=0.8, label=legend[1])
+        ax.semilogy(energy, s, color=colour, lw=1.1, label=legend[0])
+        ax.set_title(name, fontsize=12)
         ax.set_ylim(floor, 1)
+        ax.tick_params(labelsize=10)
         for label, e in (labels[i] if labels else [])[:max_labels]:
             j = int(np.argmin(np.abs(energy - e)))
             ax.annotate(label, (energy[j], s[j]), xytext=(0, 3), textcoords="offset points",
-                        ha="center", fontsize=7, rotation=90)
+                        ha="center", fontsize=9, rotation=90)
+    if compare is not None:
+        axes[0].legend(fontsize=10, loc="upper right")
     for ax in axes[len(names):]:
         ax.axis("off")
     for ax in axes[-ncols:]:
-        ax.set_xlabel("energy (keV)")
+        ax.set_xlabel("energy (keV)", fontsize=11)
     for ax in axes[::ncols]:
-        ax.set_ylabel("fraction of counts")
+        ax.set_ylabel("fraction of counts", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -332,4 +342,14 @@ def smalluvit_architecture(cfg) -> plt.Figure:
                 fontsize=9, color="#c05a2a")
     ax.set(xlim=(-0.6, len(xs) - 0.4), ylim=(-0.5, 1.25))
     ax.axis("off")
+    return fig
+
+
+def bar(x, heights, xlabel: str, ylabel: str, title: str = "") -> plt.Figure:
+    """A plain bar chart with every x labelled (counts of a small integer quantity)."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar(list(x), list(heights), color="0.35")
+    ax.set_xticks(list(x))
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.tight_layout()
     return fig

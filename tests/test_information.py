@@ -1,0 +1,75 @@
+"""What the cubes carry: pigments kept, nats of colour per pixel and the oracle colour floor."""
+
+import numpy as np
+import pytest
+
+from xrfnb import information, physics, pigments, synth
+
+
+def two_cluster_sample(mixtures: np.ndarray, counts: int = 400) -> synth.Synthesis:
+    labels = np.zeros((16, 16), dtype=np.uint8)
+    labels[:, 8:] = 1
+    return synth.Synthesis(labels=labels, cluster_rgb=np.array([[1.0, 0, 0], [0, 0, 1.0]]),
+                           weights=np.eye(2), mixtures=mixtures, seed=0, image_index=0, counts=counts)
+
+
+def test_nats_are_zero_for_identical_mixtures_and_grow_with_counts():
+    same = np.full((2, 4), 0.25)
+    assert information.colour_nats(same, [0.5, 0.5], 400) == pytest.approx(0.0, abs=1e-9)
+    apart = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.7]])
+    one = information.colour_nats(apart, [0.5, 0.5], 100)
+    assert one > 0 and information.colour_nats(apart, [0.5, 0.5], 400) == pytest.approx(4 * one)
+
+
+def test_nats_match_the_kl_formula():
+    p = np.array([[0.5, 0.5], [0.9, 0.1]])
+    shares = np.array([0.25, 0.75])
+    mean = shares @ p
+    kl = (p * np.log(p / mean)).sum(1)
+    assert information.colour_nats(p, shares, 10) == pytest.approx(10 * shares @ kl)
+
+
+def test_the_oracle_is_perfect_when_mixtures_differ_and_blind_when_they_do_not():
+    apart = two_cluster_sample(np.array([[0.97, 0.01, 0.01, 0.01], [0.01, 0.01, 0.01, 0.97]]))
+    rgb = (apart.clustered_rgb() * 255).astype(np.uint8)
+    floor = information.oracle_floor(apart, rgb, apart.cube(), pools=(1,))[0]
+    assert floor["accuracy"] == 1.0 and floor["srgb_loss"] < 1e-3
+    same = two_cluster_sample(np.full((2, 4), 0.25))
+    blind = information.oracle_floor(same, rgb, same.cube(), pools=(1,))[0]
+    assert blind["accuracy"] == 0.5 and blind["srgb_loss"] > 0.5
+
+
+def test_pooling_rescues_pixels_with_few_counts():
+    close = two_cluster_sample(np.array([[0.3, 0.2, 0.25, 0.25], [0.2, 0.3, 0.25, 0.25]]), counts=30)
+    cube = close.cube()
+    single = (information.oracle_labels(cube, close.mixtures, 1) == close.labels).mean()
+    pooled = (information.oracle_labels(cube, close.mixtures, 5) == close.labels).mean()
+    assert pooled > single + 0.15
+
+
+def test_sensitivity_lists_every_model_threshold_and_count(palette):
+    crop = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    s = synth.synthesize(crop, palette, seed=0)
+    table = information.sensitivity([(s, crop)], {"reference": palette}, [0.2, 0.8], [100, 400], pools=(1,))
+    assert len(table) == 4 and set(table["threshold"]) == {0.2, 0.8}
+    low, high = table[table["threshold"] == 0.2], table[table["threshold"] == 0.8]
+    assert low["pigments_kept"].iloc[0] > high["pigments_kept"].iloc[0]
+    assert information.best_threshold(table, "reference", 400) in (0.2, 0.8)
+
+
+def test_the_reference_model_has_more_colour_than_the_fresco_model(palette):
+    fresco = pigments.paper_palette(sample=physics.FrescoSample())
+    crop = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    s = synth.synthesize(crop, palette, seed=0)
+    table = information.sensitivity([(s, crop)], {"reference": palette, "fresco": fresco}, [0.75], [400],
+                                    pools=(1,))
+    nats = table.set_index("sample model")["nats_per_pixel"]
+    assert nats["reference"] > 1.5 * nats["fresco"]
+
+
+def test_line_contrasts_find_the_element_that_separates_two_pigments(palette):
+    cinnabar, titanium = palette.names.index("Cinnabar"), palette.names.index("Titanium White")
+    s = two_cluster_sample(palette.spectra[[cinnabar, titanium]])
+    found = information.separating_elements(information.line_contrasts(s, palette.energy))
+    by_element = {row["element"]: row for row in found}
+    assert by_element["Hg L3M5"]["high"] == 0 and by_element["Ti KL3"]["high"] == 1

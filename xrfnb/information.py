@@ -1,0 +1,220 @@
+"""What a synthetic datacube carries about colour, measured on the data themselves.
+
+The generator turns each colour cluster into a mixture of pigment spectra and draws `counts` photons per
+pixel from it. How much of the colour survives that is a property of the data, not of any model:
+
+* **pigments kept per cluster**: the similarity threshold exists "to reduce the number of pigments for
+  each pixel" (the paper); when every cluster keeps every pigment, the clusters' mixtures look alike;
+* **nats of colour per pixel**: counts x sum_k share_k KL(p_k || p_mean), the expected log-likelihood
+  ratio that one pixel's photons give for its own cluster's mixture against the image's mean mixture;
+* **the oracle colour floor**: decode each pixel's counts to the maximum-likelihood cluster given the
+  true mixtures and paint it that cluster's colour. No per-pixel model can do better on average; pooling
+  the counts over k x k neighbourhoods shows what a model that sees its neighbours could reach.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from . import metrics, physics, synth
+from .pigments import Palette
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TINY = 1e-12  # floor on a mixture's channel probability before taking its log
+
+
+def pigments_kept(weights: np.ndarray) -> np.ndarray:
+    """Number of pigments in each cluster's mixture: (K, P) weights -> (K,) counts."""
+    return (np.asarray(weights) > 0).sum(1)
+
+
+def colour_nats(mixtures: np.ndarray, shares: np.ndarray, counts: float) -> float:
+    """counts x sum_k share_k KL(p_k || p_mean), in nats per pixel.
+
+    Parameters
+    ----------
+    mixtures : (K, E) each cluster's spectrum (rows sum to 1).
+    shares : (K,) fraction of the image's pixels in each cluster.
+    counts : photons per pixel.
+    """
+    shares = np.asarray(shares, float) / np.sum(shares)
+    p = np.clip(np.asarray(mixtures, float), TINY, None)
+    mean = shares @ p
+    kl = (p * (np.log(p) - np.log(mean))).sum(1)
+    return float(counts * shares @ kl)
+
+
+def oracle_labels(cube: np.ndarray, mixtures: np.ndarray, pool: int = 1) -> np.ndarray:
+    """Maximum-likelihood cluster of every pixel (H, W) given the true mixtures (K, E).
+
+    With `pool` > 1 each pixel is decided on the counts summed over its pool x pool neighbourhood
+    (edges repeat the border pixels).
+    """
+    counts = np.asarray(cube, np.float64)
+    if pool > 1:
+        counts = ndimage.uniform_filter(counts, size=(pool, pool, 1), mode="nearest") * pool * pool
+    log_p = np.log(np.clip(np.asarray(mixtures, np.float64), TINY, None))
+    return (counts.reshape(-1, counts.shape[-1]) @ log_p.T).argmax(1).reshape(cube.shape[:2])
+
+
+def oracle_floor(s: synth.Synthesis, rgb: np.ndarray, cube: np.ndarray, pools: tuple[int, ...] = (1, 3, 5)
+                 ) -> list[dict]:
+    """The oracle's colour error against the true image, per pool size.
+
+    Returns one dict per pool: `pool`, `accuracy` (share of pixels decoded to their own cluster), the
+    redmean `srgb_loss` and the mean `delta_e2000` of the decoded colours against `rgb` (H, W, 3 uint8).
+    """
+    target = torch.as_tensor(np.asarray(rgb, np.float32) / 255.0).permute(2, 0, 1)[None]
+    rows = []
+    for pool in pools:
+        labels = oracle_labels(cube, s.mixtures, pool)
+        pred = torch.as_tensor(s.cluster_rgb[labels].astype(np.float32)).permute(2, 0, 1)[None]
+        rows.append({"pool": pool, "accuracy": float((labels == s.labels).mean()),
+                     "srgb_loss": float(metrics.srgb_loss(pred, target)),
+                     "delta_e2000": float(metrics.delta_e2000(pred, target)[0])})
+    return rows
+
+
+def measure(s: synth.Synthesis, rgb: np.ndarray, palette: Palette, threshold: float,
+            pools: tuple[int, ...] = (1, 3, 5)) -> dict:
+    """Every measurement of one sample: pigments kept, fallbacks, nats per pixel and the oracle floors.
+
+    `pigments_kept` is averaged over pixels (each pixel counts its cluster's pigments); `fallbacks` is the
+    number of clusters that no pigment passed, which took the single most similar pigment instead.
+    """
+    shares = np.bincount(s.labels.ravel(), minlength=len(s.cluster_rgb))
+    floors = oracle_floor(s, rgb, s.cube(), pools)
+    alpha = synth.ciede2000_similarity(s.cluster_rgb, palette.rgb)
+    out = {"pigments_kept": float(pigments_kept(s.weights) @ shares / shares.sum()),
+           "fallbacks": synth.fallbacks(alpha, threshold),
+           "nats_per_pixel": colour_nats(s.mixtures, shares, s.counts)}
+    for row in floors:
+        for name in ("accuracy", "srgb_loss", "delta_e2000"):
+            out[f"{name}_pool{row['pool']}"] = row[name]
+    return out
+
+
+def resynthesise(s: synth.Synthesis, palette: Palette, threshold: float, counts: int) -> synth.Synthesis:
+    """The same clusters re-matched with another threshold, palette (sample model) or counts per pixel."""
+    weights = synth.pigment_weights(synth.ciede2000_similarity(s.cluster_rgb, palette.rgb), threshold)
+    return synth.Synthesis(labels=s.labels, cluster_rgb=s.cluster_rgb, weights=weights,
+                           mixtures=synth.mixtures_of(weights, palette.spectra), seed=s.seed,
+                           image_index=s.image_index, counts=counts)
+
+
+def sensitivity(samples: list[tuple[synth.Synthesis, np.ndarray]], palettes: dict[str, Palette],
+                thresholds: list[float], counts: list[int], pools: tuple[int, ...] = (1, 5)) -> pd.DataFrame:
+    """Mean measurements over `samples` [(synthesis, rgb)] for every sample model x threshold x counts."""
+    import pandas as pd
+
+    rows = []
+    for model, palette in palettes.items():
+        for threshold in thresholds:
+            for n in counts:
+                found = [measure(resynthesise(s, palette, threshold, n), rgb, palette, threshold, pools)
+                         for s, rgb in samples]
+                rows.append({"sample model": model, "threshold": threshold, "counts": n,
+                             **pd.DataFrame(found).mean().to_dict()})
+    return pd.DataFrame(rows)
+
+
+def line_contrasts(s: synth.Synthesis, energy: np.ndarray, lines: dict[str, str] = synth.MAP_LINES,
+                   half_width_kev: float = 0.08) -> pd.DataFrame:
+    """Expected counts per pixel in each element's map window, for every cluster (rows) and element (columns).
+
+    These are the contrasts an element map can show: the map of an element separates two clusters only
+    where their expected counts differ by much more than their Poisson noise.
+    """
+    import pandas as pd
+
+    table = {}
+    for symbol, line in lines.items():
+        window = np.abs(energy - physics.line_energy(symbol, line)) <= half_width_kev
+        table[f"{symbol} {line}"] = s.counts * s.mixtures[:, window].sum(1)
+    return pd.DataFrame(table).rename_axis("cluster")
+
+
+def separating_elements(contrasts: pd.DataFrame, min_sigma: float = 3.0) -> list[dict]:
+    """For each element map, the clusters it tells apart best and by how many standard deviations.
+
+    The separation of the highest and lowest cluster is (high - low) / sqrt(high + low) for Poisson
+    counts; only maps separating some pair by at least `min_sigma` are listed, strongest first.
+    """
+    found = []
+    for element, counts in contrasts.items():
+        high, low = counts.idxmax(), counts.idxmin()
+        sigma = (counts[high] - counts[low]) / np.sqrt(max(counts[high] + counts[low], TINY))
+        if sigma >= min_sigma:
+            found.append({"element": element, "high": int(high), "low": int(low),
+                          "counts_high": float(counts[high]), "counts_low": float(counts[low]),
+                          "sigma": float(sigma)})
+    return sorted(found, key=lambda row: -row["sigma"])
+
+
+def store_samples(store, indices: np.ndarray) -> list[tuple[synth.Synthesis, np.ndarray]]:
+    """(synthesis, RGB target) of the given samples of a `dataset.Store`."""
+    return [(store.synthesis(int(i)), store.rgb(int(i))) for i in indices]
+
+
+def diagnostics(samples: list[tuple[synth.Synthesis, np.ndarray]], palette: Palette, threshold: float,
+                pools: tuple[int, ...] = (1, 3, 5)) -> pd.DataFrame:
+    """One row of `measure` per sample, as the data were generated (no re-matching)."""
+    import pandas as pd
+
+    return pd.DataFrame([measure(s, rgb, palette, threshold, pools) for s, rgb in samples])
+
+
+def kept_distribution(samples: list[tuple[synth.Synthesis, np.ndarray]], n_pigments: int) -> pd.Series:
+    """How many clusters keep 1, 2, ..., P pigments, over all the samples' clusters."""
+    import pandas as pd
+
+    kept = np.concatenate([pigments_kept(s.weights) for s, _ in samples])
+    return pd.Series(np.bincount(kept, minlength=n_pigments + 1)[1:], index=range(1, n_pigments + 1),
+                     name="clusters").rename_axis("pigments kept")
+
+
+def best_threshold(table: pd.DataFrame, model: str, counts: int, by: str = "srgb_loss_pool1") -> float:
+    """The threshold of a `sensitivity` table with the lowest oracle floor for one sample model and counts."""
+    rows = table[(table["sample model"] == model) & (table["counts"] == counts)]
+    return float(rows.loc[rows[by].idxmin(), "threshold"])
+
+
+def describe_separation(found: list[dict], names: list[str], top: int = 4) -> str:
+    """A sentence naming, for the strongest element maps, which clusters they tell apart (from `separating_elements`).
+
+    `names` labels the clusters (e.g. their dominant pigment).
+    """
+    if not found:
+        return "no element map separates any two clusters by 3 standard deviations of their counting noise"
+    parts = [f"{row['element']} separates cluster {row['high']} ({names[row['high']]}, "
+             f"{row['counts_high']:.1f} counts per pixel) from cluster {row['low']} ({names[row['low']]}, "
+             f"{row['counts_low']:.1f}) by {row['sigma']:.1f} σ" for row in found[:top]]
+    return "; ".join(parts)
+
+
+def dominant_names(s: synth.Synthesis, pigment_names: list[str]) -> list[str]:
+    """Each cluster's pigment with the largest weight."""
+    return [pigment_names[j] for j in s.weights.argmax(1)]
+
+
+def both_models(palette: Palette) -> dict[str, Palette]:
+    """The run's palette under its own sample model, and the other model's palette on the same axis.
+
+    The other model uses the default instrument (the run's palette file records its sample model, not the
+    instrument settings of chapter 1).
+    """
+    from . import pigments
+
+    axis = physics.EnergyAxis.from_centres(palette.energy)
+    out = {palette.sample or "run": palette}
+    for name in physics.SAMPLE_MODELS:
+        if name != palette.sample:
+            out[name] = pigments.paper_palette(axis.n_channels, axis.e_min, axis.e_max,
+                                               sample=physics.sample_model(name))
+    return out
