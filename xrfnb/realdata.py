@@ -457,8 +457,8 @@ def find_lines(spectrum: np.ndarray, energy: np.ndarray, usable: np.ndarray,
     line stands out when its window (one FWHM each side) holds net counts above `sigmas` Poisson standard
     deviations of the background and above `min_share` of all counts, and the net spectrum peaks within an
     FWHM of it. Elements are accepted strongest first, and each claims the peaks of all its lines of the
-    family found (K, L or M, radiative rate >= 1 %), so that a peak already explained (Fe K beta, Hg L l) is not read as another element
-    (Co K alpha, Zn K alpha).
+    family found (K, L or M, radiative rate >= 1 %), so that a peak already explained (Fe K beta, Hg L l)
+    is not read as another element (Co K alpha, Zn K alpha).
     """
     width = float(np.median(np.diff(energy)))
     fwhm_max = detector.fwhm_ev(float(energy[-1])) * 1e-3
