@@ -47,6 +47,20 @@ def _generate(args: argparse.Namespace) -> None:
           f"{card['sizes']['store_bytes'] / 2**20:.1f} MiB, hash {card['content_hash'][:12]}")
 
 
+def _recolour(args: argparse.Namespace) -> None:
+    from . import realdata
+    from .device import torch_device
+
+    report = realdata.recolour(args.scan, args.run, args.out, args.format, args.calibration,
+                               torch_device(args.device))
+    print(f"recolour: {report['format']} scan {' x '.join(map(str, report['shape']))}, "
+          f"{report['energy_keV'][0]:.3f}-{report['energy_keV'][1]:.3f} keV, "
+          f"{report['counts_per_pixel']:.0f} counts per pixel; elements {' '.join(report['elements']) or 'none'}")
+    for message in report["warnings"]:
+        print(f"recolour: warning: {message}")
+    print(f"recolour: recoloured.png, elements.png, pigments.png and report.json in {args.out}")
+
+
 def _shard(text: str | None) -> tuple[int, int]:
     """'R/W', or 'auto' for the rank and world size torchrun (RANK, WORLD_SIZE) or SLURM set."""
     import os
@@ -146,6 +160,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="smoke")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("recolour", help="recolour a measured MA-XRF scan with a run's models and explain it")
+    p.add_argument("scan", type=Path, help="the scan: .bcf, .spx, .rpl, .msa, .mca, .h5 (PyXRF, cronomaxrf, "
+                                           "a cube) or .npy")
+    p.add_argument("--run", type=Path, required=True, help="run directory with palette.h5, dataset.h5, "
+                                                           "dve/dve.ckpt and smalluvit/best.ckpt")
+    p.add_argument("--out", type=Path, required=True, help="output folder (replaced as a whole)")
+    p.add_argument("--format", help="the format expected, refused if the file is another: bruker-bcf, "
+                                    "bruker-spx, ripple, msa, mca, pyxrf, crono, hdf5 or npy")
+    p.add_argument("--calibration", nargs=2, type=float, metavar=("OFFSET", "GAIN"),
+                   help="keV of channel 0 and keV per channel, for files that store none (e.g. .npy)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.set_defaults(func=_recolour)
 
     p = sub.add_parser("book", help="build the Jupyter Book into _build/html")
     p.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")

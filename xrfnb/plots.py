@@ -153,6 +153,23 @@ def image_grid(maps: dict[str, np.ndarray], ncols: int = 4, cmap: str = "magma")
     return fig
 
 
+def pigment_map(index: np.ndarray, names: tuple[str, ...], rgb: np.ndarray) -> plt.Figure:
+    """Each pixel in its dominant pigment's reference colour (index -1: none, white), with a legend of shares."""
+    from matplotlib.patches import Patch
+
+    colours = np.vstack([np.asarray(rgb, dtype=float) / 255, np.ones((1, 3))])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.imshow(colours[index], interpolation="nearest")  # index -1 picks the last row: white
+    ax.axis("off")
+    ax.set_title("dominant pigment (non-negative least squares)", fontsize=10)
+    shares = [(k, float((index == k).mean())) for k in range(len(names))]
+    ax.legend(handles=[Patch(facecolor=colours[k], edgecolor="0.5", label=f"{names[k]} {100 * s:.0f} %")
+                       for k, s in shares if s > 0],
+              loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def size_and_media(widths: list[int], heights: list[int], media: dict[str, int]) -> plt.Figure:
     """Image sizes (width against height) and how many seeds of each medium."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.8))
