@@ -167,8 +167,8 @@ def open_stage(profile_name: str, notebook: str) -> None:
     if os.environ.get(UNDER_RUNNER):
         raise RunError(f"{stage} reads {missing} from {run_dir}, which this run has not written: run "
                        f"`xrfnb run --profile {profile.name} --only {' '.join(s[:2] for s in build)}` first")
-    print(f"{stage} reads files that are not in {run_dir} yet ({missing or 'inputs of its inputs'}); "
-          f"building {', '.join(build)} at the {profile.name!r} profile first", flush=True)
+    print(f"{stage} reads {missing}, not in {run_dir} yet: building {', '.join(build)} at the "
+          f"{profile.name!r} profile first", flush=True)
     run(profile.name, only=build, progress=True)
 
 
