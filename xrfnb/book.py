@@ -10,17 +10,22 @@ from pathlib import Path
 
 from . import device, paths
 from .io import atomic_path, read_json
-from .runner import RunError, load_profile
+from .runner import RunError, load_profile, open_stage
 
 REPO_URL = "https://github.com/xrfnb/xrfnb"
 
 
 def header(profile: str, notebook: str) -> None:
-    """Show, at the top of an executed page, which profile and hardware produced it."""
+    """Show, at the top of an executed page, which profile and hardware produced it.
+
+    First makes a chapter opened on its own runnable (`runner.open_stage`): a GPU profile without a GPU
+    stops here, and missing files from earlier stages are built at the same profile.
+    """
     from html import escape
 
     from IPython.display import HTML, display
 
+    open_stage(profile, notebook)
     p = load_profile(profile)
     source = f"{REPO_URL}/blob/main/notebooks/{notebook}"
     display(HTML(
@@ -47,6 +52,14 @@ def execution_record_markdown(record: dict) -> str:
     rows = "\n".join(f"| `{name}` | {s['seconds']:.1f} | {s['date']} |" for name, s in record["stages"].items())
     params = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in sorted(record["parameters"].items()))
     vers = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
+    lock = record.get("lock") or {}
+    if not lock.get("file"):
+        locked = "no lock file was found: versions as installed"
+    elif lock["differs"]:
+        locked = (f"`{lock['file']}` (sha256 `{lock['sha256']}`), with {len(lock['differs'])} installed "
+                  f"version(s) differing from it: {', '.join(lock['differs'])}")
+    else:
+        locked = f"`{lock['file']}` (sha256 `{lock['sha256']}`); every installed version matches it"
     return f"""# Execution record
 
 Every page of this book was produced by one run of the pipeline, recorded here from
@@ -76,6 +89,8 @@ Every page of this book was produced by one run of the pipeline, recorded here f
 ## Versions
 
 {vers}
+
+Environment lock: {locked}.
 """
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import os
 import signal
 import subprocess
 import sys
@@ -24,10 +25,11 @@ import papermill
 import yaml
 from nbclient.exceptions import DeadKernelError
 
-from . import device, paths
+from . import device, lock, paths, prerequisites
 from .io import atomic_path, read_json, write_json
 
 HIDE_TAG = "hide-cell"
+UNDER_RUNNER = "XRFNB_UNDER_RUNNER"  # set in the kernels the runner starts: their stages never start a run
 VERSIONED = ("xrfnb", "numpy", "torch", "lightning", "torchmetrics", "timm", "xraylib", "scikit-image",
              "h5py", "papermill", "jupyter-book")
 
@@ -129,6 +131,67 @@ def select(all_stages: list[Path], only: list[str] | None) -> list[Path]:
     return sorted(chosen)
 
 
+def with_prerequisites(chosen: list[Path], all_stages: list[Path], run_dir: Path) -> list[Path]:
+    """`chosen` plus the earlier stages that must run first because files the chosen ones read are missing
+    from `run_dir` (files a chosen stage will write count as present)."""
+    chosen_names = {nb.stem for nb in chosen}
+
+    def present(file: str) -> bool:
+        return (run_dir / file).exists() or prerequisites.WRITER[file] in chosen_names
+
+    extra = {name for nb in chosen for name in prerequisites.stages_to_build(nb.stem, present)}
+    added = [nb for nb in all_stages if nb.stem in extra - chosen_names]
+    if added:
+        print(f"also running {', '.join(nb.stem for nb in added)}: the files they write are missing from "
+              f"{run_dir}", flush=True)
+    return sorted([*chosen, *added])
+
+
+def open_stage(profile_name: str, notebook: str) -> None:
+    """Make a chapter opened on its own runnable: check the profile's device and build missing inputs.
+
+    Called from every notebook's header cell. A GPU profile on a machine without a GPU stops with a
+    message that suggests `smoke`. If files the stage reads are missing from `runs/<profile>/`, the
+    earlier stages that write them run first through this runner, at the same profile; inside a run
+    of the runner (which starts stages in order) nothing is built and a missing file is named instead.
+    """
+    profile = load_profile(profile_name)
+    if profile.device == "cuda" and not _cuda_available():
+        raise RunError(f"the {profile.name!r} profile needs a CUDA GPU and torch sees none on this machine: "
+                       f"set profile = \"smoke\" in the parameters cell to run this chapter on CPU")
+    stage, run_dir = Path(notebook).stem, paths.run_dir(profile.name)
+    build = prerequisites.stages_to_build(stage, lambda file: (run_dir / file).exists())
+    if not build:
+        return
+    missing = ", ".join(prerequisites.missing_inputs(stage, lambda file: (run_dir / file).exists()))
+    if os.environ.get(UNDER_RUNNER):
+        raise RunError(f"{stage} reads {missing} from {run_dir}, which this run has not written: run "
+                       f"`xrfnb run --profile {profile.name} --only {' '.join(s[:2] for s in build)}` first")
+    print(f"{stage} reads {missing}, not in {run_dir} yet: building {', '.join(build)} at the "
+          f"{profile.name!r} profile first", flush=True)
+    run(profile.name, only=build, progress=True)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@contextmanager
+def _under_runner() -> Iterator[None]:
+    """Mark the kernels started in this block as the runner's (they inherit the environment)."""
+    old = os.environ.get(UNDER_RUNNER)
+    os.environ[UNDER_RUNNER] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[UNDER_RUNNER]
+        else:
+            os.environ[UNDER_RUNNER] = old
+
+
 @contextmanager
 def _deadline(seconds: int, stage: str) -> Iterator[None]:
     """Raise RunError if the block runs longer than `seconds` (main thread, POSIX)."""
@@ -222,7 +285,8 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
         raise RunError(f"{notebooks_dir}: no stage notebooks (NN_name.ipynb) found")
     declared = {nb.stem: declared_parameters(nb) for nb in all_stages}
     params = resolve_parameters(profile, overrides or [], declared)
-    chosen = select(all_stages, only)
+    run_dir = paths.run_dir(profile.name)
+    chosen = with_prerequisites(select(all_stages, only), all_stages, run_dir)
     if profile.device == "cuda":
         device.torch_device("cuda")
     progress = sys.stdout.isatty() if progress is None else progress
@@ -234,7 +298,12 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
     for i, nb in enumerate(chosen, 1):
         inject = {k: v for k, v in params.items() if k in declared[nb.stem]}
         print(f"[{i}/{len(chosen)}] {nb.stem} ({profile.name}) ...", flush=True)
-        seconds = execute_stage(nb, inject, out_dir / nb.name, profile.stage_timeout_s, progress)
+        with _under_runner():
+            seconds = execute_stage(nb, inject, out_dir / nb.name, profile.stage_timeout_s, progress)
+        unwritten = [f for f in prerequisites.WRITES.get(nb.stem, ()) if not (run_dir / f).exists()]
+        if unwritten:
+            raise RunError(f"stage {nb.stem} finished without writing {', '.join(unwritten)} in {run_dir}, "
+                           "which later stages read (WRITES in xrfnb/prerequisites.py)")
         stages_record[nb.stem] = {"seconds": round(seconds, 2), "parameters": inject,
                                   "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         print(f"[{i}/{len(chosen)}] {nb.stem} done in {seconds:.1f} s "
@@ -245,6 +314,7 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
         "parameters": params,
         "git_commit": git_commit(),
         "versions": versions(),
+        "lock": lock.status(root / lock.LOCK_FILE),
         "device": device.describe(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "stages": dict(sorted(stages_record.items())),
