@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import record
 from xrfnb import dve, pigments, synth
 
 
@@ -72,6 +73,7 @@ def main() -> None:
             "draw_and_encode_spectra_per_s": cube_embed_rate(model, palette, device),
         }
     print(json.dumps(results, indent=2))
+    record.save("dve", results)
 
 
 if __name__ == "__main__":

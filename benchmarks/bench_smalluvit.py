@@ -12,6 +12,7 @@ import time
 
 import torch
 
+import record
 from xrfnb import device
 from xrfnb.metrics import srgb_loss
 from xrfnb.smalluvit import SmallUViT, SmallUViTConfig
@@ -54,9 +55,10 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = False  # a true fp32 baseline
     eager = images_per_second(args.size, args.batch, args.steps, dev, fast=False)
     fast = images_per_second(args.size, args.batch, args.steps, dev, fast=True)
-    print(json.dumps({"device": device.describe(), "size": args.size, "batch": args.batch, "steps": args.steps,
-                      "eager_fp32_images_per_s": eager, "bf16_compile_images_per_s": fast,
-                      "speedup": fast / eager}, indent=2))
+    results = {"device": device.describe(), "size": args.size, "batch": args.batch, "steps": args.steps,
+               "eager_fp32_images_per_s": eager, "bf16_compile_images_per_s": fast, "speedup": fast / eager}
+    print(json.dumps(results, indent=2))
+    record.save(f"smalluvit_{args.size}px", results)
 
 
 if __name__ == "__main__":

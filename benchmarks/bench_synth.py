@@ -24,6 +24,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import record  # noqa: E402
 from xrfnb import pigments, seeds, synth  # noqa: E402
 
 
@@ -106,6 +107,7 @@ def main() -> None:
         results["gpu_cubes_per_s"] = 1 / sec
 
     print(json.dumps(results, indent=2))
+    record.save("synth", results)
     print(f"ganx 0.0.2: {results['ganx_s']:.3f} s/cube   xrfnb: {results['xrfnb_s'] * 1e3:.1f} ms/cube "
           f"(clustering {results['xrfnb_cluster_s'] * 1e3:.1f} ms, counts {results['xrfnb_cube_s'] * 1e3:.1f} ms)"
           f"   ratio {results['speedup']:.1f}x on one CPU core")

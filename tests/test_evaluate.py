@@ -26,13 +26,18 @@ def test_unet_baseline_is_about_smalluvits_size():
     assert abs(n - 3_485_076) / 3_485_076 < 0.05
 
 
-def test_paper_table_reads_the_versioned_values():
-    table = evaluate.paper_vs_reproduced({"srgb_loss": 0.3, "ms_ssim": 0.9, "uiqi": 0.5}, "smoke")
+def test_paper_table_reads_the_versioned_values_and_bootstraps_over_paintings():
+    per_image = pd.DataFrame({"srgb_loss": [0.2, 0.4, 0.3, 0.3], "ms_ssim": [0.8, 0.8, 0.9, 1.2],
+                              "uiqi": [0.5, 0.5, 0.5, 0.5]})
+    table = evaluate.paper_vs_reproduced(per_image, np.array([0, 0, 1, 2]), "smoke")
     rows = table.set_index("metric")
     assert rows.loc["ms_ssim", "paper"] == 0.9196 and rows.loc["srgb_loss", "paper"] == 0.1148
-    assert rows.loc["ms_ssim", "difference"] == pytest.approx(0.9 - 0.9196)
+    assert rows.loc["ms_ssim", "difference"] == pytest.approx(0.925 - 0.9196)
     assert rows.loc["srgb_loss / 3 (if the paper normalised)", "reproduced"] == pytest.approx(0.1)
     assert pd.isna(rows.loc["uiqi", "paper"]) and set(table["profile"]) == {"smoke"}
+    assert (rows["test paintings"] == 3).all()
+    assert rows.loc["ms_ssim", "95 % interval low"] < 0.925 < rows.loc["ms_ssim", "95 % interval high"]
+    assert rows.loc["uiqi", "95 % interval low"] == pytest.approx(0.5)
 
 
 def test_examples_are_best_typical_and_worst():

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from . import device, paths
-from .io import atomic_path, read_json
+from .io import atomic_dir, atomic_path, read_json
 from .runner import RunError, load_profile, open_stage
 
 REPO_URL = "https://github.com/xrfnb/xrfnb"
@@ -49,7 +50,7 @@ def glue(name: str, value) -> None:
 
 def execution_record_markdown(record: dict) -> str:
     """The execution-record page (MyST Markdown) for a `run.json` record."""
-    rows = "\n".join(f"| `{name}` | {s['seconds']:.1f} | {s['date']} |" for name, s in record["stages"].items())
+    rows = "\n".join(_stage_row(name, s) for name, s in record["stages"].items())
     params = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in sorted(record["parameters"].items()))
     vers = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
     lock = record.get("lock") or {}
@@ -76,8 +77,12 @@ Every page of this book was produced by one run of the pipeline, recorded here f
 
 ## Seconds per stage
 
-| stage | seconds | finished |
-|---|---:|---|
+A stage either computed its work in this run or reused finished work with the same inputs and
+parameters (its outputs are keyed on them); for reused work the table gives when it was computed and
+how long that took.
+
+| stage | seconds | finished | work | computed in (s) | computed on |
+|---|---:|---|---|---:|---|
 {rows}
 
 ## Parameters
@@ -92,6 +97,16 @@ Every page of this book was produced by one run of the pipeline, recorded here f
 
 Environment lock: {locked}.
 """
+
+
+def _stage_row(name: str, stage: dict) -> str:
+    """One row of the seconds-per-stage table: this run's seconds, and where the work was computed."""
+    this_run = f"| `{name}` | {stage['seconds']:.1f} | {stage['date'][:19]}"
+    if not stage.get("reused"):
+        return f"{this_run} | computed | {stage['seconds']:.1f} | {stage['date'][:19]} |"
+    seconds, date = stage.get("computed_seconds"), stage.get("computed_date")
+    return (f"{this_run} | reused | {'unknown' if seconds is None else f'{seconds:.1f}'} | "
+            f"{(date or 'unknown')[:19]} |")
 
 
 def run_summary_markdown(record: dict) -> str:
@@ -115,9 +130,77 @@ def write_execution_record(root: Path | None = None) -> Path:
     return root / "book" / "execution_record.md"
 
 
-def build(root: Path | None = None, strict: bool = True) -> Path:
-    """Build the book offline into `_build/html` (warnings are errors when `strict`); return index.html."""
+#: What a run contributes to the book: executed notebooks with the run record, figures, results.
+RUN_PARTS = ("executed", "figures", "results")
+
+
+def finished_record(root: Path) -> dict:
+    """The run record of a finished run under `root/book`; a failed or partial run is refused, with why."""
+    from .runner import stages
+
+    record_path = root / "book" / "executed" / "run.json"
+    if not record_path.exists():
+        raise RunError(f"{record_path}: no run record, so no finished run to publish")
+    record = read_json(record_path)
+    for notebook in stages(root / "notebooks"):
+        executed = root / "book" / "executed" / notebook.name
+        stage = record["stages"].get(notebook.stem)
+        if stage is None or not executed.exists():
+            raise RunError(f"cannot publish: stage {notebook.stem} has not run at the {record['profile']!r} "
+                           f"profile (run `xrfnb run --profile {record['profile']}`)")
+        if stage["parameters"].get("profile") != record["profile"]:
+            raise RunError(f"cannot publish: stage {notebook.stem} ran at the "
+                           f"{stage['parameters'].get('profile')!r} profile, the run is {record['profile']!r}")
+        if read_json(executed).get("metadata", {}).get("papermill", {}).get("exception"):
+            raise RunError(f"cannot publish: {executed} records a failed execution")
+    return record
+
+
+def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
+    """Copy a finished run's executed notebooks, run record, figures and results into `book/published/`.
+
+    The folder is committed, and `build(published=True)` renders the book from it without running
+    anything. Every publish also files the run's scaling record under `book/scaling/` and redraws the
+    scaling study from all the records there; `scaling_only` does only that (e.g. for `smoke`).
+    """
+    from . import scaling
+
     root = root or paths.project_root()
+    record = finished_record(root)
+    if not scaling_only:
+        with atomic_dir(root / "book" / "published") as tmp:
+            for part in RUN_PARTS:
+                shutil.copytree(root / "book" / part, tmp / part)
+    scaling.file_record(root / "book" / "results" / "scaling.json", root / "book" / "scaling", record)
+    return root / "book" / ("scaling" if scaling_only else "published")
+
+
+def _published_source(root: Path) -> Path:
+    """A copy of the book's sources with the published run in place of the local one (in `_build/`)."""
+    published = root / "book" / "published"
+    if not (published / "executed" / "run.json").exists():
+        raise RunError(f"{published}: no published run (publish one with `xrfnb publish`)")
+    src = root / "_build" / "published-src"
+    shutil.rmtree(src, ignore_errors=True)
+    skip = {*RUN_PARTS, "published", "execution_record.md", "run_summary.md"}
+    shutil.copytree(root / "book", src / "book",
+                    ignore=lambda folder, names: skip & set(names) if Path(folder) == root / "book" else set())
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, src / name)
+    for part in RUN_PARTS:
+        shutil.copytree(published / part, src / "book" / part)
+    return src
+
+
+def build(root: Path | None = None, strict: bool = True, published: bool = False) -> Path:
+    """Build the book offline into `_build/html` (warnings are errors when `strict`); return index.html.
+
+    With `published` the book shows the committed run in `book/published/` instead of the local run.
+    """
+    root = root or paths.project_root()
+    out = root
+    if published:
+        root = _published_source(root)
     write_execution_record(root)
     missing = [line.split(":", 1)[1].strip() for line in (root / "_toc.yml").read_text().splitlines()
                if line.strip().startswith(("- file:", "root:"))]
@@ -125,11 +208,11 @@ def build(root: Path | None = None, strict: bool = True) -> Path:
     if absent:
         raise RunError(f"_toc.yml lists pages that do not exist yet: {', '.join(absent)} "
                        "(run `xrfnb run` first)")
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--path-output", str(root)]
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--path-output", str(out)]
     if strict:
         cmd += ["-W", "--keep-going"]
     env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     result = subprocess.run(cmd, cwd=root, env=env)
     if result.returncode != 0:
         raise RunError(f"jupyter-book build failed (exit {result.returncode}); see the messages above")
-    return root / "_build" / "html" / "index.html"
+    return out / "_build" / "html" / "index.html"

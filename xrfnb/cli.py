@@ -10,12 +10,16 @@ from . import book, runner
 
 
 def _run(args: argparse.Namespace) -> None:
-    record = runner.run(args.profile, only=args.only, overrides=args.set)
+    record = runner.run(args.profile, only=args.only, overrides=args.set, force=args.force)
     print(f"run record: book/executed/run.json ({record['total_seconds']:.1f} s in all stages)")
 
 
 def _book(args: argparse.Namespace) -> None:
-    print(f"book: {book.build(strict=not args.no_strict)}")
+    print(f"book: {book.build(strict=not args.no_strict, published=args.published)}")
+
+
+def _publish(args: argparse.Namespace) -> None:
+    print(f"published: {book.publish(scaling_only=args.scaling_only)}")
 
 
 def _palette_export(args: argparse.Namespace) -> None:
@@ -121,6 +125,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="smoke", help="smoke (default), lite or paper")
     p.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages (e.g. 01 or pigments)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.add_argument("--force", action="store_true",
+                   help="run even if the time estimated from this machine's stage rates exceeds the budget")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("seeds", help="gather seed painting images")
@@ -176,7 +182,14 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("book", help="build the Jupyter Book into _build/html")
     p.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
+    p.add_argument("--published", action="store_true",
+                   help="show the committed run in book/published/ instead of the local run (runs nothing)")
     p.set_defaults(func=_book)
+
+    p = sub.add_parser("publish", help="copy a finished run into book/published/ (committed) for the book")
+    p.add_argument("--scaling-only", action="store_true",
+                   help="only file the run's record for the scaling study (book/scaling/)")
+    p.set_defaults(func=_publish)
 
     p = sub.add_parser("palette", help="the pigment palette")
     pal = p.add_subparsers(dest="action", required=True)

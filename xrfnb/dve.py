@@ -200,14 +200,16 @@ class DVE(L.LightningModule):
         counts = batch[0]
         terms = self.losses(counts, self.current_epoch)
         for name, value in terms.items():
-            self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts))
+            self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts),
+                     sync_dist=True)
         return terms["loss"]
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         counts = batch[0]
         terms = self.losses(counts, self.current_epoch)
         for name, value in terms.items():
-            self.log(f"val_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts))
+            self.log(f"val_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts),
+                     sync_dist=True)
 
     def on_train_epoch_start(self) -> None:
         # every epoch's randomness (shuffling, dropout, sampling) derives from (seed, epoch): a run resumed

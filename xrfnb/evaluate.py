@@ -46,20 +46,24 @@ def paper_results() -> dict:
     return yaml.safe_load(resources.files("xrfnb").joinpath("data/paper_results.yml").read_text())
 
 
-def paper_vs_reproduced(reproduced: dict[str, float], profile: str) -> pd.DataFrame:
-    """One row per metric: the paper's value, this run's, the profile and the difference.
+def paper_vs_reproduced(per_image: pd.DataFrame, paintings: np.ndarray, profile: str) -> pd.DataFrame:
+    """One row per metric: the paper's value, this run's mean with its 95 % bootstrap interval over test
+    paintings, the number of test paintings, the profile and the difference.
 
+    `per_image` holds one row per test image (as `per_image_table`), `paintings` each image's painting.
     The paper does not say whether its sRGB loss was divided by its maximum (3), so both readings are listed.
     """
     paper = paper_results()["metrics"]
+    columns = {name: per_image[name].to_numpy() for name in per_image.columns}
+    columns = {"srgb_loss": columns["srgb_loss"], "srgb_loss / 3 (if the paper normalised)": columns["srgb_loss"] / 3,
+               **{k: v for k, v in columns.items() if k != "srgb_loss"}}
     rows = []
-    for name, value in reproduced.items():
-        p = paper.get(name, {}).get("value")
-        rows.append({"metric": name, "paper": p, "reproduced": value, "profile": profile,
-                     "difference": None if p is None else value - p})
-    loss = reproduced["srgb_loss"]
-    rows.insert(1, {"metric": "srgb_loss / 3 (if the paper normalised)", "paper": paper["srgb_loss"]["value"],
-                    "reproduced": loss / 3, "profile": profile, "difference": loss / 3 - paper["srgb_loss"]["value"]})
+    for name, values in columns.items():
+        p = paper.get(name.split(" ")[0], {}).get("value")
+        lo, hi = metrics.bootstrap_interval(values, paintings)
+        rows.append({"metric": name, "paper": p, "reproduced": float(values.mean()), "95 % interval low": lo,
+                     "95 % interval high": hi, "test paintings": len(set(paintings)), "profile": profile,
+                     "difference": None if p is None else float(values.mean()) - p})
     return pd.DataFrame(rows)
 
 
@@ -111,21 +115,43 @@ def ablation_runs(paper: recolour.RecolourConfig, run: Path, reuse_chapter6: boo
 
 
 def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, Path]], centroids: np.ndarray,
-            epochs: int, batch_size: int, accelerator: str = "cpu", precision: str | None = None) -> pd.DataFrame:
+            painting: np.ndarray, epochs: int, batch_size: int, accelerator: str = "cpu",
+            precision: str | None = None) -> pd.DataFrame:
     """Train every model of `runs` ({name: (config, folder)}) and the non-learned baseline on the same data
-    with the same budget; their test metrics in one table (finished runs are reused)."""
-    x_test, y_test, _ = test_split(emb)
+    with the same budget; their test metrics in one table (finished runs are reused).
+
+    `painting` gives every sample's painting (the dataset store's), for the 95 % bootstrap intervals of
+    MS-SSIM and the sRGB loss over test paintings (columns `... low` and `... high`).
+    """
+    x_test, y_test, test_idx = test_split(emb)
+    paintings = painting[test_idx]
     lookup = ClusterColour(centroids).fit(emb.blocks("train"))
     rows = {"latent cluster -> mean colour (non-learned)": {
-        "parameters": 0, **metrics.evaluate(torch.from_numpy(lookup.predict(x_test)), y_test)}}
+        "parameters": 0, **_with_intervals(metrics.per_image(torch.from_numpy(lookup.predict(x_test)), y_test),
+                                           paintings)}}
     for name, (cfg, folder) in runs.items():
         module, _ = recolour.train(emb, cfg, epochs, batch_size, folder, accelerator, precision)
         pred = torch.from_numpy(recolour.predict(module, x_test))
         n_params = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
-        rows[name] = {"parameters": n_params, **metrics.evaluate(pred, y_test)}
+        rows[name] = {"parameters": n_params, **_with_intervals(metrics.per_image(pred, y_test), paintings)}
     table = pd.DataFrame(rows).T.rename_axis("model")
     table["parameters"] = table["parameters"].astype(int)
     return table
+
+
+def _with_intervals(per_image: dict[str, torch.Tensor], paintings: np.ndarray,
+                    keys: tuple[str, ...] = ("ms_ssim", "srgb_loss")) -> dict[str, float]:
+    """Mean of every metric, plus the 95 % bootstrap interval over paintings of the `keys` metrics."""
+    out = {name: float(values.mean()) for name, values in per_image.items()}
+    for name in keys:
+        out[f"{name} low"], out[f"{name} high"] = metrics.bootstrap_interval(per_image[name].numpy(), paintings)
+    return out
+
+
+def validation_curves(runs: dict[str, tuple[recolour.RecolourConfig, Path]], names: list[str]
+                      ) -> dict[str, list[float]]:
+    """Validation MS-SSIM per epoch of the named trained runs (from each run's `metrics.csv`)."""
+    return {name: pd.read_csv(Path(runs[name][1]) / "metrics.csv")["val_ms_ssim"].tolist() for name in names}
 
 
 def recolour_syntheses(syntheses: list[synth.Synthesis], dve_model: dve.DVE, module: recolour.Recolouring,

@@ -1,10 +1,13 @@
 """Image metrics: the paper's sRGB ("redmean") loss, MS-SSIM with as many scales as an image allows, UIQI.
 
-MS-SSIM and UIQI come from torchmetrics, the implementation the paper names.
+MS-SSIM comes from torchmetrics, the implementation the paper names. UIQI is Wang & Bovik's own
+definition (an 8 x 8 uniform sliding window, Q averaged over windows); torchmetrics' variant with an
+11 x 11 Gaussian window gives other values and is kept only as `uiqi_gaussian`.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as _ms_ssim
 
@@ -50,11 +53,37 @@ def ms_ssim(pred: torch.Tensor, target: torch.Tensor, reduction: str = "elementw
     return _ms_ssim(pred.float().clamp(0, 1), target.float(), data_range=1.0, betas=betas, reduction=reduction)
 
 
-def uiqi(pred: torch.Tensor, target: torch.Tensor, reduction: str = "elementwise_mean") -> torch.Tensor:
-    """Universal Image Quality Index (Wang & Bovik 2002) with torchmetrics' 11 x 11 Gaussian window."""
+def uiqi(pred: torch.Tensor, target: torch.Tensor, window: int = 8) -> torch.Tensor:
+    """Universal Image Quality Index (Wang & Bovik 2002), one value per image (N x C x H x W in [0, 1]).
+
+    In every `window` x `window` block of a sliding window (step 1),
+    Q = 4 cov(x, y) mean(x) mean(y) / ((var(x) + var(y)) (mean(x)^2 + mean(y)^2)); Q is averaged over
+    all windows and channels. A window where both images are flat and equal counts as Q = 1, where the
+    denominator alone vanishes as Q = 0 (the paper leaves these cases open).
+    """
+    _check_pair(pred, target)
+    x, y = pred.double().clamp(0, 1), target.double()
+    n = window * window
+
+    def local_mean(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(t, window, stride=1)
+
+    mx, my = local_mean(x), local_mean(y)
+    vx = (local_mean(x * x) - mx * mx) * n / (n - 1)  # unbiased, as in the paper's formula
+    vy = (local_mean(y * y) - my * my) * n / (n - 1)
+    cov = (local_mean(x * y) - mx * my) * n / (n - 1)
+    num, den = 4 * cov * mx * my, (vx + vy) * (mx * mx + my * my)
+    tiny = 1e-12
+    q = torch.where(den > tiny, num / den.clamp_min(tiny), torch.where((num.abs() <= tiny) & (
+        (mx - my).abs() <= tiny) & (vx + vy <= tiny), 1.0, 0.0))
+    return q.flatten(1).mean(1).float()
+
+
+def uiqi_gaussian(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """torchmetrics' UIQI variant (11 x 11 Gaussian window), one value per image; not Wang & Bovik's."""
     from torchmetrics.functional.image import universal_image_quality_index
 
-    return universal_image_quality_index(pred.float().clamp(0, 1), target.float(), reduction=reduction)
+    return universal_image_quality_index(pred.float().clamp(0, 1), target.float(), reduction="none").flatten(1).mean(1)
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -79,7 +108,7 @@ def per_image(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tenso
     return {
         "srgb_loss": torch.stack([srgb_loss(p[None], t[None]) for p, t in zip(pred, target)]),
         "ms_ssim": ms_ssim(pred, target, reduction="none"),
-        "uiqi": uiqi(pred, target, reduction="none").flatten(1).mean(1),
+        "uiqi": uiqi(pred, target),
         "psnr": psnr(pred, target),
         "delta_e2000": delta_e2000(pred, target),
     }
@@ -92,6 +121,23 @@ def evaluate(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     colour difference are added for colour scientists. Each is averaged over images.
     """
     return {name: float(values.mean()) for name, values in per_image(pred, target).items()}
+
+
+def bootstrap_interval(values: np.ndarray, groups: np.ndarray, n_resamples: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """A percentile bootstrap interval of the mean of `values`, resampling whole `groups` (e.g. paintings).
+
+    Crops of one painting are not independent, so the paintings are drawn with replacement and every
+    crop of a drawn painting comes along.
+    """
+    values, groups = np.asarray(values, float), np.asarray(groups)
+    names, inverse = np.unique(groups, return_inverse=True)
+    sums, sizes = np.bincount(inverse, values), np.bincount(inverse)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(names), (n_resamples, len(names)))
+    means = sums[draws].sum(1) / sizes[draws].sum(1)
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
 def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:

@@ -183,8 +183,10 @@ def size_and_media(widths: list[int], heights: list[int], media: dict[str, int])
     return fig
 
 
-def training_curves(metrics: pd.DataFrame, terms: list[str], weights: list[str] = ()) -> plt.Figure:
-    """Per-epoch train and validation curves of each loss term, and the loss weights' schedule."""
+def training_curves(metrics: pd.DataFrame, terms: list[str], weights: list[str] = (),
+                    weights_title: str = "loss weights") -> plt.Figure:
+    """Per-epoch train and validation curves of each loss term, and a last panel of schedules (`weights`,
+    titled `weights_title`: the loss weights of the DVE, the learning rate of SmallUViT)."""
     per_epoch = metrics.groupby("epoch").mean(numeric_only=True)
     panels = len(terms) + (1 if weights else 0)
     fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.2))
@@ -199,7 +201,9 @@ def training_curves(metrics: pd.DataFrame, terms: list[str], weights: list[str] 
         ax = np.atleast_1d(axes)[-1]
         for w in weights:
             ax.plot(per_epoch.index, per_epoch[w], marker=".", label=w)
-        ax.set(title="loss weights", xlabel="epoch")
+        ax.set(title=weights_title, xlabel="epoch")
+        if weights_title == "learning rate":
+            ax.set_yscale("log")
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -249,6 +253,14 @@ def pairs(left: list[np.ndarray], right: list[np.ndarray], titles: tuple[str, st
     return fig
 
 
+def as_unit_rgb(image: np.ndarray) -> np.ndarray:
+    """An image as floats in [0, 1] for imshow: uint8 is scaled by 1/255, floats are clipped."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    return np.clip(image, 0, 1)
+
+
 def triplets(embedded: list[np.ndarray], preds: list[np.ndarray], targets: list[np.ndarray],
              scores: list[dict[str, float]], labels: list[str]) -> plt.Figure:
     """The paper's test figures: embedded input (false colour) | prediction (MS-SSIM, UIQI) | ground truth."""
@@ -258,8 +270,8 @@ def triplets(embedded: list[np.ndarray], preds: list[np.ndarray], targets: list[
         for ax, image, title in ((axes[row, 0], e, f"{label}: embedded input"),
                                  (axes[row, 1], p, f"MS-SSIM {s['ms_ssim']:.3f}, UIQI {s['uiqi']:.3f}"),
                                  (axes[row, 2], t, "ground truth")):
-            ax.imshow(np.clip(image, 0, 1))
-            ax.set_title(title, fontsize=9)
+            ax.imshow(as_unit_rgb(image))
+            ax.set_title(title, fontsize=11)
             ax.axis("off")
     fig.tight_layout()
     return fig

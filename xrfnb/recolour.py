@@ -108,22 +108,27 @@ class Recolouring(L.LightningModule):
             x, y = augment(x, y, self._augment_rng)
         pred = self(x)
         loss = srgb_loss(pred.float(), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
-        self.log("train_ms_ssim", ms_ssim(pred.detach(), y), on_step=False, on_epoch=True, batch_size=len(x))
+        self._log_epoch("train_loss", loss, len(x))
+        self._log_epoch("train_ms_ssim", ms_ssim(pred.detach(), y), len(x))
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, y, index = batch
         self._check(x, y, index, batch_idx, "validation")
         pred = self(x).float()
-        self.log("val_loss", srgb_loss(pred, y), on_step=False, on_epoch=True, batch_size=len(x))
-        self.log("val_ms_ssim", ms_ssim(pred, y), on_step=False, on_epoch=True, batch_size=len(x))
+        self._log_epoch("val_loss", srgb_loss(pred, y), len(x))
+        self._log_epoch("val_ms_ssim", ms_ssim(pred, y), len(x))
+
+    def _log_epoch(self, name: str, value: torch.Tensor, batch_size: int) -> None:
+        """An epoch mean, averaged over all ranks under DDP, so the scheduler and checkpoint agree on it."""
+        self.log(name, value, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=True)
 
     def on_train_epoch_start(self) -> None:
         torch.manual_seed(self.cfg.seed * 100_003 + self.current_epoch + 7_919 * self.global_rank)
         self._augment_rng.manual_seed(self.cfg.seed * 7_919 + self.current_epoch + 100_003 * self.global_rank)
         training.set_sampler_epoch(self.trainer, self.current_epoch)
-        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True)
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True,
+                 sync_dist=True)
 
     def configure_optimizers(self) -> dict:
         opt = torch.optim.AdamW(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
@@ -183,11 +188,12 @@ def check_store(store: EmbeddedStore, cfg: SmallUViTConfig) -> None:
 
 def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size: int, out_dir: str | Path,
           accelerator: str = "cpu", precision: str | None = None, scale: training.Scale | None = None,
-          workers: int = 0) -> tuple[Recolouring, Path]:
+          workers: int = 0, callbacks: list[L.Callback] = ()) -> tuple[Recolouring, Path]:
     """Train (or resume, or reuse) SmallUViT on an embedded store; returns the best model and the metrics CSV.
 
     Writes `out_dir/last.ckpt` every epoch, `out_dir/best.ckpt` (highest validation MS-SSIM) and
-    `out_dir/metrics.csv`. `precision` 'bf16-mixed' is the GPU default; `workers` processes read the samples.
+    `out_dir/metrics.csv`. `precision` 'bf16-mixed' is the GPU default; `workers` processes read the samples;
+    `callbacks` are added to the Trainer's (e.g. to watch or stop a run).
     """
     check_store(store, config.model)
     out_dir = Path(out_dir)
@@ -201,7 +207,8 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     module = Recolouring(config, torch.from_numpy(mean), torch.from_numpy(std))
     best = ModelCheckpoint(dirpath=out_dir, filename="best-tmp", monitor="val_ms_ssim", mode="max", save_top_k=1,
                            save_weights_only=True, enable_version_counter=False)
-    trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator), [best], precision)
+    trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator), [best, *callbacks],
+                                        precision)
     training.fit(trainer, module, data, training.resume_path(out_dir, key, epochs), f"{config.arch} training",
                  batch_size, "uvit_batch_size")
     if not best.best_model_path:

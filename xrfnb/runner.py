@@ -47,6 +47,7 @@ class Profile:
     device: str
     stage_timeout_s: int
     params: dict[str, Any] = field(default_factory=dict)
+    budget_s: int | None = None
 
 
 def profile_names() -> list[str]:
@@ -60,7 +61,8 @@ def load_profile(name: str) -> Profile:
         raise RunError(f"unknown profile {name!r} (known: {', '.join(profile_names())})")
     data = yaml.safe_load(resources.files("xrfnb").joinpath(f"profiles/{name}.yml").read_text())
     return Profile(name=name, description=data["description"], device=data["device"],
-                   stage_timeout_s=int(data["stage_timeout_s"]), params=dict(data["params"]))
+                   stage_timeout_s=int(data["stage_timeout_s"]), params=dict(data["params"]),
+                   budget_s=data.get("budget_s"))
 
 
 def stages(notebooks_dir: Path) -> list[Path]:
@@ -264,8 +266,28 @@ def versions() -> dict[str, str]:
     return out
 
 
+def check_budget(profile: Profile, stage_names: list[str], params: dict, run_dir: Path, margin: float = 1.5) -> None:
+    """Refuse, before anything runs, a profile whose estimated time is well over its budget on this machine.
+
+    The estimate scales the stage seconds measured here (any profile) by the work each stage does; stages
+    whose work is already finished are not counted. Without measurements there is nothing to check.
+    """
+    from . import budget
+
+    if not profile.budget_s:
+        return
+    todo = [s for s in stage_names if _artifact_stamp(run_dir, s) is None]
+    seconds = budget.estimate(todo, params, run_dir.parent)
+    if seconds is not None and seconds > margin * profile.budget_s:
+        raise RunError(f"the {profile.name!r} profile would take about {seconds / 60:.0f} min on this machine "
+                       f"(estimated from the stage rates measured in {run_dir.parent}/*/computed.json), over "
+                       f"its budget of {profile.budget_s / 60:.0f} min; use a smaller profile, lower its "
+                       f"sizes with --set, or run anyway with --force")
+
+
 def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: list[str] | None = None,
-        notebooks_dir: Path | None = None, out_dir: Path | None = None, progress: bool | None = None) -> dict:
+        notebooks_dir: Path | None = None, out_dir: Path | None = None, progress: bool | None = None,
+        force: bool = False) -> dict:
     """Execute the stages of a profile in order and write the run record; returns the record.
 
     Parameters
@@ -275,6 +297,8 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
     overrides : `key=value` strings that replace profile parameters (type-checked).
     notebooks_dir, out_dir : source notebooks and executed copies (default `notebooks/`, `book/executed/`).
     progress : papermill's per-cell progress bar (default: when stdout is a terminal).
+    force : run even when the time estimated from this machine's measured stage rates is well over the
+        profile's budget (`budget_s`).
     """
     root = paths.project_root()
     notebooks_dir = notebooks_dir or root / "notebooks"
@@ -289,6 +313,8 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
     chosen = with_prerequisites(select(all_stages, only), all_stages, run_dir)
     if profile.device == "cuda":
         device.torch_device("cuda")
+    if not force:
+        check_budget(profile, [nb.stem for nb in chosen], params, run_dir)
     progress = sys.stdout.isatty() if progress is None else progress
 
     record_path = out_dir / "run.json"
@@ -298,17 +324,26 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
     for i, nb in enumerate(chosen, 1):
         inject = {k: v for k, v in params.items() if k in declared[nb.stem]}
         print(f"[{i}/{len(chosen)}] {nb.stem} ({profile.name}) ...", flush=True)
+        before = _artifact_stamp(run_dir, nb.stem)
         with _under_runner():
             seconds = execute_stage(nb, inject, out_dir / nb.name, profile.stage_timeout_s, progress)
         unwritten = [f for f in prerequisites.WRITES.get(nb.stem, ()) if not (run_dir / f).exists()]
         if unwritten:
             raise RunError(f"stage {nb.stem} finished without writing {', '.join(unwritten)} in {run_dir}, "
                            "which later stages read (WRITES in xrfnb/prerequisites.py)")
-        stages_record[nb.stem] = {"seconds": round(seconds, 2), "parameters": inject,
-                                  "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        stages_record[nb.stem] = {"seconds": round(seconds, 2), "parameters": inject, "date": now,
+                                  **_provenance(run_dir, nb.stem, before, seconds, now, inject)}
         print(f"[{i}/{len(chosen)}] {nb.stem} done in {seconds:.1f} s "
               f"(elapsed {time.perf_counter() - run_start:.1f} s)", flush=True)
-    record = {
+        record = _record(profile, params, root, stages_record)
+        write_json(record_path, record)  # after every stage: a later failure keeps what finished
+    return record
+
+
+def _record(profile: Profile, params: dict, root: Path, stages_record: dict) -> dict:
+    """The run record: profile, parameters, commit, versions, lock, device and every stage's seconds."""
+    return {
         "profile": profile.name,
         "description": profile.description,
         "parameters": params,
@@ -320,8 +355,31 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
         "stages": dict(sorted(stages_record.items())),
         "total_seconds": round(sum(s["seconds"] for s in stages_record.values()), 2),
     }
-    write_json(record_path, record)
-    return record
+
+
+def _artifact_stamp(run_dir: Path, stage: str) -> float | None:
+    """Modification time of the stage's main artifact (the first file it WRITES), None if absent."""
+    files = prerequisites.WRITES.get(stage, ())
+    return (run_dir / files[0]).stat().st_mtime if files and (run_dir / files[0]).exists() else None
+
+
+def _provenance(run_dir: Path, stage: str, before: float | None, seconds: float, date: str,
+                parameters: dict) -> dict:
+    """Whether a stage computed its main artifact or reused finished work, and when that work was done.
+
+    A stage reused its work when its main artifact existed before it ran and was not rewritten; the
+    seconds and date of the run that computed it come from `runs/<profile>/computed.json`, which
+    records every stage that computed. Stages with no artifact of their own (the evaluation) computed.
+    """
+    ledger_path = run_dir / "computed.json"
+    ledger = read_json(ledger_path) if ledger_path.exists() else {}
+    reused = before is not None and before == _artifact_stamp(run_dir, stage)
+    if not reused:
+        ledger[stage] = {"seconds": round(seconds, 2), "date": date, "parameters": parameters}
+        write_json(ledger_path, ledger)
+        return {"reused": False}
+    original = ledger.get(stage, {})
+    return {"reused": True, "computed_seconds": original.get("seconds"), "computed_date": original.get("date")}
 
 
 def call_with(fn, params: dict, **extra):

@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 
 from .io import atomic_path
 
@@ -58,8 +58,23 @@ class EpochTimer(Callback):
         if trainer.sanity_checking or not hasattr(self, "start"):
             return
         seconds = time.perf_counter() - self.start
-        module.log("epoch_seconds", seconds, on_step=False, on_epoch=True)
-        module.log("items_per_s", self.items / seconds, on_step=False, on_epoch=True)
+        module.log("epoch_seconds", seconds, on_step=False, on_epoch=True, sync_dist=True)
+        module.log("items_per_s", self.items / seconds, on_step=False, on_epoch=True, sync_dist=True)
+
+
+class LastCheckpoint(Callback):
+    """`last.ckpt` after every epoch's validation, written once (rank 0) and atomically, on every rank count.
+
+    Lightning's own `ModelCheckpoint(save_last=True, save_top_k=0)` writes no last checkpoint under DDP,
+    so a multi-process run could not resume; this one takes part on every rank, as saving requires.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            save_final(trainer, self.path, weights_only=False)
 
 
 @dataclass(frozen=True)
@@ -81,7 +96,7 @@ def trainer(out_dir: Path, epochs: int, scale: Scale, callbacks: list[Callback] 
     """A Trainer that writes `out_dir/last.ckpt` and a row of `out_dir/metrics.csv` after every epoch."""
     quiet()
     metrics = Path(out_dir) / "metrics.csv"
-    checkpoints = ModelCheckpoint(dirpath=out_dir, save_last=True, save_top_k=0)
+    checkpoints = LastCheckpoint(Path(out_dir) / "last.ckpt")
     t = L.Trainer(max_epochs=epochs, accelerator=scale.accelerator, devices=scale.devices,
                   num_nodes=scale.num_nodes, strategy=scale.strategy, deterministic=True, logger=False,
                   enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
@@ -100,11 +115,15 @@ def fit(trainer: L.Trainer, module: L.LightningModule, data: L.LightningDataModu
                            f"resumes from its last checkpoint") from None
 
 
-def save_final(trainer: L.Trainer, path: Path) -> None:
-    """Save the final weights once (rank 0), atomically, with every rank taking part as Lightning needs."""
+def save_final(trainer: L.Trainer, path: Path, weights_only: bool = True) -> None:
+    """Save a checkpoint once (rank 0), atomically, with every rank taking part as Lightning needs.
+
+    `weights_only` leaves out the optimiser and loop state (a final model); without it the checkpoint
+    can resume training.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    trainer.save_checkpoint(tmp, weights_only=True)
+    trainer.save_checkpoint(tmp, weights_only=weights_only)
     if trainer.is_global_zero:
         os.replace(tmp, path)
     trainer.strategy.barrier()

@@ -1,0 +1,33 @@
+"""A profile that cannot finish in its budget on this machine says so before starting."""
+
+import pytest
+
+from xrfnb import budget, runner
+from xrfnb.io import write_json
+
+SMALL = {"n_samples": 100, "image_size": 64, "dve_spectra": 10_000, "dve_epochs": 10, "uvit_epochs": 10,
+         "compare_epochs": 10, "seed_limit": 30}
+
+
+def measured_here(runs):
+    write_json(runs / "smoke" / "computed.json", {
+        "05_embedded_dataset": {"seconds": 10.0, "date": "2026-11-22", "parameters": SMALL},
+        "06_train_smalluvit": {"seconds": 60.0, "date": "2026-11-22", "parameters": SMALL}})
+
+
+def test_the_estimate_scales_measured_seconds_by_the_work(tmp_path):
+    measured_here(tmp_path)
+    bigger = {**SMALL, "n_samples": 400, "image_size": 128, "uvit_epochs": 20}
+    seconds = budget.estimate(["05_embedded_dataset", "06_train_smalluvit"], bigger, tmp_path)
+    assert seconds == pytest.approx(10 * 16 + 60 * 32)
+    assert budget.estimate(["04_train_dve"], bigger, tmp_path) is None  # never measured: no estimate
+
+
+def test_a_profile_far_over_its_budget_is_refused_before_it_starts(tmp_path):
+    measured_here(tmp_path)
+    profile = runner.Profile("big", "", "cpu", 100, {}, budget_s=600)
+    big = {**SMALL, "n_samples": 10_000, "image_size": 256}
+    (tmp_path / "big").mkdir()
+    with pytest.raises(runner.RunError, match=r"would take about \d+ min on this machine .* budget of 10 min"):
+        runner.check_budget(profile, ["05_embedded_dataset", "06_train_smalluvit"], big, tmp_path / "big")
+    runner.check_budget(profile, ["05_embedded_dataset"], SMALL, tmp_path / "big")  # within budget: silent

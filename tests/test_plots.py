@@ -1,0 +1,25 @@
+"""Figures a reader sees: no black panels from uint8 images, and panels titled for what they show."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pandas as pd
+
+from xrfnb import plots
+
+
+def test_triplets_show_a_uint8_ground_truth_in_its_colours():
+    target = np.full((16, 16, 3), (200, 120, 40), dtype=np.uint8)
+    pred = np.full((16, 16, 3), 0.5, dtype=np.float32)
+    fig = plots.triplets([pred], [pred], [target], [{"ms_ssim": 0.5, "uiqi": 0.4}], ["best"])
+    shown = fig.axes[2].get_images()[0].get_array()
+    np.testing.assert_allclose(np.asarray(shown)[0, 0], np.array([200, 120, 40]) / 255, atol=1e-6)
+
+
+def test_the_learning_rate_panel_is_titled_learning_rate():
+    history = pd.DataFrame({"epoch": [0, 1], "train_loss": [1.0, 0.9], "val_loss": [1.1, 1.0],
+                            "lr": [1e-3, 5e-4]})
+    fig = plots.training_curves(history, ["loss"], ["lr"], "learning rate")
+    assert fig.axes[-1].get_title() == "learning rate"
+    assert [line.get_label() for line in fig.axes[-1].get_lines()] == ["lr"]

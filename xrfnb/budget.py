@@ -1,0 +1,49 @@
+"""Will a profile finish in its time budget on this machine? An estimate from measured stage rates.
+
+Every stage that computes its work records its seconds and parameters in `runs/<profile>/computed.json`
+(the runner does this). A stage's cost grows with a few sizes (pixels generated or embedded, spectra x
+epochs, image pixels x epochs of training), so the seconds of a finished stage, scaled by the ratio of
+those sizes, estimate the same stage at another profile on the same machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .io import read_json
+
+#: Models trained by the evaluation's baseline and ablation table (lookup not counted).
+COMPARED_MODELS = 6
+
+
+def work(stage: str, p: dict) -> float:
+    """How much a stage does at parameters `p`, in units that its seconds are proportional to."""
+    pixels = p.get("n_samples", 1) * p.get("image_size", 1) ** 2
+    train_pixels = 0.7 * pixels
+    return {
+        "02_seed_images": p.get("seed_limit", 1),
+        "03_synthetic_maxrf": pixels,
+        "04_train_dve": p.get("dve_spectra", 1) * p.get("dve_epochs", 1),
+        "05_embedded_dataset": pixels,
+        "06_train_smalluvit": train_pixels * p.get("uvit_epochs", 1),
+        "07_evaluate": train_pixels * p.get("compare_epochs", p.get("uvit_epochs", 1)) * COMPARED_MODELS,
+    }.get(stage, 1.0)
+
+
+def measured(runs: Path) -> dict[str, dict]:
+    """The largest computed record of every stage across the profiles run on this machine."""
+    best: dict[str, dict] = {}
+    for ledger in sorted(Path(runs).glob("*/computed.json")):
+        for stage, rec in read_json(ledger).items():
+            if "parameters" in rec and (stage not in best or
+                                        work(stage, rec["parameters"]) > work(stage, best[stage]["parameters"])):
+                best[stage] = rec
+    return best
+
+
+def estimate(stages: list[str], params: dict, runs: Path) -> float | None:
+    """Seconds the stages would take at `params`, from the measured rates; None if a stage was never measured."""
+    rates = measured(runs)
+    if any(stage not in rates for stage in stages):
+        return None
+    return sum(rates[s]["seconds"] * work(s, params) / work(s, rates[s]["parameters"]) for s in stages)
