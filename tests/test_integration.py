@@ -1,9 +1,6 @@
 """The newcomer's path: the `smoke` profile end to end, then the book built offline with warnings as errors."""
 
 import json
-import subprocess
-import sys
-
 import nbformat
 import pytest
 
@@ -11,10 +8,7 @@ from conftest import ROOT
 
 
 @pytest.mark.integration
-def test_smoke_profile_runs_and_the_book_builds(monkeypatch):
-    monkeypatch.setenv("XRFNB_ROOT", str(ROOT))
-    xrfnb = [sys.executable, "-m", "xrfnb.cli"]
-    subprocess.run(xrfnb + ["run", "--profile", "smoke"], check=True, cwd=ROOT)
+def test_smoke_profile_runs_and_the_book_builds(smoke_book):
     record = json.loads((ROOT / "book" / "executed" / "run.json").read_text())
     sources = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert record["profile"] == "smoke" and sorted(record["stages"]) == sources
@@ -23,8 +17,7 @@ def test_smoke_profile_runs_and_the_book_builds(monkeypatch):
         assert not nb.metadata["papermill"].get("exception"), name
         assert "smoke" in json.dumps(nb.cells[:4]), f"{name} does not say which profile produced it"
 
-    subprocess.run(xrfnb + ["book"], check=True, cwd=ROOT)
-    html = ROOT / "_build" / "html"
+    html = smoke_book
     assert (html / "index.html").exists()
     for name in sources:
         assert (html / "book" / "executed" / f"{name}.html").exists()

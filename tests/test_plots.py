@@ -23,3 +23,16 @@ def test_the_learning_rate_panel_is_titled_learning_rate():
     fig = plots.training_curves(history, ["loss"], ["lr"], "learning rate")
     assert fig.axes[-1].get_title() == "learning rate"
     assert [line.get_label() for line in fig.axes[-1].get_lines()] == ["lr"]
+
+
+def test_saved_figures_have_no_text_below_8_points_at_the_page_width(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3))
+    for ax in axes:
+        ax.set_title("panel", fontsize=6)
+        ax.plot([0, 1], [0, 1])
+        ax.tick_params(labelsize=5)
+    plots.save(fig, tmp_path / "wide.png")
+    assert plots.rendered_min_points(fig) >= plots.MIN_POINTS - 1e-9
+    assert fig.get_size_inches()[0] <= plots.MAX_WIDTH_IN

@@ -216,3 +216,17 @@ def build(root: Path | None = None, strict: bool = True, published: bool = False
     if result.returncode != 0:
         raise RunError(f"jupyter-book build failed (exit {result.returncode}); see the messages above")
     return out / "_build" / "html" / "index.html"
+
+
+def show(values: dict, name: str = "value", precision: int = 4):
+    """A dict as a rendered two-column table: floats rounded, sequences joined, no Python reprs."""
+    import pandas as pd
+
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return f"{v:.{precision}f}"
+        if isinstance(v, (list, tuple)):
+            return ", ".join(cell(x) for x in v)
+        return str(v)
+
+    return pd.DataFrame({name: {k: cell(v) for k, v in values.items()}}).style

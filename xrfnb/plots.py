@@ -12,11 +12,53 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+#: The book's text column (inches at 96 CSS px per inch): a wider figure is shown scaled down to it.
+PAGE_WIDTH_IN = 7.5
+#: The smallest text a reader should meet on the page, in points at the rendered size.
+MIN_POINTS = 8.0
+#: Figures are drawn at most this wide, so that their text is not scaled down too far.
+MAX_WIDTH_IN = 11.0
+
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10})
+
+
+def legible(fig: plt.Figure) -> plt.Figure:
+    """Make every text of `fig` at least MIN_POINTS when the book shows it at the page's width.
+
+    A figure wider than MAX_WIDTH_IN is narrowed to it; then any text that the page's scaling would
+    shrink below MIN_POINTS is enlarged to the size that keeps it legible.
+    """
+    width, height = fig.get_size_inches()
+    if width > MAX_WIDTH_IN:
+        fig.set_size_inches(MAX_WIDTH_IN, height * MAX_WIDTH_IN / width)
+        width = MAX_WIDTH_IN
+    needed = MIN_POINTS * max(1.0, width / PAGE_WIDTH_IN)
+    fig.canvas.draw()  # tick labels exist only once drawn
+    for ax in fig.axes:
+        for axis, which in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+            labels = [t for t in axis.get_ticklabels(which="both") if t.get_text().strip()]
+            if labels and min(t.get_fontsize() for t in labels) < needed:
+                ax.tick_params(axis=which, which="both", labelsize=needed)
+    for text in fig.findobj(plt.Text):
+        if text.get_text().strip() and text.get_fontsize() < needed:
+            text.set_fontsize(needed)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    return fig
+
+
+def rendered_min_points(fig: plt.Figure) -> float:
+    """The smallest visible text of `fig`, in points at the size the book shows it."""
+    scale = min(1.0, PAGE_WIDTH_IN / fig.get_size_inches()[0])
+    sizes = [t.get_fontsize() for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=MIN_POINTS) * scale
+
+
 def save(fig: plt.Figure, path: str | Path) -> Path:
-    """Save a figure as PNG for the book (numbered figures are included from these files)."""
+    """Save a figure as PNG for the book, legible at the page's width (see `legible`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    legible(fig).savefig(path, dpi=110, bbox_inches="tight")
     return path
 
 

@@ -1,0 +1,146 @@
+"""The built book as a reader meets it: every page opened in headless Chromium, served on loopback.
+
+Fails on a same-origin response of 400 or more (download buttons included), a JavaScript error, an image
+that does not decode, a relative link or #anchor that points nowhere, and a figure panel that is all one
+colour. Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
+"""
+
+import functools
+import http.server
+import shutil
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import urlopen
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Chromium and ChromeDriver: "
+                                 "apt-get install chromium chromium-driver (as .ci/run does)")]
+
+
+class Links(HTMLParser):
+    """Every href and src of a page, and every id it defines."""
+
+    def __init__(self):
+        super().__init__()
+        self.refs, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        for key in ("href", "src"):
+            if attrs.get(key) and tag in ("a", "img", "link", "script"):
+                self.refs.append(attrs[key])
+
+
+@functools.cache
+def parsed(path: Path) -> Links:
+    links = Links()
+    links.feed(path.read_text(errors="replace"))
+    return links
+
+
+@pytest.fixture(scope="module")
+def site(smoke_book):
+    """The book served on 127.0.0.1; yields (base URL, html folder, [(path, status)] of every response)."""
+    responses = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_request(self, code="-", size="-"):
+            responses.append((self.path, int(code)))
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Handler, directory=str(smoke_book)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/", smoke_book, responses
+    server.shutdown()
+
+
+def pages(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts and p.name not in ("genindex.html",))
+
+
+def test_every_page_loads_without_errors_in_chromium(site):
+    from selenium import webdriver
+
+    base, html, responses = site
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
+    problems = []
+    try:
+        for page in pages(html):
+            url = urljoin(base, page.relative_to(html).as_posix())
+            driver.get(url)
+            broken = driver.execute_script(
+                "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+                ".map(i => i.src)")
+            problems += [f"{url}: image does not decode: {src}" for src in broken]
+            problems += [f"{url}: JavaScript: {entry['message']}" for entry in driver.get_log("browser")
+                         if entry["level"] == "SEVERE" and urlsplit(base).netloc in entry["message"]]
+    finally:
+        driver.quit()
+    problems += [f"HTTP {status}: {path}" for path, status in responses if status >= 400]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_relative_link_and_anchor_points_somewhere(site):
+    base, html, responses = site
+    problems = []
+    for page in pages(html):
+        for ref in parsed(page).refs:
+            parts = urlsplit(ref)
+            if parts.scheme or parts.netloc or ref.startswith(("mailto:", "javascript:")):
+                continue
+            target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                problems.append(f"{page.relative_to(html)}: {ref} points at a missing file")
+            elif parts.path:  # the server must answer it too (download buttons included)
+                with urlopen(urljoin(base, target.relative_to(html).as_posix())) as reply:
+                    assert reply.status < 400
+            if parts.fragment and target.suffix == ".html" and target.exists():
+                if unquote(parts.fragment) not in parsed(target).ids:
+                    problems.append(f"{page.relative_to(html)}: {ref}: no #{parts.fragment} on that page")
+    assert not problems, "\n".join(sorted(set(problems)))
+
+
+def blank_panels(path: Path, columns: int = 3) -> list[int]:
+    """Columns of a figure whose drawn (non-white) pixels are nearly all one colour, such as a black panel."""
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=float) / 255
+    found = []
+    for k, part in enumerate(np.array_split(rgb, columns, axis=1)):
+        drawn = part[(part < 0.95).any(-1)]
+        if len(drawn) > 0.3 * part.shape[0] * part.shape[1] and drawn.std(0).max() < 0.01:
+            found.append(k)
+    return found
+
+
+def test_no_figure_has_a_blank_panel(site):
+    _, html, _ = site
+    figures = sorted((html / "_images").glob("*.png"))
+    assert figures, "the book has no figures"
+    problems = [f"{p.name}: column {k + 1} of 3 is one colour" for p in figures for k in blank_panels(p)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_blank_panel_check_catches_a_black_ground_truth(tmp_path):
+    rgb = np.full((90, 90, 3), 255, np.uint8)
+    rgb[10:80, 5:25] = np.random.default_rng(0).integers(0, 255, (70, 20, 3))
+    rgb[10:80, 35:55] = np.random.default_rng(1).integers(0, 255, (70, 20, 3))
+    rgb[:, 60:] = 0  # the third column solid black, as the triplet bug drew it
+    Image.fromarray(rgb).save(tmp_path / "t.png")
+    assert blank_panels(tmp_path / "t.png") == [2]
