@@ -70,3 +70,37 @@ def test_composition_fractions_are_renormalised():
     els = physics.parse_composition({"Fe2O3": 2.0, "SiO2": 2.0})
     assert sum(els.values()) == pytest.approx(1.0)
     assert els["Fe"] == pytest.approx(0.5 * 2 * 55.845 / 159.69, rel=1e-3)
+
+
+def emitted_ratio(pigment: str, symbol: str, upper: list[str], lower: list[str]) -> float:
+    """Emitted intensity of `upper` lines over `lower` lines of a thick layer of the pure pigment."""
+    from xrfnb import pigments
+
+    composition = physics.parse_composition(pigments.palette_table()["pigments"][pigment]["composition"])
+    energy, intensity = physics.sample_emission(physics.ReferenceSample().layers(composition, {}),
+                                                physics.Instrument())
+
+    def total(lines: list[str]) -> float:
+        wanted = {physics.line_energy(symbol, line) for line in lines}
+        return float(sum(intensity[np.isclose(energy, e, atol=1e-6)].sum() for e in wanted))
+
+    return total(upper) / total(lower)
+
+
+@pytest.mark.parametrize("pigment, symbol, upper, lower, reference", [
+    ("Red Ochre", "Fe", ["KM3", "KM2"], ["KL3", "KL2"], 0.145),  # Fe K beta / K alpha (SPEC section 2)
+    ("Cinnabar", "Hg", ["L3N5"], ["L3M5"], 0.212),  # Hg L beta2 / L alpha1
+])
+def test_line_ratios_agree_with_a_fundamental_parameter_reference(pigment, symbol, upper, lower, reference):
+    assert emitted_ratio(pigment, symbol, upper, lower) == pytest.approx(reference, rel=0.15)
+
+
+def test_cobalt_blue_and_smalt_stay_apart_in_cielab(palette):
+    from skimage import color
+
+    lab = color.rgb2lab(palette.rgb[None].astype(float) / 255)[0]
+    cobalt, smalt = palette.names.index("Cobalt Blue"), palette.names.index("Smaltino")
+    assert color.deltaE_ciede2000(lab[cobalt], lab[smalt]) > 5  # twice a just-noticeable difference and more
+    others = [i for i in range(len(palette)) if i != cobalt]
+    nearest = min(others, key=lambda i: color.deltaE_ciede2000(lab[cobalt], lab[i]))
+    assert nearest == smalt  # the two blues: apart, yet each other's nearest

@@ -101,10 +101,14 @@ def test_a_tiny_batch_is_overfit_on_cpu():
     assert loss.item() < 0.35 * first
 
 
-def test_augmentation_moves_input_and_target_together():
-    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+def test_augmentation_moves_input_and_target_together_through_all_eight_symmetries():
+    x = torch.arange(3 * 4 * 4, dtype=torch.float32).reshape(1, 3, 4, 4).repeat(64, 1, 1, 1)
     xa, ya = recolour.augment(x, x.clone(), torch.Generator().manual_seed(1))
     torch.testing.assert_close(xa, ya)
+    changed = (xa != x).flatten(1).any(1)
+    assert 0 < int(changed.sum()) < len(x)  # an identity augmentation changes nothing and fails here
+    seen = {tuple(a[0, 0].tolist()) for a in xa}
+    assert len(seen) == 8  # the 4 rotations of the image and of its mirror
 
 
 def make_store(path, n=12, size=32, channels=3, nan_at=None):

@@ -364,3 +364,16 @@ def test_file_still_overloaded_after_retries_is_an_error(fake, tmp_path):
     url = f"{fake.files_url}Painting%201.png?width=640"
     with pytest.raises(WikidataError, match=rf"download of {re.escape(url)}: HTTP 503 \(gave up after 2 attempts\)"):
         run(fake, tmp_path, retries=2)
+
+
+def test_a_files_url_without_a_trailing_slash_is_joined_properly(fake, tmp_path):
+    add_items(fake, 2)
+    records, skipped, _ = run(fake, tmp_path, files_url=fake.files_url.rstrip("/"))
+    assert [r["id"] for r in records] == ["Q1", "Q2"] and not skipped
+
+
+def test_a_fetch_that_ends_with_no_image_fails_naming_the_first_failure(fake, tmp_path):
+    add_items(fake, 2)
+    fake.files.clear()
+    with pytest.raises(RuntimeError, match=r"no usable image .* the first failure: Q1: file not found \(404\)"):
+        run(fake, tmp_path)

@@ -35,7 +35,7 @@ def measured(runs: Path) -> dict[str, dict]:
     best: dict[str, dict] = {}
     for ledger in sorted(Path(runs).glob("*/computed.json")):
         for stage, rec in read_json(ledger).items():
-            if "parameters" in rec and (stage not in best or
+            if "n_samples" in rec.get("parameters", {}) and (stage not in best or
                                         work(stage, rec["parameters"]) > work(stage, best[stage]["parameters"])):
                 best[stage] = rec
     return best

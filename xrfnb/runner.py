@@ -333,7 +333,7 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
                            "which later stages read (WRITES in xrfnb/prerequisites.py)")
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         stages_record[nb.stem] = {"seconds": round(seconds, 2), "parameters": inject, "date": now,
-                                  **_provenance(run_dir, nb.stem, before, seconds, now, inject)}
+                                  **_provenance(run_dir, nb.stem, before, seconds, now, params)}
         print(f"[{i}/{len(chosen)}] {nb.stem} done in {seconds:.1f} s "
               f"(elapsed {time.perf_counter() - run_start:.1f} s)", flush=True)
         record = _record(profile, params, root, stages_record)
@@ -369,7 +369,8 @@ def _provenance(run_dir: Path, stage: str, before: float | None, seconds: float,
 
     A stage reused its work when its main artifact existed before it ran and was not rewritten; the
     seconds and date of the run that computed it come from `runs/<profile>/computed.json`, which
-    records every stage that computed. Stages with no artifact of their own (the evaluation) computed.
+    records every stage that computed, with the run's parameters (the budget check scales from them).
+    Stages with no artifact of their own (the evaluation) computed.
     """
     ledger_path = run_dir / "computed.json"
     ledger = read_json(ledger_path) if ledger_path.exists() else {}

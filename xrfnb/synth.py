@@ -42,7 +42,7 @@ MIX1, MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 
 def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -> np.ndarray:
-    """Lloyd's K-means with k-means++ seeding on points `x` (n, 3); returns the centres (k, 3)."""
+    """Lloyd's K-means with k-means++ seeding on points `x` (n, d); returns the centres (k, d)."""
     centres = [x[rng.integers(len(x))]]
     d2 = ((x - centres[0]) ** 2).sum(1)
     for _ in range(1, k):
@@ -53,7 +53,7 @@ def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) ->
     for _ in range(iters):
         labels = _assign(x, c)
         counts = np.bincount(labels, minlength=k)
-        new = np.stack([np.bincount(labels, x[:, j], minlength=k) for j in range(3)], 1)
+        new = np.stack([np.bincount(labels, x[:, j], minlength=k) for j in range(x.shape[1])], 1)
         new = np.where(counts[:, None] > 0, new / np.maximum(counts, 1)[:, None], c)
         if np.allclose(new, c, atol=1e-7):
             break

@@ -130,6 +130,9 @@ def fetch(out: Path, limit: int, *, endpoint: str = DEFAULT_ENDPOINT, files_url:
         records.append(_record(row, path.name, size))
         if len(records) == limit:
             break
+    if not records:
+        first = f"; the first failure: {skipped[0]['id']}: {skipped[0]['reason']}" if skipped else ""
+        raise RuntimeError(f"wikidata: no usable image from {endpoint} and {files_url}{first}")
     return records, skipped
 
 
@@ -202,7 +205,7 @@ class _Client:
         finished = _finished_image(out, qid)
         if finished is not None:
             return finished
-        url = f"{self.files_url}{quote(filename, safe='')}?width={self.thumb_width}"
+        url = f"{self.files_url.rstrip('/')}/{quote(filename, safe='')}?width={self.thumb_width}"
         part = out / f"{qid}.part"
         content_type = self._retrying(f"download of {url}", lambda: self._download_once(url, part))
         try:
