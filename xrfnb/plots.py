@@ -149,31 +149,35 @@ def mosaic(images: list[np.ndarray], titles: list[str], ncols: int = 8, size: fl
 def generation_figure(rgb: np.ndarray, synthesis, cube: np.ndarray, energy: np.ndarray,
                       pigment_names: list[str], lines: list[tuple[str, float]]) -> plt.Figure:
     """The paper's generation figure: RGB, clustered RGB, sum spectrum with lines, pigment weights."""
-    fig = plt.figure(figsize=(15, 7.5))
-    grid = fig.add_gridspec(2, 4, height_ratios=[1, 1])
-    ax = fig.add_subplot(grid[0, 0])
+    fig = plt.figure(figsize=(11, 10))
+    grid = fig.add_gridspec(3, 4, height_ratios=[1, 1, 1.1])
+    ax = fig.add_subplot(grid[0, :2])
     ax.imshow(rgb)
     ax.set_title("RGB")
     ax.axis("off")
-    ax = fig.add_subplot(grid[0, 1])
+    ax = fig.add_subplot(grid[0, 2:])
     ax.imshow(synthesis.clustered_rgb())
     ax.set_title(f"clustered RGB (K = {len(synthesis.cluster_rgb)})")
     ax.axis("off")
-    ax = fig.add_subplot(grid[0, 2:])
+    ax = fig.add_subplot(grid[1, :])
     total = cube.reshape(-1, cube.shape[-1]).sum(0)
     ax.semilogy(energy, np.maximum(total, 0.5), color="k", lw=0.8)
+    baseline = np.median(total[total > 0])
     for label, e in lines:
         j = int(np.argmin(np.abs(energy - e)))
-        ax.annotate(label, (energy[j], total[j]), xytext=(0, 4), textcoords="offset points", ha="center",
-                    fontsize=7, rotation=90)
+        if total[j] > 3 * baseline:  # label only the lines that stand out of the continuum
+            ax.annotate(label, (energy[j], total[j]), xytext=(0, 4), textcoords="offset points", ha="center",
+                        fontsize=10, rotation=90)
+    ax.set_ylim(top=total.max() * 30)
     ax.set(title=f"sum spectrum ({cube.shape[0]} x {cube.shape[1]} pixels, {synthesis.counts} counts each)",
            xlabel="energy (keV)", ylabel="counts")
-    ax = fig.add_subplot(grid[1, :])
+    ax = fig.add_subplot(grid[2, :])
     im = ax.imshow(synthesis.weights, aspect="auto", cmap="viridis")
     ax.set_yticks(range(len(synthesis.cluster_rgb)))
-    ax.set_yticklabels([f"cluster {k}" for k in range(len(synthesis.cluster_rgb))], fontsize=8)
+    ax.set_yticklabels([f"cluster {k}" for k in range(len(synthesis.cluster_rgb))], fontsize=10)
+    ax.tick_params(axis="y", pad=28)  # room for each cluster's colour patch
     for k, c in enumerate(synthesis.cluster_rgb):
-        ax.add_patch(plt.Rectangle((-1.45, k - 0.4), 0.4, 0.8, color=c, clip_on=False))
+        ax.add_patch(plt.Rectangle((-1.05, k - 0.4), 0.45, 0.8, color=c, clip_on=False))
     ax.set_xticks(range(len(pigment_names)))
     ax.set_xticklabels(pigment_names, rotation=30, ha="right", fontsize=8)
     ax.set_title("per-cluster pigment weights alpha = (101 - dE00) / 101 (0 where below the threshold)")
