@@ -63,8 +63,15 @@ def site(smoke_book):
     server.shutdown()
 
 
+def javascript_error(entry: dict) -> bool:
+    """A script that failed to load or raised (`Uncaught ...`); not a theme's own console message."""
+    message = entry["message"]
+    return entry["level"] == "SEVERE" and ("Uncaught" in message or "Failed to load resource" in message)
+
+
 def pages(html: Path) -> list[Path]:
-    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts and p.name not in ("genindex.html",))
+    return sorted(p for p in html.rglob("*.html")
+                  if "_static" not in p.parts and p.name != "genindex.html" and not p.name.startswith("."))
 
 
 def test_every_page_loads_without_errors_in_chromium(site):
@@ -89,7 +96,7 @@ def test_every_page_loads_without_errors_in_chromium(site):
                 ".map(i => i.src)")
             problems += [f"{url}: image does not decode: {src}" for src in broken]
             problems += [f"{url}: JavaScript: {entry['message']}" for entry in driver.get_log("browser")
-                         if entry["level"] == "SEVERE" and urlsplit(base).netloc in entry["message"]]
+                         if javascript_error(entry)]
     finally:
         driver.quit()
     problems += [f"HTTP {status}: {path}" for path, status in responses if status >= 400]
