@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+DRIVER = shutil.which("chromedriver")
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Chromium and ChromeDriver: "
                                  "apt-get install chromium chromium-driver (as .ci/run does)")]
