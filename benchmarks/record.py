@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +26,8 @@ def save(name: str, results: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     write_json(path, {"benchmark": name, "machine": device.describe(),
-                      "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **results})
+                      "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                      "load_average_1min": os.getloadavg()[0], **results})
     render()
     return path
 
@@ -35,7 +37,7 @@ def _rows(data: dict, prefix: str = "") -> list[tuple[str, str]]:
     for key, value in data.items():
         if isinstance(value, dict):
             rows += _rows(value, f"{prefix}{key}.")
-        elif key not in ("benchmark", "machine", "date"):
+        elif key not in ("benchmark", "machine", "date", "load_average_1min"):
             rows.append((f"{prefix}{key}", f"{value:.4g}" if isinstance(value, float) else str(value)))
     return rows
 
@@ -47,7 +49,8 @@ def render() -> Path:
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
         table = "\n".join(f"| {k} | {v} |" for k, v in _rows(data))
-        parts.append(f"## {data['benchmark']}\n\n{data['machine']}, {data['date']}\n\n| quantity | value |\n"
+        parts.append(f"## {data['benchmark']}\n\n{data['machine']}, {data['date']}, load average "
+                     f"{data.get('load_average_1min', float('nan')):.1f} over the minute before\n\n| quantity | value |\n"
                      f"|---|---|\n{table}\n")
     out = HERE / "RESULTS.md"
     out.write_text("\n".join(parts))

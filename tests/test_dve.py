@@ -206,3 +206,10 @@ def test_held_out_pixels_were_never_trained_on(tmp_path):
     seen = set(zip(spectra["train"].sample, spectra["train"].pixel))
     held = list(zip(spectra["heldout"].sample, spectra["heldout"].pixel))
     assert held and not seen & set(held)
+
+
+def test_training_writes_nothing_outside_its_folder(tmp_path, monkeypatch):
+    """Lightning's default checkpoint callback would write ./checkpoints; training keeps to its own folder."""
+    monkeypatch.chdir(tmp_path)
+    fit(tmp_path, epochs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from .io import atomic_path
 
@@ -97,9 +97,12 @@ def trainer(out_dir: Path, epochs: int, scale: Scale, callbacks: list[Callback] 
     quiet()
     metrics = Path(out_dir) / "metrics.csv"
     checkpoints = LastCheckpoint(Path(out_dir) / "last.ckpt")
+    # Lightning adds its own ModelCheckpoint (into ./checkpoints) unless one is given or checkpointing is off
+    own = any(isinstance(c, ModelCheckpoint) for c in callbacks)
     t = L.Trainer(max_epochs=epochs, accelerator=scale.accelerator, devices=scale.devices,
                   num_nodes=scale.num_nodes, strategy=scale.strategy, deterministic=True, logger=False,
                   enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                  enable_checkpointing=own, default_root_dir=out_dir,
                   callbacks=[checkpoints, EpochTimer(), EpochCSV(metrics), *callbacks], precision=precision)
     return t, metrics
 
