@@ -7,7 +7,7 @@ import sys
 import nbformat
 import pytest
 
-from xrfnb import runner
+from xrfnb import book, runner
 
 
 def write_notebook(path, params_source, body):
@@ -111,3 +111,19 @@ def test_a_dying_kernel_is_reported_by_stage(project):
     with pytest.raises(runner.RunError, match="stage 02_second (stopped|failed)"):
         runner.run("smoke", progress=False)
     assert not (project / "book" / "executed" / "02_second.ipynb").exists()
+
+
+def test_the_record_tells_computed_work_from_reused_work(project, monkeypatch):
+    """A stage whose artifact a rerun leaves untouched is 'reused', with the seconds and date it was computed."""
+    from xrfnb import prerequisites
+
+    write_notebook(project / "notebooks" / "01_first.ipynb", 'profile = "smoke"',
+                   ["import os, pathlib\nout = pathlib.Path(os.environ['XRFNB_ROOT']) / 'runs' / profile / 'a.txt'\n"
+                    "out.exists() or out.write_text('work')"])
+    monkeypatch.setitem(prerequisites.WRITES, "01_first", ("a.txt",))
+    first = runner.run("smoke", progress=False)["stages"]["01_first"]
+    again = runner.run("smoke", progress=False)["stages"]["01_first"]
+    assert first["reused"] is False and again["reused"] is True
+    assert again["computed_seconds"] == first["seconds"] and again["computed_date"] == first["date"]
+    page = book.execution_record_markdown(json.loads((project / "book" / "executed" / "run.json").read_text()))
+    assert "| reused |" in page
