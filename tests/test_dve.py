@@ -213,3 +213,21 @@ def test_training_writes_nothing_outside_its_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fit(tmp_path, epochs=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_centroids_start_from_spectra_across_the_whole_training_set():
+    """Stored crop by crop, the first spectra are one crop's colours: a seeded random subset sees them all."""
+    counts, which = spectra(n=3000)
+    order = np.argsort(which, kind="stable")  # pigment 0 first, as a crop holds one colour region
+    counts, which = torch.from_numpy(counts[order]), which[order]
+    model = dve.DVE(config(latent_dim=3))
+    model.forward = lambda c: c.float()[:, [9, 29, 49]]  # a latent that tells the pigments apart
+    model.init_centroids(counts, n=300)  # the first 300 spectra are all pigment 0
+    z = model(counts)
+    means = torch.stack([z[torch.from_numpy(which == k)].mean(0) for k in range(3)])
+    nearest = torch.cdist(means, model.centroids).min(1).values
+    assert (nearest < 0.1 * torch.cdist(means, means).max()).all()  # a centroid at every pigment
+    again = dve.DVE(config(latent_dim=3))
+    again.forward = model.forward
+    again.init_centroids(counts, n=300)
+    assert torch.equal(model.centroids, again.centroids)  # seeded

@@ -60,6 +60,24 @@ def test_lsa_temperature_is_learnable():
     assert lsa.log_temperature.grad is not None and lsa.log_temperature.grad.abs() > 0
 
 
+@pytest.mark.parametrize("arch", ["smalluvit", "unet", "pixel_mlp"])
+def test_weight_decay_spares_biases_norms_temperatures_and_the_positional_embedding(arch):
+    cfg = recolour.RecolourConfig(model=smalluvit.SmallUViTConfig(image_size=32, **TINY), arch=arch)
+    module = recolour.Recolouring(cfg)
+    decayed, kept = recolour.decay_groups(module.model, 0.05)
+    assert decayed["weight_decay"] == 0.05 and kept["weight_decay"] == 0.0
+    names = {id(p): n for n, p in module.model.named_parameters()}
+    decayed_ids, kept_ids = {id(p) for p in decayed["params"]}, {id(p) for p in kept["params"]}
+    assert decayed_ids | kept_ids == set(names) and not decayed_ids & kept_ids  # every parameter, once
+    spared = {names[i] for i in kept_ids}
+    assert all(module.model.get_parameter(n).ndim < 2 or n.endswith("pos_embedding") for n in spared)
+    assert all(p.ndim >= 2 for p in decayed["params"])
+    if arch == "smalluvit":
+        assert {"pos_embedding"} <= spared and any(n.endswith("log_temperature") for n in spared)
+    optimizer = module.configure_optimizers()["optimizer"]
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05, 0.0]
+
+
 def redmean_reference(a, b):
     """The formula pixel by pixel, in plain Python."""
     total = 0.0

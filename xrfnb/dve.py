@@ -219,19 +219,24 @@ class DVE(L.LightningModule):
         beta, gamma = self.cfg.weights(self.current_epoch)
         self.log_dict({"beta": beta, "gamma": gamma}, on_step=False, on_epoch=True)
         if self.current_epoch >= self.cfg.warmup_epochs and not self.centroids_ready:
-            self.init_centroids()
+            self.init_centroids(self.trainer.datamodule.train_counts)
 
     @torch.no_grad()
-    def init_centroids(self, n: int = 20_000) -> None:
-        """K-means (k-means++, Lloyd) on the latents of up to n training spectra."""
+    def init_centroids(self, train_counts: torch.Tensor, n: int = 20_000) -> None:
+        """K-means (k-means++, Lloyd) on the latents of a seeded random subset of up to n training spectra.
+
+        A random subset, not the first n: the spectra are stored crop by crop, so the first n would come
+        from the lowest-index crops and miss the colours of the others.
+        """
         from .synth import _kmeans
 
-        counts = self.trainer.datamodule.train_counts[:n]
+        rng = np.random.default_rng(np.random.SeedSequence([self.cfg.seed, 21]))
+        pick = np.sort(rng.choice(len(train_counts), size=min(n, len(train_counts)), replace=False))
+        counts = train_counts[torch.from_numpy(pick)]
         was_training = self.training
         self.eval()
         z = torch.cat([self(c.to(self.device)) for c in counts.split(4096)]).cpu().double().numpy()
         self.train(was_training)
-        rng = np.random.default_rng(np.random.SeedSequence([self.cfg.seed, 21]))
         centres = _kmeans(z, self.cfg.n_clusters, rng)
         self.centroids.copy_(torch.as_tensor(centres, dtype=self.centroids.dtype))
         self.centroid_counts.fill_(1.0)

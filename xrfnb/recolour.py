@@ -76,6 +76,19 @@ def augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tup
     return x, y
 
 
+def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW parameter groups: weight decay on the weight matrices and kernels only.
+
+    Biases, norm scales, the LSA temperatures (all of fewer than two dimensions) and the positional
+    embedding are not decayed, as in ViT and U-ViT training: decay would pull them towards zero, which
+    for a temperature or a norm scale is not a simpler model but a different one.
+    """
+    decay, keep = [], []
+    for name, param in model.named_parameters():
+        (keep if param.ndim < 2 or name.endswith("pos_embedding") else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+
+
 class Recolouring(L.LightningModule):
     """SmallUViT with the paper's loss and metric; input standardisation kept as buffers."""
 
@@ -131,7 +144,7 @@ class Recolouring(L.LightningModule):
                  sync_dist=True)
 
     def configure_optimizers(self) -> dict:
-        opt = torch.optim.AdamW(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        opt = torch.optim.AdamW(decay_groups(self.model, self.cfg.weight_decay), lr=self.cfg.lr)
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=self.cfg.plateau_factor,
                                                              patience=self.cfg.plateau_patience)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": plateau, "monitor": "val_ms_ssim"}}
