@@ -271,17 +271,18 @@ def reconstructions(energy: np.ndarray, observed: np.ndarray, reconstructed: np.
 
 def latent_3d(z: np.ndarray, colour_sets: dict[str, tuple[np.ndarray, list[str]]]) -> plt.Figure:
     """3-D scatter of latent codes, one panel per colouring {title: (labels, label names)}."""
-    fig = plt.figure(figsize=(6 * len(colour_sets), 5))
+    fig = plt.figure(figsize=(5.5 * len(colour_sets), 6.5))
     for i, (title, (labels, names)) in enumerate(colour_sets.items(), 1):
         ax = fig.add_subplot(1, len(colour_sets), i, projection="3d")
+        ax.set_box_aspect(None, zoom=0.85)  # room for the z label inside the panel
         cmap = plt.get_cmap("tab20", max(len(names), 1))
         for j, name in enumerate(names):
             m = labels == j
             if m.any():
                 ax.scatter(*z[m].T, s=2, color=cmap(j), label=name, depthshade=False)
         ax.set(title=title, xlabel="z1", ylabel="z2", zlabel="z3")
-        ax.legend(fontsize=6, markerscale=4, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+        # below its panel, where the neighbouring 3-D panel cannot cover it
+        ax.legend(fontsize=8, markerscale=4, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 0.02))
     return fig
 
 
