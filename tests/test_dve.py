@@ -231,3 +231,13 @@ def test_centroids_start_from_spectra_across_the_whole_training_set():
     again.forward = model.forward
     again.init_centroids(counts, n=300)
     assert torch.equal(model.centroids, again.centroids)  # seeded
+
+
+def test_a_model_trained_by_other_code_is_trained_again(tmp_path, monkeypatch):
+    fit(tmp_path, epochs=2)
+    monkeypatch.setattr(dve.training, "code_fingerprint", lambda *modules: "another xrfnb")
+    trained = []
+    original = dve.L.Trainer.fit
+    monkeypatch.setattr(dve.L.Trainer, "fit", lambda *a, **k: (trained.append(1), original(*a, **k)))
+    fit(tmp_path, epochs=2)
+    assert trained

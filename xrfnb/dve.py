@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -277,7 +278,8 @@ def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, e
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(json.dumps([asdict(config), batch_size]).encode()
+    code = training.code_fingerprint(sys.modules[__name__], training)
+    key = hashlib.sha256(json.dumps([asdict(config), batch_size, code]).encode()
                          + np.ascontiguousarray(train_counts).tobytes()
                          + np.ascontiguousarray(val_counts).tobytes()).hexdigest()
     if training.finished(out_dir, f"{key}:{epochs}", "dve.ckpt"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -211,7 +212,10 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     check_store(store, config.model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(json.dumps([asdict(config), batch_size, store.key]).encode()).hexdigest()
+    from . import baselines, metrics as metric_code, smalluvit
+
+    code = training.code_fingerprint(sys.modules[__name__], smalluvit, baselines, metric_code, training)
+    key = hashlib.sha256(json.dumps([asdict(config), batch_size, store.key, code]).encode()).hexdigest()
     if training.finished(out_dir, f"{key}:{epochs}", "best.ckpt"):
         return load(out_dir / "best.ckpt", config.model, config.arch), out_dir / "metrics.csv"
     L.seed_everything(config.seed, workers=True, verbose=False)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 import os
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import lightning as L
 import pandas as pd
@@ -130,6 +133,15 @@ def save_final(trainer: L.Trainer, path: Path, weights_only: bool = True) -> Non
     if trainer.is_global_zero:
         os.replace(tmp, path)
     trainer.strategy.barrier()
+
+
+def code_fingerprint(*modules: ModuleType) -> str:
+    """A hash of the modules' source: part of every training key, so a model trained by other code (an
+    older xrfnb with another initialisation or optimiser) is trained again rather than reused."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()
 
 
 def finished(out_dir: Path, key: str, final: str) -> bool:
