@@ -122,7 +122,8 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="execute the notebooks with papermill at a profile")
-    p.add_argument("--profile", default="smoke", help="smoke (default), lite or paper")
+    p.add_argument("--profile", default="smoke",
+                   help=f"one of {', '.join(runner.profile_names())} (default: smoke)")
     p.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages (e.g. 01 or pigments)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
     p.add_argument("--force", action="store_true",

@@ -292,7 +292,7 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
 
     Parameters
     ----------
-    profile_name : a profile in `xrfnb/profiles/` (`smoke`, `lite`, `paper`).
+    profile_name : a profile in `xrfnb/profiles/` (`smoke`, `laptop`, `lite`, `paper`).
     only : stage names to run (default: all); others keep their earlier executed copies and records.
     overrides : `key=value` strings that replace profile parameters (type-checked).
     notebooks_dir, out_dir : source notebooks and executed copies (default `notebooks/`, `book/executed/`).
