@@ -127,3 +127,6 @@ def test_the_record_tells_computed_work_from_reused_work(project, monkeypatch):
     assert again["computed_seconds"] == first["seconds"] and again["computed_date"] == first["date"]
     page = book.execution_record_markdown(json.loads((project / "book" / "executed" / "run.json").read_text()))
     assert "| reused |" in page
+    second = json.loads((project / "book" / "executed" / "run.json").read_text())["stages"]["02_second"]
+    assert f"{first['seconds'] + second['seconds']:.1f} s of computation" in page  # reused at its first cost
+    assert book.compute_seconds({"stages": {"a": again, "b": {**again, "computed_seconds": None}}}) == "unknown"

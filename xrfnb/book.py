@@ -73,7 +73,7 @@ Every page of this book was produced by one run of the pipeline, recorded here f
 | device | {record['device']} |
 | date | {record['date']} |
 | git commit | `{record['git_commit']}` |
-| total time | {record['total_seconds']:.1f} s |
+| time | {record['total_seconds']:.1f} s in this run's stages; {compute_seconds(record)} of computation behind them (reused work at the time it took) |
 
 ## Seconds per stage
 
@@ -97,6 +97,12 @@ how long that took.
 
 Environment lock: {locked}.
 """
+
+
+def compute_seconds(record: dict) -> str:
+    """Seconds of computation behind a run's stages: this run's own, plus what reused work took when computed."""
+    parts = [s.get("computed_seconds") if s.get("reused") else s["seconds"] for s in record["stages"].values()]
+    return "unknown" if None in parts else f"{sum(parts):.1f} s"
 
 
 def _stage_row(name: str, stage: dict) -> str:
