@@ -20,7 +20,6 @@ Hellinger map, which makes Poisson noise roughly uniform across channels and tot
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -278,10 +277,8 @@ def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, e
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    code = training.code_fingerprint(sys.modules[__name__], training)
-    key = hashlib.sha256(json.dumps([asdict(config), batch_size, code]).encode()
-                         + np.ascontiguousarray(train_counts).tobytes()
-                         + np.ascontiguousarray(val_counts).tobytes()).hexdigest()
+    key = training.run_key([asdict(config), batch_size], (sys.modules[__name__], training),
+                           np.ascontiguousarray(train_counts).tobytes() + np.ascontiguousarray(val_counts).tobytes())
     if training.finished(out_dir, f"{key}:{epochs}", "dve.ckpt"):
         return load(out_dir / "dve.ckpt"), out_dir / "metrics.csv"
     L.seed_everything(config.seed, workers=True, verbose=False)

@@ -8,8 +8,6 @@ standardised per channel with the training set's mean and standard deviation, bf
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -214,8 +212,8 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     out_dir.mkdir(parents=True, exist_ok=True)
     from . import baselines, metrics as metric_code, smalluvit
 
-    code = training.code_fingerprint(sys.modules[__name__], smalluvit, baselines, metric_code, training)
-    key = hashlib.sha256(json.dumps([asdict(config), batch_size, store.key, code]).encode()).hexdigest()
+    key = training.run_key([asdict(config), batch_size, store.key],
+                           (sys.modules[__name__], smalluvit, baselines, metric_code, training))
     if training.finished(out_dir, f"{key}:{epochs}", "best.ckpt"):
         return load(out_dir / "best.ckpt", config.model, config.arch), out_dir / "metrics.csv"
     L.seed_everything(config.seed, workers=True, verbose=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import logging
 import os
 import time
@@ -142,6 +143,12 @@ def code_fingerprint(*modules: ModuleType) -> str:
     for module in modules:
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()
+
+
+def run_key(settings: list, code: tuple[ModuleType, ...], data: bytes = b"") -> str:
+    """What a training depends on, as one hash: its settings (JSON), the source of the modules that train
+    it (`code_fingerprint`) and its data's bytes. `finished` and `resume_path` compare it."""
+    return hashlib.sha256(json.dumps([*settings, code_fingerprint(*code)]).encode() + data).hexdigest()
 
 
 def finished(out_dir: Path, key: str, final: str) -> bool:
