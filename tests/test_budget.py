@@ -31,3 +31,9 @@ def test_a_profile_far_over_its_budget_is_refused_before_it_starts(tmp_path):
     with pytest.raises(runner.RunError, match=r"would take about \d+ min on this machine .* budget of 10 min"):
         runner.check_budget(profile, ["05_embedded_dataset", "06_train_smalluvit"], big, tmp_path / "big")
     runner.check_budget(profile, ["05_embedded_dataset"], SMALL, tmp_path / "big")  # within budget: silent
+
+
+def test_the_dve_stage_counts_every_training_of_its_comparison():
+    one = budget.work("04_train_dve", {**SMALL, "dve_compare_seeds": []})
+    assert budget.work("04_train_dve", {**SMALL, "seed": 0, "dve_compare_seeds": [0, 1, 2]}) == 9 * one - one
+    assert budget.work("04_train_dve", {**SMALL, "seed": 5, "dve_compare_seeds": [0]}) == 3 * one

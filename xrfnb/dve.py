@@ -9,8 +9,10 @@ The paper's embedding (SPEC §5), inspired by the Deep Clustering Network and Va
   observed spectrum and the reconstruction) [choice];
 * InfoVAE's Maximum Mean Discrepancy between the latent codes and N(0, I) [paper], with a small KL term
   so the log-variance stays meaningful [choice];
-* a DCN clustering loss (lambda/2)||z - m_assigned||^2 with online centroid updates; centroids are
-  initialised by K-means on the latents once an autoencoder warm-up ends [paper, DCN];
+* a clustering loss in latent space, one of `dve_losses.CLUSTERINGS` (`dve_clustering`): the DCN loss
+  (lambda/2)||z - m_assigned||^2 with online centroids initialised by K-means on the latents once an
+  autoencoder warm-up ends [paper, DCN], or the authors' silhouette loss from their companion paper's code,
+  as they compute it (no gradient) or differentiable (see `dve_losses`);
 * loss weights that change with the epoch: the clustering weight is 0 during the warm-up, then both
   MMD and clustering weights ramp linearly to their maxima [paper: "weights that change with the epoch"].
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -34,7 +36,9 @@ from einops import rearrange
 from torch import nn
 from torch.nn import functional as F
 
-from . import training
+from . import dve_losses, training
+from .dve_losses import (check_clustering, kl_divergence, mmd, reconstruction_loss, rescale, silhouette_term,
+                         update_centroids)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,16 @@ class DVEConfig:
     ramp_epochs: int = 2
     lr: float = 1e-3
     seed: int = 0
+    clustering: str = "dcn"  # one of dve_losses.CLUSTERINGS
+    silhouette_k_min: int = 4  # silhouette variants: K-means for K in [min(silhouette_k_min, n_clusters), n_clusters]
+    silhouette_sample: int = 512  # silhouette variants: latent means of a batch the silhouette sees, at most
+    kmeans_iters: int = 10  # silhouette variants: Lloyd steps of each batch K-means
+
+    def __post_init__(self) -> None:
+        check_clustering(self.clustering)
+        if self.silhouette_k_min < 2:
+            raise ValueError(f"silhouette_k_min must be at least 2 (a silhouette needs two clusters), "
+                             f"got {self.silhouette_k_min}")
 
     def weights(self, epoch: int) -> tuple[float, float]:
         """(beta, gamma) at an epoch: MMD ramps from the start, clustering after the warm-up."""
@@ -119,44 +133,6 @@ def check_spectra(counts: torch.Tensor, n_channels: int, where: str = "spectra")
         raise ValueError(f"{where}: a spectrum with no counts")
 
 
-def reconstruction_loss(log_p: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """Multinomial negative log-likelihood per photon: -sum_e c_e log p_e / N, averaged over spectra."""
-    counts = counts.float()
-    return -(counts * log_p).sum(-1).div(counts.sum(-1).clamp_min(1)).mean()
-
-
-def mmd(z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-    """Squared MMD with InfoVAE's kernel k(x, y) = exp(-||x - y||^2 / D^2) (D the latent dimension)."""
-    d2 = z.shape[-1] ** 2
-
-    def k(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-torch.cdist(a, b).pow(2) / d2).mean()
-
-    return k(z, z) + k(prior, prior) - 2 * k(z, prior)
-
-
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, var) || N(0, I)), averaged over the batch."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
-
-
-def update_centroids(centroids: torch.Tensor, counts: torch.Tensor, z: torch.Tensor,
-                     assigned: torch.Tensor) -> None:
-    """DCN's online update with step 1/count, in place, for a whole batch at once.
-
-    Per point, m_k <- m_k - (1/count_k)(m_k - z) with count_k incremented first; over a batch this
-    makes each centroid the running mean of the points ever assigned to it (its initial position
-    counting once), which is what applying the per-point rule in sequence gives.
-    """
-    k = centroids.shape[0]
-    n = torch.bincount(assigned, minlength=k).to(counts.dtype)
-    sums = torch.zeros_like(centroids).index_add_(0, assigned, z)
-    new_counts = counts + n
-    moved = n > 0
-    centroids[moved] += (sums[moved] - n[moved, None] * centroids[moved]) / new_counts[moved, None]
-    counts.copy_(new_counts)
-
-
 class DVE(L.LightningModule):
     """The embedding model and its training step (Lightning runs the loop)."""
 
@@ -179,6 +155,8 @@ class DVE(L.LightningModule):
         return torch.cdist(z, self.centroids).argmin(-1)
 
     def losses(self, counts: torch.Tensor, epoch: int) -> dict[str, torch.Tensor]:
+        """Every loss term of a batch, the total `loss`, and `clust_undefined` (1 when the batch's K-means
+        found a single cluster, so its silhouette is undefined and the clustering term sits out)."""
         mu, logvar = self.encoder(normalise(counts))
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         terms = {
@@ -186,30 +164,40 @@ class DVE(L.LightningModule):
             "mmd": mmd(z, torch.randn_like(z)),
             "kl": kl_divergence(mu, logvar),
             "clust": mu.new_zeros(()),
+            "clust_undefined": mu.new_zeros(()),
         }
-        if self.centroids_ready:
-            assigned = self.assign(mu.detach())
-            terms["clust"] = 0.5 * (mu - self.centroids[assigned]).pow(2).sum(-1).mean()
-            if self.training:
-                update_centroids(self.centroids, self.centroid_counts, mu.detach(), assigned)
         beta, gamma = self.cfg.weights(epoch)
-        terms["loss"] = terms["rec"] + beta * terms["mmd"] + self.cfg.kl * terms["kl"] + gamma * terms["clust"]
+        base = terms["rec"] + beta * terms["mmd"] + self.cfg.kl * terms["kl"]
+        if self.cfg.clustering == "dcn":
+            if self.centroids_ready:
+                assigned = self.assign(mu.detach())
+                terms["clust"] = 0.5 * (mu - self.centroids[assigned]).pow(2).sum(-1).mean()
+                if self.training:
+                    update_centroids(self.centroids, self.centroid_counts, mu.detach(), assigned)
+            terms["loss"] = base + gamma * terms["clust"]
+            return terms
+        if gamma > 0:  # the factor is 1 at gamma = 0: no K-means during the warm-up
+            cfg = self.cfg
+            k_min = min(cfg.silhouette_k_min, cfg.n_clusters)
+            terms["clust"], info = silhouette_term(mu, k_min, cfg.n_clusters, cfg.kmeans_iters,
+                                                   cfg.silhouette_sample, grad=cfg.clustering == "silhouette-grad")
+            terms.update({name: mu.new_tensor(value) for name, value in info.items()})
+        terms["loss"] = rescale(base, terms["clust"], gamma)
         return terms
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        counts = batch[0]
-        terms = self.losses(counts, self.current_epoch)
+    def _log_terms(self, split: str, terms: dict[str, torch.Tensor], n: int) -> None:
         for name, value in terms.items():
-            self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts),
-                     sync_dist=True)
+            # undefined-silhouette batches are counted over the epoch, every other term is averaged
+            self.log(f"{split}_{name}", value, on_step=False, on_epoch=True, batch_size=n, sync_dist=True,
+                     reduce_fx="sum" if name == "clust_undefined" else "mean")
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        terms = self.losses(batch[0], self.current_epoch)
+        self._log_terms("train", terms, len(batch[0]))
         return terms["loss"]
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        counts = batch[0]
-        terms = self.losses(counts, self.current_epoch)
-        for name, value in terms.items():
-            self.log(f"val_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts),
-                     sync_dist=True)
+        self._log_terms("val", self.losses(batch[0], self.current_epoch), len(batch[0]))
 
     def on_train_epoch_start(self) -> None:
         # every epoch's randomness (shuffling, dropout, sampling) derives from (seed, epoch): a run resumed
@@ -218,7 +206,13 @@ class DVE(L.LightningModule):
         training.set_sampler_epoch(self.trainer, self.current_epoch)
         beta, gamma = self.cfg.weights(self.current_epoch)
         self.log_dict({"beta": beta, "gamma": gamma}, on_step=False, on_epoch=True)
-        if self.current_epoch >= self.cfg.warmup_epochs and not self.centroids_ready:
+        if self.cfg.clustering == "dcn" and self.current_epoch >= self.cfg.warmup_epochs and not self.centroids_ready:
+            self.init_centroids(self.trainer.datamodule.train_counts)
+
+    def on_train_end(self) -> None:
+        # the silhouette variants keep no centroids while training; those of the final latent space serve
+        # `assign` and chapter 7's cluster lookup, as the DCN's own centroids do
+        if self.cfg.clustering != "dcn":
             self.init_centroids(self.trainer.datamodule.train_counts)
 
     @torch.no_grad()
@@ -277,7 +271,7 @@ def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, e
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = training.run_key([asdict(config), batch_size], (sys.modules[__name__], training),
+    key = training.run_key([asdict(config), batch_size], (sys.modules[__name__], dve_losses, training),
                            np.ascontiguousarray(train_counts).tobytes() + np.ascontiguousarray(val_counts).tobytes())
     if training.finished(out_dir, f"{key}:{epochs}", "dve.ckpt"):
         return load(out_dir / "dve.ckpt"), out_dir / "metrics.csv"
@@ -477,7 +471,8 @@ def training_spectra(store, total: int, seed: int) -> dict:
 
 def run_stage(run: Path, seed: int, dve_spectra: int, dve_epochs: int, dve_batch_size: int, dve_clusters: int,
               dve_warmup_epochs: int, dve_ramp_epochs: int, dve_beta: float, dve_gamma: float, dve_lr: float,
-              dve_dropout: float, devices: int = 1, num_nodes: int = 1, strategy: str = "auto") -> Stage:
+              dve_dropout: float, dve_clustering: str, devices: int = 1, num_nodes: int = 1,
+              strategy: str = "auto") -> Stage:
     """The DVE stage on a run directory (`dataset.h5` in, `dve/` out), as the notebook and `xrfnb train` run it.
 
     The arguments are the profile parameters of the same names; a finished training is reused.
@@ -485,11 +480,12 @@ def run_stage(run: Path, seed: int, dve_spectra: int, dve_epochs: int, dve_batch
     from .dataset import Store
     from .device import torch_device
 
+    config = DVEConfig(n_clusters=dve_clusters, beta=dve_beta, gamma=dve_gamma, warmup_epochs=dve_warmup_epochs,
+                       ramp_epochs=dve_ramp_epochs, lr=dve_lr, dropout=dve_dropout, seed=seed,
+                       clustering=dve_clustering)  # checked before any data is read
     store = Store(Path(run) / "dataset.h5")
     spectra = training_spectra(store, dve_spectra, seed)
-    config = DVEConfig(n_channels=len(store.energy), n_clusters=dve_clusters, beta=dve_beta, gamma=dve_gamma,
-                       warmup_epochs=dve_warmup_epochs, ramp_epochs=dve_ramp_epochs, lr=dve_lr,
-                       dropout=dve_dropout, seed=seed)
+    config = replace(config, n_channels=len(store.energy))
     scale = training.Scale("gpu" if torch_device("auto") == "cuda" else "cpu", devices, num_nodes, strategy)
     model, metrics_csv = train(spectra["train"].counts, spectra["val"].counts, config, dve_epochs, dve_batch_size,
                                Path(run) / "dve", scale=scale)
