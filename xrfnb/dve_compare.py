@@ -200,3 +200,16 @@ def verdict(summary: pd.DataFrame, default: str, lookup: dict[str, int]) -> str:
     text += (f"`{best}` measures best, and it is this run's `dve_clustering`." if best == default else
              f"`{best}` measures best here; this run's `dve_clustering` is `{default}`.")
     return text
+
+
+def readable(summary: pd.DataFrame, scores: tuple[str, ...] = SCORES) -> pd.DataFrame:
+    """The summary as the book shows it: per score "mean (low to high)", the interval left out where there
+    is none."""
+    def cell(row: pd.Series, score: str) -> str:
+        digits = 1 if score == "training_seconds" else 0 if score == "undefined_batches" else 4
+        text = f"{row[score]:.{digits}f}"
+        return text + (f" ({row[f'{score} low']:.{digits}f} to {row[f'{score} high']:.{digits}f})"
+                       if np.isfinite(row[f"{score} low"]) else "")
+
+    return pd.DataFrame({score: [cell(row, score) for _, row in summary.iterrows()] for score in scores},
+                        index=summary.index).assign(seeds=summary["seeds"].astype(int))
