@@ -86,9 +86,11 @@ def test_a_single_cluster_batch_gives_a_finite_loss_and_is_counted(tmp_path, clu
     assert list(per_epoch["train_clust_undefined"]) == [0, batches, batches]  # off in the warm-up, then every batch
 
 
-def test_an_unknown_clustering_is_one_line_listing_the_known_ones(tmp_path):
+def test_an_unknown_clustering_is_one_line_listing_the_known_ones():
     with pytest.raises(ValueError) as err:
         dve.DVEConfig(clustering="kmeans")
     assert str(err.value) == "dve_clustering: unknown value 'kmeans' (known: dcn, silhouette, silhouette-grad)"
-    with pytest.raises(ValueError, match="dve_clustering: unknown value 'vade'"):  # before any data is read
-        dve.run_stage(tmp_path, 0, 100, 1, 32, 3, 1, 1, 1.0, 0.02, 1e-3, 0.0, dve_clustering="vade")
+    with pytest.raises(ValueError) as err:  # the stage's parameters: refused before any data is read
+        dve.DVEParams(dve_clustering="vade")
+    assert str(err.value) == ("04_train_dve: dve_clustering: unknown value 'vade' "
+                              "(known: dcn, silhouette, silhouette-grad)")

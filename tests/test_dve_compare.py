@@ -55,7 +55,14 @@ def tiny_run(tmp_path):
 
 
 def test_compare_scores_every_variant_and_seed_reusing_the_stage_training(tiny_run):
-    stage = dve.run_stage(tiny_run, 0, 600, 2, 64, 3, 1, 1, 1.0, 0.02, 3e-3, 0.0, "dcn")
+    from xrfnb.dataset import Store
+
+    spectra = dve.training_spectra(Store(tiny_run / "dataset.h5"), 600, seed=0)
+    config = dve.DVEParams(dve_clusters=3, dve_warmup_epochs=1, dve_ramp_epochs=1, dve_lr=3e-3,
+                           dve_clustering="dcn").model_config(512)
+    model, csv = dve.train(spectra["train"].counts, spectra["val"].counts, config, 2, 64, tiny_run / "dve",
+                           data_key="tiny")  # as the stage trains it
+    stage = dve.Stage(model, csv, config, spectra, "tiny")
     table = dve_compare.compare(tiny_run, stage, [0, 1], 64, 2, 3, variants=("dcn", "silhouette"))
     assert list(zip(table["variant"], table["seed"])) == [("dcn", 0), ("dcn", 1), ("silhouette", 0),
                                                           ("silhouette", 1), (dve_compare.PCA, 0)]

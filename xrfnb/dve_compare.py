@@ -111,7 +111,7 @@ def compare(run: Path, stage: dve.Stage, seeds: list[int], batch_size: int, epoc
             folder = (Path(run) / "dve" if config == stage.config
                       else Path(run) / "dve_compare" / f"{variant}_seed{seed}")
             model, metrics_csv = dve.train(spectra["train"].counts, spectra["val"].counts, config, epochs,
-                                           batch_size, folder, scale=scale)
+                                           batch_size, folder, scale=scale, data_key=stage.data_key)
             latent = dve.evaluate_latent(model, spectra["train"], spectra["heldout"], spectra["test"])
             pca_knn = {k: latent[f"pca3_{k}"] for k in ("knn_accuracy_heldout_pixels", "knn_accuracy_test_paintings")}
             per_epoch = pd.read_csv(metrics_csv).groupby("epoch")["epoch_seconds"].max()

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .io import read_json
+from ..io import read_json
 
-#: Models trained by the evaluation's baseline and ablation table (lookup not counted).
-COMPARED_MODELS = 6
+
+def compared_models() -> int:
+    """Models the evaluation trains for its baseline and ablation table (the non-learned lookup not counted)."""
+    from ..evaluate import COMPARED
+
+    return len(COMPARED)
 
 
 def dve_trainings(p: dict) -> int:
     """DVE trainings of chapter 4: its own, plus every other (clustering loss, seed) of its comparison."""
-    from .dve_losses import CLUSTERINGS
+    from ..dve_losses import CLUSTERINGS
 
     seeds = p.get("dve_compare_seeds") or []
     return max(1, len(CLUSTERINGS) * len(seeds) - (p.get("seed", 0) in seeds))
@@ -34,7 +38,7 @@ def work(stage: str, p: dict) -> float:
         "04_train_dve": p.get("dve_spectra", 1) * p.get("dve_epochs", 1) * dve_trainings(p),
         "05_embedded_dataset": pixels,
         "06_train_smalluvit": train_pixels * p.get("uvit_epochs", 1),
-        "07_evaluate": train_pixels * p.get("compare_epochs", p.get("uvit_epochs", 1)) * COMPARED_MODELS,
+        "07_evaluate": train_pixels * p.get("compare_epochs", p.get("uvit_epochs", 1)) * compared_models(),
     }.get(stage, 1.0)
 
 
