@@ -117,6 +117,17 @@ def _train(args: argparse.Namespace) -> None:
     print(f"{args.model}: trained into {run}; the notebooks reuse it")
 
 
+def _scaling(args: argparse.Namespace) -> None:
+    from . import paths, scaling_study
+
+    params = runner.profile_parameters(args.profile, args.set)
+    found = runner.call_with(scaling_study.run_stage, params, run=paths.run_dir(args.profile),
+                             out=paths.book_dir("scaling"), lite=runner.profile_parameters("lite"),
+                             plan_only=args.plan, force=args.force)
+    print("scaling: planned only (--plan)" if args.plan else "scaling: book/scaling/fit.json, study.json, study.png "
+          f"and study.md written for {', '.join(found['models'])}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="xrfnb", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -167,6 +178,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="smoke")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("scaling", help="the controlled scaling study on a run's embedded data (resumable)")
+    p.add_argument("--profile", default="smoke")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.add_argument("--plan", action="store_true", help="measure and print the planned cost; train nothing")
+    p.add_argument("--force", action="store_true", help="run even if the planned worst case exceeds the limit")
+    p.set_defaults(func=_scaling)
 
     p = sub.add_parser("recolour", help="recolour a measured MA-XRF scan with a run's models and explain it")
     p.add_argument("scan", type=Path, help="the scan: .bcf, .spx, .rpl, .msa, .mca, .h5 (PyXRF, cronomaxrf, "
