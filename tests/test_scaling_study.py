@@ -194,3 +194,11 @@ def test_a_study_whose_planned_time_exceeds_the_limit_is_refused(tmp_path):
 
 def test_a_profiles_training_images_are_counted_as_the_dataset_splits_them():
     assert scaling_study.profile_train_images(1600, 174, 0) == 1119  # the published laptop run's training crops
+
+
+def test_a_profiles_scaling_block_and_overrides_set_the_study_and_unknown_keys_are_refused():
+    laptop = scaling_study.ScalingParams.at_profile("laptop", ["scaling_fractions=[0.25, 1.0]"])
+    assert laptop.scaling_budget_tflop == 56.0 and laptop.scaling_fractions == (0.25, 1.0)
+    assert scaling_study.ScalingParams.at_profile("smoke") == scaling_study.ScalingParams()
+    with pytest.raises(ValueError, match=r"scaling parameters \['scaling_budget'\] unknown"):
+        scaling_study.ScalingParams.at_profile("smoke", ["scaling_budget=3"])

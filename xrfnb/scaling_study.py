@@ -373,18 +373,43 @@ def run_study(run: Path, out: Path, config: StudyConfig, profile: str, targets: 
     return document
 
 
-def run_stage(run: Path, out: Path, lite: dict, profile: str, seed: int, uvit_batch_size: int, uvit_lr: float,
-              uvit_weight_decay: float, uvit_dropout: float, uvit_drop_path: float, uvit_skip: str,
-              uvit_patience: int, scaling_models: list[str], scaling_fractions: list[float],
-              scaling_budget_tflop: float, scaling_patience: int, scaling_time_limit_s: float,
-              plan_only: bool = False, force: bool = False) -> dict:
-    """The study at a profile's parameters (`xrfnb scaling`), extrapolated to the paper's training set
-    and to the `lite` profile's (parameters `lite`)."""
+@dataclass(frozen=True)
+class ScalingParams:
+    """`xrfnb scaling`'s own settings; the defaults are the smoke sizes, and a profile's `scaling:` block
+    changes them (the model recipe is chapter 6's parameters)."""
+
+    scaling_models: tuple[str, ...] = ("smalluvit", "unet", "pixel_mlp")  # the models compared
+    scaling_fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)  # nested fractions of the training paintings
+    scaling_budget_tflop: float = 0.25  # training TFLOP each point may spend, the same for every model
+    scaling_patience: int = 4  # epochs without a better validation MS-SSIM that count as converged
+    scaling_time_limit_s: float = 1800.0  # refuse to start if the planned worst case is longer
+
+    @classmethod
+    def at_profile(cls, profile: str, overrides: list[str] = ()) -> "ScalingParams":
+        """The profile's `scaling:` block over the defaults, then `key=value` overrides; unknown keys refused."""
+        from importlib import resources
+
+        import yaml
+
+        text = resources.files("xrfnb").joinpath(f"profiles/{profile}.yml").read_text()
+        values = dict(yaml.safe_load(text).get("scaling") or {})
+        for item in overrides:
+            key, _, value = item.partition("=")
+            values[key] = yaml.safe_load(value)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"scaling parameters {unknown} unknown (known: {', '.join(sorted(known))})")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def run_stage(run: Path, out: Path, profile: str, train: recolour.TrainParams, scaling: ScalingParams,
+              lite: dict, plan_only: bool = False, force: bool = False) -> dict:
+    """The study at a profile (`xrfnb scaling`): chapter 6's recipe `train`, the study's `scaling` settings,
+    extrapolated to the paper's training set and to the `lite` profile's (its parameters `lite`)."""
     size = EmbeddedStore(Path(run) / "embedded.h5").shape[-1]
-    recipe = recolour.paper_config(size, seed, uvit_lr, uvit_weight_decay, uvit_dropout, uvit_drop_path, uvit_skip,
-                                   uvit_patience)
-    config = StudyConfig(recipe, tuple(scaling_models), tuple(scaling_fractions), scaling_budget_tflop,
-                         uvit_batch_size, scaling_patience)
+    config = StudyConfig(train.model_config(size), scaling.scaling_models, scaling.scaling_fractions,
+                         scaling.scaling_budget_tflop, train.uvit_batch_size, scaling.scaling_patience)
     targets = {"lite": profile_train_images(lite["n_samples"], lite["seed_limit"], lite["seed"]),
                "paper": paper_scale()["train_images"]}
-    return run_study(Path(run), Path(out), config, profile, targets, scaling_time_limit_s, plan_only, force)
+    return run_study(Path(run), Path(out), config, profile, targets, scaling.scaling_time_limit_s, plan_only, force)
