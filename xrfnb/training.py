@@ -40,8 +40,10 @@ class EpochCSV(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        row = {"epoch": trainer.current_epoch,
-               **{k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}
+        values = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        if not values:  # an epoch resumed from its end-of-validation checkpoint computed nothing: its row stands
+            return
+        row = {"epoch": trainer.current_epoch, **values}
         rows = pd.read_csv(self.path) if self.path.exists() else pd.DataFrame()
         if len(rows):
             rows = rows[rows["epoch"] < trainer.current_epoch]

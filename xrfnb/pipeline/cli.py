@@ -119,6 +119,19 @@ def _train(args: argparse.Namespace) -> None:
     print(f"{args.model}: trained into {run}; the notebooks reuse it")
 
 
+def _scaling(args: argparse.Namespace) -> None:
+    from .. import scaling_study
+    from . import paths
+
+    own = [item for item in args.set if item.startswith("scaling_")]
+    train = runner.stage_params_at(args.profile, "06_train_smalluvit", [i for i in args.set if i not in own])
+    found = scaling_study.run_stage(paths.run_dir(args.profile), paths.book_dir("scaling"), args.profile, train,
+                                    scaling_study.ScalingParams.at_profile(args.profile, own),
+                                    runner.resolve_parameters(runner.load_profile("lite"), []), args.plan, args.force)
+    print("scaling: planned only (--plan)" if args.plan else "scaling: book/scaling/fit.json, study.json, study.png "
+          f"and study.md written for {', '.join(found['models'])}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="xrfnb", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -169,6 +182,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="smoke")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("scaling", help="the controlled scaling study on a run's embedded data (resumable)")
+    p.add_argument("--profile", default="smoke")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.add_argument("--plan", action="store_true", help="measure and print the planned cost; train nothing")
+    p.add_argument("--force", action="store_true", help="run even if the planned worst case exceeds the limit")
+    p.set_defaults(func=_scaling)
 
     p = sub.add_parser("recolour", help="recolour a measured MA-XRF scan with a run's models and explain it")
     p.add_argument("scan", type=Path, help="the scan: .bcf, .spx, .rpl, .msa, .mca, .h5 (PyXRF, cronomaxrf, "
