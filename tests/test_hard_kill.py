@@ -17,6 +17,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -247,3 +248,41 @@ def test_a_bad_commit_interval_is_named(monkeypatch):
         commits.periodic()
     monkeypatch.setenv(commits.VARIABLE, "5:16")
     assert commits.periodic() == commits.Every(seconds=5.0, items=16)
+
+
+KILL_DRIVER = Path(__file__).with_name("kill_driver.py")
+
+
+def train(model: str, out: Path, epochs: int, kill: int | None = None) -> subprocess.CompletedProcess:
+    args = [sys.executable, str(KILL_DRIVER), model, str(out), str(epochs)] + ([] if kill is None else [str(kill)])
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=KILL_DRIVER.parent,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.parametrize("model", ["dve", "smalluvit"])
+def test_training_killed_mid_epoch_resumes_from_its_last_checkpoint(tmp_path, model):
+    whole = train(model, tmp_path / "whole" / "run", 2)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    killed = train(model, tmp_path / "cut" / "run", 2, kill=1)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    out = tmp_path / "cut" / "run"
+    assert (out / "last.ckpt").exists() and not (out / "weights.json").exists()
+    assert torch.load(out / "last.ckpt", map_location="cpu", weights_only=False)["epoch"] == 0  # saved as epoch 0 ended
+    assert pd.read_csv(out / "metrics.csv")["epoch"].tolist() == [0]
+
+    resumed = train(model, out, 2)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert pd.read_csv(out / "metrics.csv")["epoch"].tolist() == [0, 1]  # only the killed epoch again
+    assert json.loads((out / "weights.json").read_text()) == \
+        json.loads((tmp_path / "whole" / "run" / "weights.json").read_text())  # the same model
+
+
+def test_an_unreadable_checkpoint_is_trained_afresh_with_a_warning(tmp_path, capfd):
+    from xrfnb import training
+
+    (tmp_path / "run.key").write_text("k")
+    (tmp_path / "last.ckpt").write_bytes(b"PK\x03\x04 cut short")
+    assert training.resume_path(tmp_path, "k", 3) is None
+    err = capfd.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path / "last.ckpt") in err and "afresh" in err
+    assert not (tmp_path / "last.ckpt").exists()
