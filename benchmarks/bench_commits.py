@@ -7,6 +7,9 @@
    of the samples, then rerun; the samples made again are those made before the kill that the rerun
    made anyway. Once with periodic commits, once with none (what the store did before them).
 
+The added flushes' own seconds are timed too: on a loaded machine they are a steadier measure of the
+cost than the run times, whose spread the load sets.
+
     python benchmarks/bench_commits.py [--repeat 5] [--samples 120] [--size 64] [--kill-samples 600]
 """
 
@@ -46,19 +49,34 @@ def throughput(seeds_dir: Path, palette_path: Path, folder: Path, samples: int, 
     config = dataset.GenerateConfig(samples=samples, size=size)
     modes = {"periodic": None, "at_end": commits.AT_END}
     seconds = {mode: [] for mode in modes}
+    flushing = {mode: [] for mode in modes}  # seconds inside the flushes and fsyncs of each run
+    real_fsync, spent = commits._fsync, []
+
+    def timed_fsync(h5):
+        start = time.perf_counter()
+        real_fsync(h5)
+        spent.append(time.perf_counter() - start)
+
+    commits._fsync = timed_fsync
     dataset.generate(seeds_dir, folder / "warm" / "dataset.h5", palette, config, progress=False)  # compile
     for r in range(repeat):
         order = list(modes) if r % 2 == 0 else list(modes)[::-1]
         for mode in order:
             out = folder / f"{mode}-{r}" / "dataset.h5"
+            spent.clear()
             start = time.perf_counter()
             dataset.generate(seeds_dir, out, palette, config, progress=False, every=modes[mode])
             seconds[mode].append(time.perf_counter() - start)
+            flushing[mode].append(sum(spent))
+    commits._fsync = real_fsync
     ratios = [p / e for p, e in zip(seconds["periodic"], seconds["at_end"])]
+    extra = [(fp - fe) / e for fp, fe, e in zip(flushing["periodic"], flushing["at_end"], seconds["at_end"])]
     return {"samples": samples, "size": size, "repeats": repeat,
             "periodic_samples_per_s": samples / statistics.median(seconds["periodic"]),
             "at_end_samples_per_s": samples / statistics.median(seconds["at_end"]),
             "periodic_seconds": seconds["periodic"], "at_end_seconds": seconds["at_end"],
+            "periodic_flush_seconds": flushing["periodic"], "at_end_flush_seconds": flushing["at_end"],
+            "flush_time_added_pct": 100 * statistics.median(extra),
             "slowdown_median_paired_pct": 100 * (statistics.median(ratios) - 1),
             "slowdown_of_medians_pct": 100 * (statistics.median(seconds["periodic"])
                                               / statistics.median(seconds["at_end"]) - 1)}
@@ -107,6 +125,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--channels", type=int, default=512)
     ap.add_argument("--kill-samples", type=int, default=600, help="samples of the killed run")
+    ap.add_argument("--kill-size", type=int, default=32, help="image size of the killed run")
     ap.add_argument("--kill-at", type=float, default=0.6)
     args = ap.parse_args()
     results = {"load_before": os.getloadavg()[0], "interval": str(commits.periodic())}
@@ -117,16 +136,17 @@ def main() -> None:
         results["throughput"] = throughput(seeds_dir, palette_path, folder / "speed", args.samples, args.size,
                                            args.repeat)
         results["kill_periodic"] = kill_and_resume(seeds_dir, palette_path, folder / "kill-periodic",
-                                                   args.kill_samples, args.size, args.kill_at, None)
+                                                   args.kill_samples, args.kill_size, args.kill_at, None)
         results["kill_no_periodic"] = kill_and_resume(seeds_dir, palette_path, folder / "kill-none",
-                                                      args.kill_samples, args.size, args.kill_at, NO_PERIODIC)
+                                                      args.kill_samples, args.kill_size, args.kill_at, NO_PERIODIC)
     same = results["kill_periodic"].pop("content_hash") == results["kill_no_periodic"].pop("content_hash")
     results["resumed_stores_identical"] = same
     results["load_after"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
     record.save("commits", results)
     t, k = results["throughput"], results["kill_periodic"]
-    print(f"periodic commits: {t['slowdown_median_paired_pct']:+.2f} % time per run (median of paired runs); "
+    print(f"periodic commits: {t['slowdown_median_paired_pct']:+.2f} % time per run (median of paired runs), "
+          f"{t['flush_time_added_pct']:+.3f} % of it in the added flushes; "
           f"killed at {k['killed_at_pct']:.0f} %, {k['redone']} samples made again "
           f"(without periodic commits: {results['kill_no_periodic']['redone']})")
 

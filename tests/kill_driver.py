@@ -47,6 +47,7 @@ if __name__ == "__main__":
         counts, _ = spectra()
         trained, _ = dve.train(counts[:480], counts[480:], dve_config(), epochs, 64, out)
     else:
+        out.parent.mkdir(parents=True, exist_ok=True)
         store = make_store(out.parent / "emb.h5")
         trained, _ = recolour.train(store, tiny_config(), epochs, 4, out)
     weights = b"".join(p.detach().cpu().numpy().tobytes() for p in trained.parameters())
