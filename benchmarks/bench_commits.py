@@ -86,7 +86,7 @@ def cli(args: list[str], every: str | None) -> tuple[list[str], dict]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XRFNB_ROOT": str(ROOT)}
     if every:
         env[commits.VARIABLE] = every
-    return [sys.executable, "-m", "xrfnb.cli", *args], env
+    return [sys.executable, "-m", "xrfnb.pipeline.cli", *args], env
 
 
 def kill_and_resume(seeds_dir: Path, palette_path: Path, out: Path, samples: int, size: int, kill_at: float,

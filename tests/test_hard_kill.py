@@ -23,7 +23,10 @@ import torch
 from PIL import Image
 
 from test_dataset import painting
-from xrfnb import cli, commits, dataset, dve
+from xrfnb import commits, dataset, dve
+from xrfnb.config import record_path
+from xrfnb.io import write_json
+from xrfnb.pipeline import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EVERY = "60:8"  # commit every 8 items in the subprocesses: many commits in a short run
@@ -57,7 +60,7 @@ def flagged(partial: Path) -> np.ndarray | None:
 
 def kill_part_way(args: list[str], root: Path, partial: Path, n: int, fraction: float = 0.6) -> np.ndarray:
     """Start `xrfnb ARGS`, SIGKILL it once `fraction` of the n items are committed; the items flagged done."""
-    proc = subprocess.Popen([sys.executable, "-m", "xrfnb.cli", *args], env=env(root), cwd=root,
+    proc = subprocess.Popen([sys.executable, "-m", "xrfnb.pipeline.cli", *args], env=env(root), cwd=root,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -77,7 +80,7 @@ def kill_part_way(args: list[str], root: Path, partial: Path, n: int, fraction: 
 
 
 def rerun(args: list[str], root: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "xrfnb.cli", *args], env=env(root), cwd=root,
+    done = subprocess.run([sys.executable, "-m", "xrfnb.pipeline.cli", *args], env=env(root), cwd=root,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "warning" not in done.stderr  # a killed store is resumed, not damaged
@@ -124,6 +127,8 @@ def test_embedding_killed_part_way_redoes_only_what_was_not_committed(inputs, tm
     (run / "dve").mkdir()
     torch.save({"hyper_parameters": {"config": asdict(config)}, "state_dict": model.state_dict()},
                run / "dve" / "dve.ckpt")
+    for stage in dve.EmbedParams.after:  # the stage key reads what its input stages recorded
+        write_json(record_path(run, stage), {"stage": stage, "key": f"test-{stage}"})
     args = ["stage", "embed", "--profile", "smoke"]
     committed = kill_part_way(args, tmp_path, run / "embedded.h5.partial", n)
 

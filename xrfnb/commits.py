@@ -3,9 +3,10 @@
 A hard kill (SIGKILL from the OOM killer, a preempted job, a lost node) leaves the file as the last
 commit left it, because nothing is written to it between commits: items wait in memory until the
 batch is due (`Every`). A commit writes the batch's data, flushes it to the disk, then sets its flags
-and flushes again, so a flag never claims an item whose data did not reach the disk. A marker file
-beside the store exists only while a commit is under way; finding it on resume means a kill landed
-inside a commit, and the store is started afresh (`damage`).
+(bytes in place: no HDF5 structure changes) and flushes again, so a flag never claims an item whose
+data did not reach the disk. A marker file beside the store exists only while a commit's data is being
+written, the one time HDF5's structures change; finding it on resume means a kill landed there, and
+the store is started afresh (`damage`).
 """
 
 from __future__ import annotations
@@ -153,6 +154,8 @@ class Commits:
                 for name, values in rows.items():
                     _write_rows(self.h5[name], index, values)
             _fsync(self.h5)
+            # the file is consistent again: flags are bytes written in place, no HDF5 structure changes
+            mark.unlink()
             flagged = np.sort(np.concatenate([index for index, _ in self.queue]))
             for run in np.split(flagged, np.flatnonzero(np.diff(flagged) != 1) + 1):
                 self.h5["done"][int(run[0]):int(run[-1]) + 1] = True
@@ -162,7 +165,6 @@ class Commits:
             if isinstance(err, OSError) and is_disk_full(err):
                 raise disk_full(self.path) from None
             raise
-        mark.unlink()
         self.committed += self.items
         self.queue, self.items, self.bytes, self.last = [], 0, 0, time.monotonic()
 
