@@ -37,6 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import dve_losses, training
+from .commits import Every
 from .config import ParameterError, StageParams, positive
 from .dve_losses import (check_clustering, kl_divergence, mmd, reconstruction_loss, rescale, silhouette_term,
                          update_centroids)
@@ -335,11 +336,12 @@ def _create_embedded(h5: h5py.File, store) -> None:
 
 
 def embed(model: DVE, store, out: str | Path, key: str, device: str = "cpu", batch_samples: int = 8,
-          progress: bool = True, shard: tuple[int, int] = (0, 1)) -> dict:
+          progress: bool = True, shard: tuple[int, int] = (0, 1), every: Every | None = None) -> dict:
     """Embed every sample of a dataset store into `out`: (N, 3, H, W) float16 images beside their RGB.
 
     Each sample's cube is drawn (on `device`) and encoded pixel by pixel with the latent mean, in
-    batches of `batch_samples` samples. Resumable and atomic (see `io.resumable_h5`); a finished store
+    batches of `batch_samples` samples. Resumable and atomic (see `io.resumable_h5`), committed `every`
+    so often, so a hard kill loses at most that (`commits.periodic()`: 30 s or 256 samples); a finished store
     with the same `key` (dataset and DVE checkpoint) is reused. With `shard=(rank, world)` only samples
     i % world == rank are embedded, into a shard file for `merge_embedded`. Returns counts and throughput.
     """
@@ -355,23 +357,22 @@ def embed(model: DVE, store, out: str | Path, key: str, device: str = "cpu", bat
             return json.loads(h5.attrs["stats"])
     model = model.to(device).eval()
     start, pixels = time.perf_counter(), 0
-    with resumable_h5(out, key, partial(_create_embedded, store=store), shard) as (h5, todo):
-        bar = tqdm(total=len(todo), desc="embedding", unit="sample", disable=not progress)
-        for chunk in np.array_split(todo, max(1, -(-len(todo) // batch_samples))):
-            if len(chunk) == 0:
-                continue
-            cubes = np.stack([store.cube(int(i), device) for i in chunk])
-            z = encode(model, rearrange(cubes, "b h w e -> (b h w) e"), device=device)
-            images = rearrange(z, "(b h w) c -> b c h w", b=len(chunk), h=cubes.shape[1], w=cubes.shape[2])
-            for i, image in zip(chunk, images.astype(np.float16)):
-                h5["embedded"][i], h5["rgb"][i], h5["done"][i] = image, store.rgb(int(i)), True
-            pixels += cubes.shape[0] * cubes.shape[1] * cubes.shape[2]
-            bar.update(len(chunk))
-        bar.close()
+    with resumable_h5(out, key, partial(_create_embedded, store=store), shard, every) as (commits, todo):
+        with tqdm(total=len(todo), desc="embedding", unit="sample", disable=not progress) as bar:
+            for chunk in np.array_split(todo, max(1, -(-len(todo) // batch_samples))):
+                if len(chunk) == 0:
+                    continue
+                cubes = np.stack([store.cube(int(i), device) for i in chunk])
+                z = encode(model, rearrange(cubes, "b h w e -> (b h w) e"), device=device)
+                images = rearrange(z, "(b h w) c -> b c h w", b=len(chunk), h=cubes.shape[1], w=cubes.shape[2])
+                commits.put_block(chunk, {"embedded": images.astype(np.float16),
+                                          "rgb": np.stack([store.rgb(int(i)) for i in chunk])})
+                pixels += cubes.shape[0] * cubes.shape[1] * cubes.shape[2]
+                bar.update(len(chunk))
         seconds = time.perf_counter() - start
         stats = {"samples": len(store), "embedded_now": int(len(todo)), "seconds": round(seconds, 3),
                  "spectra_per_s": round(pixels / seconds, 1) if pixels else None, "device": device}
-        h5.attrs["stats"] = json.dumps(stats)
+        commits.h5.attrs["stats"] = json.dumps(stats)
     return stats
 
 

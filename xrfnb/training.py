@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -170,13 +171,20 @@ def mark_finished(trainer: L.Trainer, out_dir: Path, key: str) -> None:
 def resume_path(out_dir: Path, key: str, epochs: int) -> str | None:
     """`out_dir/last.ckpt` if an earlier run with the same `key` (data and settings) stopped before `epochs`.
 
-    A checkpoint from a run with other data or settings, or one already past `epochs` (a shorter run is a
-    different result), is discarded, never resumed.
+    A checkpoint from a run with other data or settings, one already past `epochs` (a shorter run is a
+    different result), or one that cannot be read is discarded, never resumed. The checkpoint is written
+    after every epoch, so a hard kill costs at most the epoch under way.
     """
     out_dir = Path(out_dir)
     last, stamp = out_dir / "last.ckpt", out_dir / "run.key"
     if last.exists() and stamp.exists() and stamp.read_text() == key:
-        if torch.load(last, map_location="cpu", weights_only=False).get("epoch", epochs) < epochs:
+        try:
+            epoch = torch.load(last, map_location="cpu", weights_only=False).get("epoch", epochs)
+        except Exception as err:  # a checkpoint cut short (a lost node): train afresh rather than fail
+            print(f"xrfnb: warning: {last}: unreadable checkpoint ({type(err).__name__}); training afresh",
+                  file=sys.stderr)
+            epoch = epochs
+        if epoch < epochs:
             return str(last)
     last.unlink(missing_ok=True)
     (out_dir / "metrics.csv").unlink(missing_ok=True)

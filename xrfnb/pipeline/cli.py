@@ -47,8 +47,10 @@ def _generate(args: argparse.Namespace) -> None:
     config = dataset.GenerateConfig(samples=args.samples, size=args.size, seed=args.seed, counts=args.counts,
                                     **chosen)
     card = dataset.generate(args.seeds, Path(args.out) / "dataset.h5", palette, config, workers=args.workers)
+    made = card.get("made_now")
+    resumed = f" ({made} made now, the rest resumed)" if made is not None and made < card["samples"] else ""
     print(f"dataset: {card['samples']} samples from {card['paintings']} paintings, "
-          f"{card['sizes']['store_bytes'] / 2**20:.1f} MiB, hash {card['content_hash'][:12]}")
+          f"{card['sizes']['store_bytes'] / 2**20:.1f} MiB, hash {card['content_hash'][:12]}{resumed}")
 
 
 def _recolour(args: argparse.Namespace) -> None:
