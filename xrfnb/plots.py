@@ -510,26 +510,30 @@ def metric_curves(table: pd.DataFrame, columns: list[str], xlabel: str, logx: bo
     return fig
 
 
+def _box(ax, x: float, y: float, text: str, colour: str = "#eef3fb") -> None:
+    ax.text(x, y, text, ha="center", va="center", fontsize=12,
+            bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="#3a6ea5"))
+
+
+def _arrow(ax, start: tuple[float, float], end: tuple[float, float], colour: str = "#3a6ea5", **style) -> None:
+    ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color=colour, **style))
+
+
 def pipeline_figure() -> plt.Figure:
-    """The paper's pipeline as a schematic: boxes for the stages, arrows for the files between them."""
-    stages = [("pigment palette\nRGB + XRF spectra", 0.0, 1.0), ("seed paintings\nWikidata / bundled", 0.0, 0.0),
-              ("synthetic MA-XRF\nH x W x 512 counts", 1.0, 0.5), ("DVE\nspectrum -> R^3", 2.0, 0.5),
-              ("embedded image\n3 x H x W", 3.0, 0.5), ("SmallUViT\nSPT + LSA U-ViT", 4.0, 0.5),
-              ("RGB image\nvs the paper", 5.0, 0.5)]
-    fig, ax = plt.subplots(figsize=(13, 2.8))
-    boxes = {}
-    for label, x, y in stages:
-        ax.text(x, y, label, ha="center", va="center", fontsize=9,
-                bbox=dict(boxstyle="round,pad=0.5", fc="#eef3fb", ec="#3a6ea5"))
-        boxes[label.split("\n")[0]] = (x, y)
-    arrows = [("pigment palette", "synthetic MA-XRF"), ("seed paintings", "synthetic MA-XRF"),
-              ("synthetic MA-XRF", "DVE"), ("DVE", "embedded image"), ("embedded image", "SmallUViT"),
-              ("SmallUViT", "RGB image")]
-    for a, b in arrows:
-        (x0, y0), (x1, y1) = boxes[a], boxes[b]
-        ax.annotate("", xy=(x1 - 0.42, y1), xytext=(x0 + 0.42, y0),
-                    arrowprops=dict(arrowstyle="->", color="#3a6ea5", lw=1.5))
-    ax.set(xlim=(-0.6, 5.6), ylim=(-0.5, 1.5))
+    """The paper's pipeline as a schematic on two rows, sized for the page: boxes for the stages, arrows for
+    the files between them (palette and seeds make cubes, the DVE embeds them, SmallUViT recolours)."""
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 3.4))
+    boxes = {"palette": (0, 1, "pigment palette\nRGB + XRF spectra"), "seeds": (0, 0, "seed paintings\nWikidata / bundled"),
+             "cubes": (1, 0.5, "synthetic MA-XRF\nH x W x 512 counts"), "dve": (2, 1, "DVE\nspectrum → R³"),
+             "embedded": (3, 1, "embedded image\n3 x H x W"), "uvit": (3, 0, "SmallUViT\nSPT + LSA U-ViT"),
+             "rgb": (2, 0, "RGB image\nvs the paper")}
+    for x, y, text in boxes.values():
+        _box(ax, x, y, text)
+    for start, end in (((0.5, 0.9), (0.78, 0.64)), ((0.5, 0.1), (0.78, 0.36)),  # palette and seeds into the cubes
+                       ((1.5, 0.6), (1.6, 0.95)), ((2.38, 1.0), (2.55, 1.0)), ((3.0, 0.8), (3.0, 0.2)),
+                       ((2.55, 0.0), (2.32, 0.0))):
+        _arrow(ax, start, end, lw=1.5)
+    ax.set(xlim=(-0.6, 3.6), ylim=(-0.35, 1.35))
     ax.axis("off")
     return fig
 
@@ -557,15 +561,6 @@ def dve_architecture(cfg) -> plt.Figure:
     ax.set(xlim=(-0.6, len(xs) - 0.4), ylim=(-1.1, 0.6))
     ax.axis("off")
     return fig
-
-
-def _box(ax, x: float, y: float, text: str, colour: str = "#eef3fb") -> None:
-    ax.text(x, y, text, ha="center", va="center", fontsize=12,
-            bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="#3a6ea5"))
-
-
-def _arrow(ax, start: tuple[float, float], end: tuple[float, float], colour: str = "#3a6ea5", **style) -> None:
-    ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color=colour, **style))
 
 
 def smalluvit_architecture(cfg) -> plt.Figure:

@@ -255,10 +255,10 @@ other way, the paper's {reading['printed']:.4f} would stand against this run's {
 def floors_markdown(run: Run) -> str:
     """The data's ceiling and floors beside SmallUViT, as a Markdown table of the metrics the run measured."""
     columns = [c for c in ("srgb_loss", "delta_e2000", "ms_ssim", "uiqi") if c in run.floors.columns]
-    rows = [("SmallUViT (chapter 6)", {c: run.metrics[c] for c in columns}),
+    rows = [("SmallUViT (chapter 6)", {c: run.metrics.get(c) for c in columns}),
             *((name, row.to_dict()) for name, row in run.floors.iterrows())]
     head = "| | " + " | ".join(columns) + " |\n|---|" + "---:|" * len(columns)
-    body = "\n".join(f"| {name} | " + " | ".join("—" if pd.isna(v.get(c)) else f"{v[c]:.4f}" for c in columns) + " |"
+    body = "\n".join(f"| {name} | " + " | ".join("—" if v.get(c) is None or pd.isna(v.get(c)) else f"{v[c]:.4f}" for c in columns) + " |"
                      for name, v in rows)
     missing = [c for c in ("ms_ssim", "uiqi") if c not in columns]
     note = (f" This run's floors hold no {' or '.join(missing)}: chapter 7 measures them from its next run on."
