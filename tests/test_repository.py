@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xrfnb import book, wikidata
+from xrfnb import wikidata
+from xrfnb.pipeline import book
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xrfnb import book, verdict
+from xrfnb import verdict
+from xrfnb.pipeline import book
 
 PAPER = verdict.paper()["metrics"]
 

@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import device, paths
-from .io import atomic_dir, atomic_path, read_json
+from .. import device
+from . import paths
+from ..io import atomic_dir, atomic_path, read_json
 from .runner import RunError, load_profile, open_stage
 
 CONFIG = "_config.yml"
@@ -160,7 +161,7 @@ def run_summary_markdown(record: dict) -> str:
 def write_execution_record(root: Path | None = None) -> Path:
     """Render `book/executed/run.json` into `book/execution_record.md` and `book/run_summary.md`, and the
     run's results into the verdict box and findings (`book/verdict.md`, `book/findings.md`)."""
-    from . import verdict
+    from .. import verdict
 
     root = root or paths.project_root()
     record_path = root / "book" / "executed" / "run.json"
@@ -208,7 +209,7 @@ def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
     anything. Every publish also files the run's scaling record under `book/scaling/` and redraws the
     scaling study from all the records there; `scaling_only` does only that (e.g. for `smoke`).
     """
-    from . import scaling
+    from .. import scaling
 
     root = root or paths.project_root()
     record = finished_record(root)
