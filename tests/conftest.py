@@ -47,7 +47,8 @@ def copy_project(dest: Path) -> Path:
         rel = Path(folder).relative_to(ROOT)
         skip = {n for n in names if n in NOT_COPIED or n == "__pycache__"}
         if rel == Path("book"):
-            skip |= {"executed", "figures", "results", "execution_record.md", "run_summary.md"}
+            skip |= {"executed", "figures", "results", "execution_record.md", "run_summary.md", "verdict.md",
+                     "findings.md"}
         return skip
 
     shutil.copytree(ROOT, dest, ignore=ignore)
@@ -71,3 +72,13 @@ def smoke_project(tmp_path_factory) -> Path:
 def smoke_book(smoke_project) -> Path:
     """The smoke book's HTML folder (`_build/html` of the temporary project)."""
     return smoke_project / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def published_book(tmp_path_factory) -> Path:
+    """The published book (the committed run in `book/published/`), built in a temporary copy of the
+    project without running anything: its HTML folder."""
+    root = copy_project(tmp_path_factory.mktemp("published") / "xrfnb")
+    env = {**os.environ, "XRFNB_ROOT": str(root), "PYTHONPATH": f"{root}:{os.environ.get('PYTHONPATH', '')}"}
+    subprocess.run([sys.executable, "-m", "xrfnb.pipeline.cli", "book", "--published"], check=True, cwd=root, env=env)
+    return root / "_build" / "html"

@@ -574,8 +574,8 @@ def recolour(scan: str | Path, run: str | Path, out: str | Path, format: str | N
     cube = load_cube(scan, format, calibration)
     energy = models.palette.energy
     with _recording() as messages:
-        for note in cube.notes:
-            warnings.warn(note, ScanWarning)
+        for note in cube.notes:  # named by the scan's file name: a report should not carry a machine's paths
+            warnings.warn(note.replace(str(scan.parent) + "/", ""), ScanWarning)
         counts = rebin(cube, energy)
         usable = covered(cube, energy)
         rgb = recolour_counts(thin_to(counts, models.training_counts, counts_tolerance, seed), models.dve_model,
@@ -596,8 +596,9 @@ def recolour(scan: str | Path, run: str | Path, out: str | Path, format: str | N
         "warnings": messages,
     }
     with atomic_dir(out) as tmp:
-        plots.save(plots.mosaic([rgb], [f"{scan.name}: recoloured"], ncols=1, size=5), tmp / "recoloured.png")
-        plots.save(plots.image_grid(maps), tmp / "elements.png")
-        plots.save(plots.pigment_map(best, names, models.palette.rgb), tmp / "pigments.png")
+        plots.save(plots.mosaic([rgb], [f"recoloured {scan.name}"], ncols=1, size=5), tmp / "recoloured.png",
+                   show=False)
+        plots.save(plots.image_grid(maps), tmp / "elements.png", show=False)
+        plots.save(plots.pigment_map(best, names, models.palette.rgb), tmp / "pigments.png", show=False)
         write_json(tmp / "report.json", report)
     return report

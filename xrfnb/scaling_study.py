@@ -338,7 +338,7 @@ def paper_scale() -> dict:
     from .evaluate import paper_results
 
     found = paper_results()
-    scale = found["scale"]
+    scale = found["training"]
     return {"ms_ssim": found["metrics"]["ms_ssim"]["value"], "images": scale["images"],
             "train_images": int(round(scale["images"] * scale["train_fraction"])), "epochs": scale["epochs"]}
 
