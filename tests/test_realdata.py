@@ -1,10 +1,6 @@
-"""Measured scans: every format read back as written, rebinning, thinning, elements, unmixing, recolouring, bad input.
+"""Measured scans from file to report: rebinning, thinning, elements, the tube, pigments, recolouring, models.
 
-Each format is written with the writing side of its own library where one exists: RosettaSciIO writes
-.rpl + .raw and .msa, cronomaxrf's `gridify` writes its gridified HDF5, h5py and numpy write PyXRF's layout
-and plain cubes. Three formats have no writer in any library, so the test writes them as text per their
-specifications: Bruker .spx (the XML that Esprit saves), SPEC/PyMca .mca, and none at all for Bruker .bcf
-(a proprietary compressed container): a .bcf is only tested to be refused, on one line, when corrupt.
+The scans are written in their formats by `test_readers`' writers.
 """
 
 import base64
@@ -15,167 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from xrfnb import dve, recolour, realdata, smalluvit
+from test_readers import COLS, ROWS, bad_files, pigment_scan, write_scan
+
+from xrfnb import dve, readers, recolour, realdata, smalluvit
 from xrfnb.cli import main
 from xrfnb.io import read_json
-
-ROWS, COLS = 6, 8
-
-
-def pigment_scan(palette, energy, counts=3000, seed=0):
-    """Left half Cinnabar, right half Red Ochre: multinomial counts from the palette on any energy axis."""
-    rng = np.random.default_rng(seed)
-    density = {name: np.interp(energy, palette.energy, spec / np.diff(realdata.edges(palette.energy)), 0, 0)
-               for name, spec in zip(palette.names, palette.spectra)}
-    probs = {name: d * np.diff(realdata.edges(energy)) / (d * np.diff(realdata.edges(energy))).sum()
-             for name, d in density.items()}
-    cube = np.zeros((ROWS, COLS, len(energy)), np.int32)
-    for c in range(COLS):
-        p = probs["Cinnabar"] if c < COLS // 2 else probs["Red Ochre"]
-        cube[:, c] = rng.multinomial(counts, p, size=ROWS)
-    return cube
-
-
-# ------------------------------------------------------------------------------------ writers, per format
-
-def write_ripple(path, counts, offset, gain):
-    from rsciio.ripple import file_writer
-
-    axes = [{"name": "height", "size": counts.shape[0], "scale": 1.0, "offset": 0.0, "units": "mm", "navigate": True,
-             "index_in_array": 0},
-            {"name": "width", "size": counts.shape[1], "scale": 1.0, "offset": 0.0, "units": "mm", "navigate": True,
-             "index_in_array": 1},
-            {"name": "Energy", "size": counts.shape[2], "scale": gain, "offset": offset, "units": "keV",
-             "navigate": False, "index_in_array": 2}]
-    file_writer(str(path), {"data": counts.astype(np.uint16), "axes": axes, "original_metadata": {},
-                            "metadata": {"General": {"title": "scan"}, "Signal": {"signal_type": "XRF"}}})
-    return path
-
-
-def write_msa(path, spectrum, offset_ev, gain_ev):
-    from rsciio.msa import file_writer
-
-    axes = [{"name": "Energy", "size": len(spectrum), "scale": gain_ev, "offset": offset_ev, "units": "eV",
-             "navigate": False}]
-    file_writer(str(path), {"data": spectrum.astype(float), "axes": axes, "original_metadata": {},
-                            "metadata": {"General": {"title": "spot"}, "Signal": {"signal_type": "XRF"}}})
-    return path
-
-
-def write_mca(path, spectrum, offset, gain):
-    """SPEC/PyMca .mca: a scan header, #@CHANN (n, first, last, step), #@CALIB a b c, then @A counts."""
-    lines = ["#F spot.mca", "", "#S 1 spot", "#@MCA %16C", f"#@CHANN {len(spectrum)} 0 {len(spectrum) - 1} 1",
-             f"#@CALIB {offset} {gain} 0", "@A " + " ".join(str(int(v)) for v in spectrum)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def write_spx(path, spectrum, offset, gain):
-    """Bruker Esprit's .spx XML (no library writes it), with the nodes RosettaSciIO's reader uses."""
-    layers = base64.b64encode(zlib.compress(b'<DetLayers><Layer0 Atom="4" Thickness="12.5"/></DetLayers>'))
-    path.write_text(f"""<?xml version="1.0" encoding="WINDOWS-1252" standalone="yes"?>
-<TRTSpectrum>
-<ClassInstance Type="TRTSpectrum" Name="spot">
-<TRTHeaderedClass>
-<ClassInstance Type="TRTSpectrumHardwareHeader"><RealTime>10000</RealTime><LifeTime>9000</LifeTime>
-<Amplification>40000</Amplification></ClassInstance>
-<ClassInstance Type="TRTDetectorHeader"><Type>XFlash 6|30</Type><DetLayers>{layers.decode()}</DetLayers>
-</ClassInstance>
-<ClassInstance Type="TRTXrfHeader"><Voltage>50</Voltage><ExcitationAngle>51</ExcitationAngle></ClassInstance>
-</TRTHeaderedClass>
-<ClassInstance Type="TRTSpectrumHeader"><Date>1.2.2024</Date><Time>10:00:00</Time>
-<ChannelCount>{len(spectrum)}</ChannelCount><CalibAbs>{offset}</CalibAbs><CalibLin>{gain}</CalibLin></ClassInstance>
-<Channels>{",".join(str(int(v)) for v in spectrum)}</Channels>
-</ClassInstance>
-</TRTSpectrum>
-""", encoding="cp1252")
-    return path
-
-
-def write_pyxrf(path, counts, offset, gain):
-    with h5py.File(path, "w") as h5:
-        h5["xrfmap/detsum/counts"] = counts.astype(np.float32)
-        h5["xrfmap/scan_metadata"] = h5py.Empty("f")
-        h5["xrfmap/scan_metadata"].attrs.update(e_offset=offset, e_linear=gain, scan_instrument_id="TEST")
-    return path
-
-
-def write_crono(path, counts, offset, gain):
-    """A raw Crono file (spectra in acquisition order, the grid's index map), gridified by cronomaxrf."""
-    from cronomaxrf import gridify
-
-    rows, cols, e = counts.shape
-    order = np.random.default_rng(1).permutation(rows * cols)  # acquisition order differs from the grid's
-    with h5py.File(path, "w") as h5:
-        h5["XRF/Spectra"] = counts.reshape(-1, e)[order]
-        h5["XRF/EnergyVector"] = realdata.linear_axis(e, offset, gain)
-        h5["XRF/SpectraSelectedIndex"] = np.argsort(order).reshape(rows, cols, 1)
-    return type(path)(gridify(str(path)))
-
-
-def write_hdf5(path, counts, offset, gain):
-    with h5py.File(path, "w") as h5:
-        h5["img"] = counts
-        h5["energy"] = realdata.linear_axis(counts.shape[2], offset, gain) * 1e3
-        h5["energy"].attrs["units"] = "eV"
-    return path
-
-
-def write_npy(path, counts, offset, gain):
-    np.save(path, counts)
-    return path
-
-
-# format, writer, file name, (offset keV, keV per channel, channels), one pixel?, calibration to pass
-FORMATS = [
-    ("ripple", write_ripple, "scan.rpl", (0.1, 0.02, 2048), False, None),
-    ("msa", write_msa, "spot.msa", (-0.05, 0.01, 4096), True, None),
-    ("mca", write_mca, "spot.mca", (0.02, 0.0125, 2048), True, None),
-    ("bruker-spx", write_spx, "spot.spx", (-0.95, 0.01, 4096), True, None),
-    ("pyxrf", write_pyxrf, "scan2D_1.h5", (0.0, 0.01, 4096), False, None),
-    ("crono", write_crono, "crono.h5", (0.3, 0.04, 1000), False, None),
-    ("hdf5", write_hdf5, "cube.h5", (0.5, 0.0742, 512), False, None),
-    ("npy", write_npy, "cube.npy", (0.2, 0.025, 1600), False, (0.2, 0.025)),
-]
-
-
-def write_scan(fmt, tmp_path, palette, counts=3000):
-    """Write the pigment scan in format `fmt`; returns (path, counts written, energy axis written)."""
-    _, writer, name, (offset, gain, n), one_pixel, _ = next(f for f in FORMATS if f[0] == fmt)
-    energy = realdata.linear_axis(n, offset, gain)
-    cube = pigment_scan(palette, energy, counts)
-    if one_pixel:
-        cube = cube[:1, :1]
-    data = cube[0, 0] if one_pixel else cube
-    if fmt == "msa":
-        return writer(tmp_path / name, data, offset * 1e3, gain * 1e3), cube, energy
-    return writer(tmp_path / name, data, offset, gain), cube, energy
-
-
-@pytest.mark.parametrize("fmt, calibration", [(f[0], f[5]) for f in FORMATS])
-def test_each_format_reads_back_the_counts_and_calibration_it_was_written_with(tmp_path, palette, fmt, calibration):
-    path, written, energy = write_scan(fmt, tmp_path, palette)
-    assert realdata.detect_format(path) == fmt
-    cube = realdata.load_cube(path, calibration=calibration)
-    assert cube.format == fmt and cube.counts.shape == written.shape
-    np.testing.assert_array_equal(cube.counts, written)
-    np.testing.assert_allclose(cube.energy, energy, rtol=1e-6, atol=1e-9)
-
-
-def test_a_ganx_cube_without_an_axis_gets_the_ganx_range_with_a_note(tmp_path):
-    with h5py.File(tmp_path / "a.h5", "w") as h5:
-        h5["img"] = np.ones((2, 3, 64))
-    cube = realdata.load_cube(tmp_path / "a.h5")
-    assert cube.energy[0] == pytest.approx(0.5 + 38 / 128) and "ganx" in cube.notes[0]
-
-
-def test_a_wrong_format_is_refused(tmp_path, palette):
-    path, _, _ = write_scan("pyxrf", tmp_path, palette)
-    with pytest.raises(realdata.ScanError, match="scan2D_1.h5: the file is 'pyxrf', not 'crono'"):
-        realdata.load_cube(path, format="crono")
-    with pytest.raises(realdata.ScanError, match="unknown format 'tiff'"):
-        realdata.load_cube(path, format="tiff")
-
 
 # ------------------------------------------------------------------------------------ onto the model's axis
 
@@ -300,43 +140,6 @@ def test_recolouring_a_cube_of_any_size_tiles_it():
     with pytest.warns(realdata.ScanWarning):
         rgb = realdata.recolour_cube(cube, dve_model, module, np.linspace(1, 20, 32))
     assert rgb.shape == (21, 37, 3) and rgb.min() >= 0 and rgb.max() <= 1
-
-
-# ------------------------------------------------------------------------------------ bad input
-
-def bad_files(tmp_path):
-    """(file, what the one-line error must say) for each kind of bad scan."""
-    garbage = tmp_path / "notes.txt"
-    garbage.write_text("shopping list\n")
-    bcf = tmp_path / "map.bcf"
-    bcf.write_bytes(b"AAMVHFSS" + bytes(200))
-    truncated = tmp_path / "cut.h5"
-    with h5py.File(truncated, "w") as h5:
-        h5["img"] = np.ones((4, 4, 64))
-    truncated.write_bytes(truncated.read_bytes()[:600])
-    cases = [(garbage, "not a scan in any known format"), (bcf, "not a readable bruker-bcf file"),
-             (truncated, "not a readable")]
-    for name, counts, energy, message in [
-            ("decreasing.h5", np.ones((2, 2, 8)), np.linspace(10, 1, 8), "calibration is not increasing"),
-            ("nan.h5", np.full((2, 2, 8), np.nan), np.linspace(1, 10, 8), "NaN or infinite counts"),
-            ("negative.h5", -np.ones((2, 2, 8)), np.linspace(1, 10, 8), "negative counts"),
-            ("no_channels.h5", np.ones((2, 2, 0)), np.zeros(0), "none zero"),
-            ("no_pixels.h5", np.ones((0, 2, 8)), np.linspace(1, 10, 8), "none zero")]:
-        with h5py.File(tmp_path / name, "w") as h5:
-            h5["img"], h5["energy"] = counts, energy
-        cases.append((tmp_path / name, message))
-    return cases
-
-
-def test_each_bad_scan_gets_a_one_line_error_naming_the_file(tmp_path):
-    for path, message in bad_files(tmp_path):
-        with pytest.raises(realdata.ScanError) as err:
-            realdata.load_cube(path)
-        assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
-        assert "\n" not in str(err.value)
-    with pytest.raises(realdata.ScanError, match="cube.npy: a .npy cube carries no energy axis"):
-        np.save(tmp_path / "cube.npy", np.ones((2, 2, 8)))
-        realdata.load_cube(tmp_path / "cube.npy")
 
 
 def test_the_cli_refuses_bad_scans_and_incomplete_runs_on_one_line_leaving_no_output(tmp_path, run_dir, capsys):

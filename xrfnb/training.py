@@ -115,7 +115,7 @@ def fit(trainer: L.Trainer, module: L.LightningModule, data: L.LightningDataModu
         stage: str, batch_size: int, batch_parameter: str) -> None:
     """trainer.fit, turning a GPU out-of-memory error into one line that says what to lower."""
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
     except torch.cuda.OutOfMemoryError:
         raise RuntimeError(f"{stage}: GPU out of memory at batch size {batch_size}; lower `{batch_parameter}` "
                            f"(e.g. xrfnb run --set {batch_parameter}={max(1, batch_size // 2)}); the run "
@@ -134,6 +134,21 @@ def save_final(trainer: L.Trainer, path: Path, weights_only: bool = True) -> Non
     if trainer.is_global_zero:
         os.replace(tmp, path)
     trainer.strategy.barrier()
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint read weights-only: tensors and plain types, never arbitrary objects, so loading a model
+    someone shared runs no code. One that needs more is refused in one line naming the file."""
+    import pickle
+    import re
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)|Unsupported operand \d+|Unsupported class \S+", str(err))
+        what = f" ({found.group(1) or found.group(0)})" if found else ""
+        raise ValueError(f"{path}: refused: loading it would unpickle arbitrary objects{what}; a model "
+                         f"checkpoint holds only tensors and plain values") from None
 
 
 def code_fingerprint(*modules: ModuleType) -> str:
@@ -171,7 +186,7 @@ def resume_path(out_dir: Path, key: str, epochs: int) -> str | None:
     out_dir = Path(out_dir)
     last, stamp = out_dir / "last.ckpt", out_dir / "run.key"
     if last.exists() and stamp.exists() and stamp.read_text() == key:
-        if torch.load(last, map_location="cpu", weights_only=False).get("epoch", epochs) < epochs:
+        if load_checkpoint(last).get("epoch", epochs) < epochs:
             return str(last)
     last.unlink(missing_ok=True)
     (out_dir / "metrics.csv").unlink(missing_ok=True)
