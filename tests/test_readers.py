@@ -68,7 +68,7 @@ def write_mca(path, spectrum, offset, gain):
     return path
 
 
-def write_spx(path, spectrum, offset, gain, anode="42"):
+def write_spx(path, spectrum, offset, gain, anode="42", kv=50):
     """Bruker Esprit's .spx XML (no library writes it), with the nodes RosettaSciIO's reader uses; the XRF
     header names the anode (Bruker stores its atomic number: 42 is Mo)."""
     layers = base64.b64encode(zlib.compress(b'<DetLayers><Layer0 Atom="4" Thickness="12.5"/></DetLayers>'))
@@ -80,7 +80,7 @@ def write_spx(path, spectrum, offset, gain, anode="42"):
 <Amplification>40000</Amplification></ClassInstance>
 <ClassInstance Type="TRTDetectorHeader"><Type>XFlash 6|30</Type><DetLayers>{layers.decode()}</DetLayers>
 </ClassInstance>
-<ClassInstance Type="TRTXrfHeader"><Voltage>50</Voltage><Anode>{anode}</Anode><ExcitationAngle>51</ExcitationAngle>
+<ClassInstance Type="TRTXrfHeader"><Voltage>{kv}</Voltage><Anode>{anode}</Anode><ExcitationAngle>51</ExcitationAngle>
 </ClassInstance>
 </TRTHeaderedClass>
 <ClassInstance Type="TRTSpectrumHeader"><Date>1.2.2024</Date><Time>10:00:00</Time>

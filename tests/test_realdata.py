@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from test_readers import COLS, ROWS, bad_files, pigment_scan, write_scan
+from test_readers import COLS, ROWS, bad_files, emsa, pigment_scan, write_gse, write_scan, write_spx
 
-from xrfnb import dve, readers, recolour, realdata, smalluvit
+from xrfnb import dve, explain, physics, pigments, readers, recolour, realdata, smalluvit
 from xrfnb.cli import main
 from xrfnb.io import read_json
 
@@ -58,10 +58,10 @@ def test_counts_far_above_training_are_thinned_and_far_below_are_flagged():
 def test_the_elements_of_a_synthetic_pigment_are_found(palette):
     counts = pigment_scan(palette, palette.energy).astype(float)
     usable = np.ones(len(palette.energy), bool)
-    found = {line.symbol for line in realdata.find_lines(counts.sum((0, 1)), palette.energy, usable)}
+    found = {line.symbol for line in explain.find_lines(counts.sum((0, 1)), palette.energy, usable)}
     assert {"Hg", "S", "Fe"} <= found  # cinnabar HgS, red ochre Fe2O3
     assert not found & {"Co", "Cu", "Zn", "Pb", "As"}  # in neither pigment nor the instrument
-    maps = realdata.element_maps(counts, realdata.find_lines(counts.sum((0, 1)), palette.energy, usable))
+    maps = explain.element_maps(counts, explain.find_lines(counts.sum((0, 1)), palette.energy, usable))
     assert maps["Hg La"][:, :COLS // 2].mean() > 10 * maps["Hg La"][:, COLS // 2:].mean()
     assert maps["Fe Ka"][:, COLS // 2:].mean() > 10 * maps["Fe Ka"][:, :COLS // 2].mean()
 
@@ -71,12 +71,58 @@ IRON_PIGMENTS = ("Red Ochre", "Gold Ochre", "Dark Ochre", "Caput Mortuum")
 
 def test_unmixing_finds_the_dominant_pigment_of_each_half(palette):
     counts = pigment_scan(palette, palette.energy).astype(float)
-    best = realdata.dominant(realdata.unmix(counts, palette, np.ones(len(palette.energy), bool)))
+    best = explain.dominant(explain.unmix(counts, palette, np.ones(len(palette.energy), bool)))
     assert (best[:, :COLS // 2] == palette.names.index("Cinnabar")).all()
     # the iron pigments differ only in minor elements: which of them dominates a red ochre pixel is not
     # decided by 3000 counts, but an iron pigment always is
     iron = [palette.names.index(name) for name in IRON_PIGMENTS]
     assert np.isin(best[:, COLS // 2:], iron).all()
+
+
+def standard(composition, n=3000, pixels=(4, 4), instrument=physics.Instrument(), seed=0):
+    """Counts of a thick pure standard on the palette's 512-channel axis, measured by `instrument`."""
+    axis = physics.EnergyAxis(0.5, 38.5, 512)
+    p = pigments.pigment_spectrum(composition, axis, instrument, physics.ReferenceSample())
+    return np.random.default_rng(seed).multinomial(n, p, size=pixels).astype(float)
+
+
+def test_the_tubes_lines_and_scatter_peaks_are_the_tubes_not_the_samples(palette):
+    usable = np.ones(len(palette.energy), bool)
+    for anode, kv, absent in (("Mo", 40.0, {"Mo", "Nb"}), ("Rh", 50.0, {"Rh", "Ru", "Pd"})):
+        instrument = physics.Instrument(anode=anode, tube_kv=kv)
+        blank = standard({"C": 1.0}, instrument=instrument).sum((0, 1))  # a blank: carbon scatters the tube
+        as_sample = {line.symbol for line in explain.find_lines(blank, palette.energy, usable)}
+        assert anode in as_sample  # unlabelled, the anode's Rayleigh peak reads as the element
+        peaks = explain.tube_peaks(anode, kv, instrument)
+        found = explain.find_lines(blank, palette.energy, usable,
+                                   reserved=explain.reserved_channels(peaks, palette.energy))
+        assert not {line.symbol for line in found} & absent
+        tube = explain.visible_tube_peaks(blank, palette.energy, usable, peaks)
+        assert {f"{anode} KL3 (Rayleigh)", f"{anode} KL3 (Compton)"} <= set(tube)
+    copper = standard({"Cu": 1.0}).sum((0, 1))  # the tube's peaks take nothing from the sample's
+    peaks = explain.tube_peaks("Mo", 40.0, physics.Instrument())
+    assert "Cu" in {line.symbol for line in explain.find_lines(copper, palette.energy, usable,
+                                                                reserved=explain.reserved_channels(peaks, palette.energy))}
+
+
+def test_an_element_no_pigment_explains_is_listed_and_carbon_black_is_not_the_answer(palette):
+    counts = standard({"Cu": 1.0})  # a pure copper standard: the paper's palette has no copper pigment
+    usable = np.ones(len(palette.energy), bool)
+    lines = explain.find_lines(counts.sum((0, 1)), palette.energy, usable)
+    weights = explain.unmix(counts, palette, usable)
+    carbon = palette.names.index("Carbon Black")
+    assert (explain.dominant(weights) == carbon).all()  # the nearest fit is the pigment without lines
+    assert explain.lineless(palette).tolist() == [name == "Carbon Black" for name in palette.names]
+    honest = explain.dominant(weights, explain.lineless(palette),
+                              explain.line_pixels(counts, explain.element_maps(counts, lines)))
+    assert (honest == -1).all()
+    mix = explain.mixture(counts.sum((0, 1)), palette, usable, lines)
+    assert mix.unexplained["Cu"] > 0.95 and mix.reduced_chi2 > 100
+    ochre = pigment_scan(palette, palette.energy).astype(float)  # the palette's own pigments: explained
+    lines = explain.find_lines(ochre.sum((0, 1)), palette.energy, usable)
+    mix = explain.mixture(ochre.sum((0, 1)), palette, usable, lines)
+    assert max(mix.unexplained.values()) < 0.2 and mix.reduced_chi2 < 3
+    assert "Carbon Black" not in mix.shares or mix.shares["Carbon Black"] < 0.1
 
 
 # ------------------------------------------------------------------------------------ the whole path
@@ -128,6 +174,49 @@ def test_recolour_is_deterministic_and_accepts_a_single_spectrum(tmp_path, palet
     assert any("outside the scan are zero" in w for w in first["warnings"])  # the .mca stops at 25.6 keV
     assert all(first[k] == second[k] for k in ("elements", "pigments", "warnings", "counts_per_pixel"))
     assert (tmp_path / "a" / "recoloured.png").read_bytes() == (tmp_path / "b" / "recoloured.png").read_bytes()
+
+
+def test_recolour_labels_the_tube_and_warns_when_the_scan_had_another(tmp_path, palette, run_dir):
+    width = float(palette.energy[1] - palette.energy[0])
+    for anode, z, kv in (("Mo", 42, 40), ("Rh", 45, 50)):
+        blank = standard({"C": 1.0}, instrument=physics.Instrument(anode=anode, tube_kv=kv)).sum((0, 1))
+        path = write_spx(tmp_path / f"blank_{anode}.spx", blank, float(palette.energy[0]), width, str(z), kv)
+        report = realdata.recolour(path, run_dir, tmp_path / anode)
+        assert report["instrument"]["anode"] == anode and report["instrument"]["tube_kv"] == kv
+        assert not {anode, "Nb", "Ru"} & set(report["elements"])
+        assert f"{anode} KL3 (Rayleigh)" in report["tube_lines_keV"]
+        mismatch = [w for w in report["warnings"] if "the model was trained for" in w]
+        if anode == "Mo":
+            assert not mismatch
+        else:
+            assert mismatch == [f"the scan was measured with a Rh tube at 50 kV, the model was trained for a Mo "
+                                f"tube at 40 kV: its colours assume the other tube's excitation"]
+
+
+def test_recolour_reports_copper_as_unexplained_not_as_carbon_black(tmp_path, palette, run_dir, capsys):
+    spectrum = standard({"Cu": 1.0}, n=20000, pixels=(1, 1))[0, 0]
+    spectrum[40] = -2  # a vendor's background correction left one channel below zero
+    path = emsa(tmp_path / "copper.msa", np.interp(np.arange(3800) * 0.01, palette.energy, spectrum / 7.42))
+    assert main(["recolour", str(path), "--run", str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    report = read_json(tmp_path / "out" / "report.json")
+    assert "Carbon Black" not in report["pigments"] and report["pixels_unexplained"] == 1.0
+    assert report["unexplained_elements"]["Cu"] > 0.95 and report["mixture"]["reduced_chi2"] > 10
+    assert any(w.startswith("Cu: ") and "explained by no pigment" in w for w in report["warnings"])
+    assert report["negative_counts_clipped"]["values"] >= 1
+    assert f"model {run_dir}" in capsys.readouterr().out
+
+
+def test_recolour_reads_one_detector_of_a_multi_element_file(tmp_path, palette, run_dir):
+    calibrations = [(-0.01, 0.0100), (0.02, 0.0098)]
+    spectra = [pigment_scan(palette, readers.linear_axis(4096, *c), seed=k).sum((0, 1))
+               for k, c in enumerate(calibrations)]
+    path = write_gse(tmp_path / "med.mca", spectra, calibrations)
+    assert main(["recolour", str(path), "--run", str(run_dir), "--out", str(tmp_path / "one"), "--detector", "1"]) == 0
+    assert main(["recolour", str(path), "--run", str(run_dir), "--out", str(tmp_path / "all")]) == 0
+    one, summed = (read_json(tmp_path / name / "report.json") for name in ("one", "all"))
+    assert one["counts_per_pixel"] == spectra[1].sum() and any("detector 1 of 2" in w for w in one["warnings"])
+    assert summed["counts_per_pixel"] == pytest.approx(sum(s.sum() for s in spectra), rel=1e-3)
+    assert {"Hg", "Fe"} <= set(one["elements"]) and {"Hg", "Fe"} <= set(summed["elements"])
 
 
 def test_recolouring_a_cube_of_any_size_tiles_it():

@@ -67,10 +67,10 @@ def find_lines(spectrum: np.ndarray, energy: np.ndarray, usable: np.ndarray,
 
     Each element is tried at its first line within the range (K alpha1, else L alpha1, else M alpha1). A
     line stands out when its window (one FWHM each side) holds net counts above `sigmas` Poisson standard
-    deviations of the background and above `min_share` of all counts, and the net spectrum peaks within an
-    FWHM of it. Elements are accepted strongest first, and each claims the peaks of all its lines of the
-    family found (K, L or M, radiative rate >= 1 %), so that a peak already explained (Fe K beta, Hg L l)
-    is not read as another element (Co K alpha, Zn K alpha). Channels `reserved` (the tube's peaks) are
+    deviations of the background and above `min_share` of all counts, the net spectrum peaks within an
+    FWHM of it, and the peak is as narrow as a line (`SHARPNESS`). Elements are accepted strongest first,
+    and each claims the peaks of all its lines of the family found (K, L or M, radiative rate >= 1 %), so
+    that a peak already explained (Fe K beta, Hg L l) is not read as another element (Co K alpha, Zn K alpha). Channels `reserved` (the tube's peaks) are
     claimed from the start: no sample element is read there.
     """
     width = float(np.median(np.diff(energy)))
@@ -93,7 +93,8 @@ def find_lines(spectrum: np.ndarray, energy: np.ndarray, usable: np.ndarray,
         around = usable & (np.abs(energy - e) <= 1.5 * half_width(e))
         signal, noise = net[window].sum(), np.sqrt(background[window].sum() + 1)
         peak = int(np.flatnonzero(around)[np.argmax(net[around])])
-        if signal > sigmas * noise and signal > min_share * total and abs(energy[peak] - e) <= half_width(e):
+        if (signal > sigmas * noise and signal > min_share * total and abs(energy[peak] - e) <= half_width(e)
+                and signal > SHARPNESS * _flank(net, energy, usable, e, half_width(e))):
             candidates.append((signal / noise, z, name, e, window, peak))
     claimed = np.zeros(len(energy), bool) if reserved is None else reserved.copy()
     found = []
@@ -107,6 +108,18 @@ def find_lines(spectrum: np.ndarray, energy: np.ndarray, usable: np.ndarray,
         for _, other in _line_energies(z, family, min_rate=0.01):
             claimed |= np.abs(energy - other) <= half_width(other)
     return sorted(found, key=lambda line: line.energy)
+
+
+#: A line is a peak as narrow as the detector makes it: its window's net counts are at least this many times
+#: those of the quieter of the two windows beside it, which a bump of the scattered continuum is not.
+SHARPNESS = 3.0
+
+
+def _flank(net: np.ndarray, energy: np.ndarray, usable: np.ndarray, e: float, half: float) -> float:
+    """Net counts of the quieter of the two windows (as wide as the line's) just beside a line at `e`."""
+    sides = [usable & (energy > e + s * half) & (energy <= e + s * 3 * half) if s > 0 else
+             usable & (energy < e + s * half) & (energy >= e + s * 3 * half) for s in (1, -1)]
+    return max(0.0, min(float(net[side].sum()) for side in sides))
 
 
 def element_maps(counts: np.ndarray, lines: list[Line]) -> dict[str, np.ndarray]:
