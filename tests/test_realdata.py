@@ -127,29 +127,6 @@ def test_an_element_no_pigment_explains_is_listed_and_carbon_black_is_not_the_an
 
 # ------------------------------------------------------------------------------------ the whole path
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, palette):
-    """A minimal trained run: the palette, a dataset's counts, a DVE and a SmallUViT each trained one epoch."""
-    from test_smalluvit import make_store
-
-    from xrfnb.embedded import EmbeddedStore
-
-    run = tmp_path_factory.mktemp("run")
-    palette.save(run / "palette.h5")
-    with h5py.File(run / "dataset.h5", "w") as h5:
-        h5["counts"] = np.full(4, 400, np.int32)
-    rng = np.random.default_rng(0)
-    spectra = rng.multinomial(400, palette.spectra[rng.integers(0, len(palette), 256)]).astype(np.int16)
-    config = dve.DVEConfig(n_channels=len(palette.energy), encoder_widths=(32, 16, 16, 8), decoder_widths=(8, 16, 32),
-                           n_clusters=3, warmup_epochs=1, ramp_epochs=1)
-    dve.train(spectra[:192], spectra[192:], config, 1, 64, run / "dve")
-    make_store(run / "embedded.h5", n=6, size=16)
-    model = smalluvit.SmallUViTConfig(image_size=16, patch_size=8, dim=16, heads=1, dim_head=8, depth_in=1,
-                                      depth_mid=1, depth_out=1)
-    recolour.train(EmbeddedStore(run / "embedded.h5"), recolour.RecolourConfig(model=model), 1, 2, run / "smalluvit")
-    return run
-
-
 def test_recolour_writes_the_images_and_the_report(tmp_path, palette, run_dir):
     path, written, energy = write_scan("ripple", tmp_path, palette)
     out = tmp_path / "out"
