@@ -101,8 +101,20 @@ def test_the_tubes_lines_and_scatter_peaks_are_the_tubes_not_the_samples(palette
         assert {f"{anode} KL3 (Rayleigh)", f"{anode} KL3 (Compton)"} <= set(tube)
     copper = standard({"Cu": 1.0}).sum((0, 1))  # the tube's peaks take nothing from the sample's
     peaks = explain.tube_peaks("Mo", 40.0, physics.Instrument())
-    assert "Cu" in {line.symbol for line in explain.find_lines(copper, palette.energy, usable,
-                                                                reserved=explain.reserved_channels(peaks, palette.energy))}
+    reserved = explain.reserved_channels(peaks, palette.energy)
+    assert "Cu" in {line.symbol for line in explain.find_lines(copper, palette.energy, usable, reserved=reserved)}
+
+
+def test_an_instrument_unlike_the_models_is_a_warning_naming_both():
+    cube = readers.Cube(np.ones((1, 1, 100)), np.linspace(1, 20, 100),
+                        instrument=readers.Recorded(anode="W", tube_kv=40.0, fwhm_ev=210.0))
+    used, warnings = realdata.tube_in_use(cube, physics.Instrument())
+    assert used["anode"] == "W" and used["from_scan"] == ["anode", "fwhm_ev", "tube_kv"]
+    assert warnings[0].startswith("the scan was measured with a W tube at 40 kV, the model was trained for a Mo "
+                                  "tube at 40 kV")
+    assert warnings[1].startswith("the scan's detector resolves 210 eV at 5.9 keV, the model was trained for 1")
+    same = readers.Cube(np.ones((1, 1, 100)), np.linspace(1, 20, 100), instrument=readers.Recorded(anode="Mo"))
+    assert realdata.tube_in_use(same, physics.Instrument())[1] == []
 
 
 def test_an_element_no_pigment_explains_is_listed_and_carbon_black_is_not_the_answer(palette):

@@ -70,8 +70,8 @@ def find_lines(spectrum: np.ndarray, energy: np.ndarray, usable: np.ndarray,
     deviations of the background and above `min_share` of all counts, the net spectrum peaks within an
     FWHM of it, and the peak is as narrow as a line (`SHARPNESS`). Elements are accepted strongest first,
     and each claims the peaks of all its lines of the family found (K, L or M, radiative rate >= 1 %), so
-    that a peak already explained (Fe K beta, Hg L l) is not read as another element (Co K alpha, Zn K alpha). Channels `reserved` (the tube's peaks) are
-    claimed from the start: no sample element is read there.
+    that a peak already explained (Fe K beta, Hg L l) is not read as another element (Co K alpha, Zn K alpha).
+    Channels `reserved` (the tube's peaks) are claimed from the start: no sample element is read there.
     """
     width = float(np.median(np.diff(energy)))
     fwhm_max = detector.fwhm_ev(float(energy[-1])) * 1e-3

@@ -147,7 +147,7 @@ def load_run(run: str | Path | None = None) -> Run:
     return Run(palette, dve_model.eval(), module, export.training_counts(run), instrument, str(run))
 
 
-def _tube(cube: Cube, model: physics.Instrument) -> tuple[dict, list[str]]:
+def tube_in_use(cube: Cube, model: physics.Instrument) -> tuple[dict, list[str]]:
     """The instrument to explain the scan with (what the scan records, else the model's), and warnings for
     each way it differs from the instrument the model was trained for, naming both."""
     recorded = cube.instrument
@@ -161,7 +161,9 @@ def _tube(cube: Cube, model: physics.Instrument) -> tuple[dict, list[str]]:
     if recorded.detector:
         used["detector"] = recorded.detector
     warn = []
-    if recorded.anode and recorded.anode != model.anode or recorded.tube_kv and abs(recorded.tube_kv - model.tube_kv) > 1:
+    other_anode = recorded.anode is not None and recorded.anode != model.anode
+    other_kv = recorded.tube_kv is not None and abs(recorded.tube_kv - model.tube_kv) > 1
+    if other_anode or other_kv:
         warn.append(f"the scan was measured with a {anode} tube at {kv:g} kV, the model was trained for a "
                     f"{model.anode} tube at {model.tube_kv:g} kV: its colours assume the other tube's excitation")
     if recorded.fwhm_ev and abs(recorded.fwhm_ev / model.fwhm_ev(5.9) - 1) > MAX_RESOLUTION_MISMATCH:
@@ -190,7 +192,7 @@ def _recording() -> Iterator[list[str]]:
 def _explain(cube: Cube, counts: np.ndarray, usable: np.ndarray, models: Run) -> tuple[dict, dict, np.ndarray]:
     """The report's explanation (tube, elements, pigments), the element maps and the pigment map."""
     energy, palette = models.palette.energy, models.palette
-    instrument, mismatch = _tube(cube, models.instrument)
+    instrument, mismatch = tube_in_use(cube, models.instrument)
     for message in mismatch:
         warnings.warn(message, ScanWarning)
     total = counts.sum((0, 1))
