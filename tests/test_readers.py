@@ -354,3 +354,6 @@ def test_a_multi_element_mca_is_summed_on_one_axis_or_read_one_detector_at_a_tim
     assert any("3 detectors summed" in note for note in summed.notes)
     with pytest.raises(readers.ScanError, match="med.mca: --detector 3 is not one of the file's 3 detectors"):
         readers.read(path, detector=3)
+    single, _, _ = write_scan("msa", tmp_path, palette)
+    with pytest.raises(readers.ScanError, match="spot.msa: a msa file holds one detector; --detector is for"):
+        readers.read(single, detector=0)

@@ -35,6 +35,7 @@ READERS: dict[str, Callable[[Path, Options], Cube]] = {
     "ortec-spe": ortec.read_spe, "text": text.read_text, "pyxrf": hdf5.read_pyxrf, "crono": hdf5.read_crono,
     "hdf5": hdf5.read_hdf5, "npy": hdf5.read_npy}
 FORMATS = tuple(READERS)
+MULTI_DETECTOR = ("mca", "gse-mca")  # the formats that can hold several detectors
 #: Negative counts (their sum against the positive counts' sum) above which a file is refused [choice]:
 #: corrections leave a few slightly negative channels; more than this is a file that is not counts.
 NEGATIVE_SHARE = 0.01
@@ -93,6 +94,9 @@ def read(path: str | Path, format: str | None = None, calibration: tuple[float, 
         found = detect_format(path)
         if format is not None and format != found:
             raise ScanError(f"{path}: the file is {found!r}, not {format!r}")
+        if detector is not None and found not in MULTI_DETECTOR:
+            raise ScanError(f"{path}: a {found} file holds one detector; --detector is for "
+                            f"{' and '.join(MULTI_DETECTOR)} files")
         cube = READERS[found](path, Options(calibration, detector))
     except (ScanError, RuntimeError):
         raise
