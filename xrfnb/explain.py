@@ -198,7 +198,8 @@ LINELESS_MASS = 0.01
 LINE_SHARE = 0.05
 #: A pigment with lines stands in for a line-less one only when it carries this share of the pixel's fit.
 MIN_WEIGHT_SHARE = 0.1
-#: An element is listed as unexplained when the mixture leaves more than this share of its line counts.
+#: An element is listed as unexplained when the mixture leaves more than this share of its line counts (and
+#: what it leaves is more than noise: `Mixture.significant`).
 UNEXPLAINED = 0.5
 
 
@@ -252,6 +253,7 @@ class Mixture:
     reduced_chi2: float  # Poisson chi-square per degree of freedom over the covered channels
     residual_share: float  # sum |observed - fitted| / sum observed
     unexplained: dict[str, float]  # element: share of its net line counts the mixture leaves
+    significant: frozenset[str]  # elements whose counts left exceed 5 Poisson sigmas of the fit there
 
 
 def mixture(spectrum: np.ndarray, palette: Palette, usable: np.ndarray, lines: list[Line]) -> Mixture:
@@ -260,15 +262,17 @@ def mixture(spectrum: np.ndarray, palette: Palette, usable: np.ndarray, lines: l
     fitted = weights @ palette.spectra
     residual = (spectrum - fitted)[usable]
     dof = max(1, int(usable.sum()) - int((weights > 0).sum()))
-    unexplained = {}
+    unexplained, significant = {}, set()
     for line in lines:
         net = line.net_fraction * spectrum[line.window].sum()
         left = (spectrum - fitted)[line.window].sum()
         unexplained[line.symbol] = float(np.clip(left / net, 0, 1)) if net > 0 else 0.0
+        if left > 5 * np.sqrt(max(fitted[line.window].sum(), 0) + 1):
+            significant.add(line.symbol)
     total = weights.sum()
     return Mixture({n: float(w / total) for n, w in zip(palette.names, weights) if w > 0} if total > 0 else {},
                    float((residual ** 2 / np.maximum(fitted[usable], 1)).sum() / dof),
-                   float(np.abs(residual).sum() / max(spectrum[usable].sum(), 1)), unexplained)
+                   float(np.abs(residual).sum() / max(spectrum[usable].sum(), 1)), unexplained, frozenset(significant))
 
 
 def line_pixels(counts: np.ndarray, maps: dict[str, np.ndarray]) -> np.ndarray:

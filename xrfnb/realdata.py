@@ -203,7 +203,8 @@ def _explain(cube: Cube, counts: np.ndarray, usable: np.ndarray, models: Run) ->
     mix = explain.mixture(total, palette, usable, lines)
     best = explain.dominant(explain.unmix(counts, palette, usable), explain.lineless(palette),
                             explain.line_pixels(counts, maps))
-    unexplained = {s: round(v, 4) for s, v in mix.unexplained.items() if v > explain.UNEXPLAINED}
+    unexplained = {s: round(v, 4) for s, v in mix.unexplained.items()
+                   if v > explain.UNEXPLAINED and s in mix.significant}
     for symbol, share in unexplained.items():
         warnings.warn(f"{symbol}: {100 * share:.0f} % of its line counts are explained by no pigment of the "
                       f"palette ({', '.join(palette.names)})", ScanWarning)
