@@ -10,8 +10,9 @@ import torch
 from test_publish import finished_run
 from test_readers import write_scan
 
-from xrfnb import book, dve, export, realdata, recolour, training
-from xrfnb.cli import main
+from xrfnb import dve, export, realdata, recolour, training
+from xrfnb.pipeline import book
+from xrfnb.pipeline.cli import main
 from xrfnb.io import read_json
 
 

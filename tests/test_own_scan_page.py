@@ -10,7 +10,7 @@ from conftest import ROOT
 from test_readers import emsa, pigment_scan, write_columns, write_gse
 
 from xrfnb import export, readers
-from xrfnb.cli import main
+from xrfnb.pipeline.cli import main
 
 PAGE = ROOT / "book" / "your_own_scan.md"
 

@@ -14,7 +14,7 @@ import torch
 from test_readers import COLS, ROWS, bad_files, emsa, pigment_scan, write_gse, write_scan, write_spx
 
 from xrfnb import dve, explain, physics, pigments, readers, recolour, realdata, smalluvit
-from xrfnb.cli import main
+from xrfnb.pipeline.cli import main
 from xrfnb.io import read_json
 
 # ------------------------------------------------------------------------------------ onto the model's axis

@@ -18,25 +18,17 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from . import dve, paths, physics, recolour
+from . import dve, physics, recolour
+from .pipeline import paths
 from .io import atomic_dir, read_json, write_json
 from .pigments import Palette
 
 FORMAT = 1
-INSTRUMENT_FILE = "instrument.json"  # in a run directory: the instrument the pigments stage simulated
 
 
 def published_folder() -> Path:
     """Where the book's trained models live: `book/published/model/` (committed)."""
     return paths.project_root() / "book" / "published" / "model"
-
-
-def run_instrument(run: Path) -> tuple[physics.Instrument, str]:
-    """The instrument a run's palette was computed for (`instrument.json`), else the default, and which."""
-    file = Path(run) / INSTRUMENT_FILE
-    if file.exists():
-        return physics.Instrument(**read_json(file)), str(file)
-    return physics.Instrument(), "the default instrument (the run records none)"
 
 
 def training_counts(run: Path) -> float:
@@ -53,12 +45,12 @@ def training_counts(run: Path) -> float:
 def palette_dict(palette: Palette) -> dict:
     return {"names": list(palette.names), "rgb": palette.rgb.tolist(), "energy": palette.energy.tolist(),
             "spectra": palette.spectra.tolist(), "compositions": list(palette.compositions),
-            "lines": list(palette.lines), "sample": palette.sample}
+            "lines": list(palette.lines), "sample": palette.sample, "sample_settings": dict(palette.sample_settings)}
 
 
-def palette_from(d: dict) -> Palette:
+def palette_from(d: dict, instrument: physics.Instrument) -> Palette:
     return Palette(tuple(d["names"]), np.array(d["rgb"], np.uint8), np.array(d["energy"]), np.array(d["spectra"]),
-                   tuple(d["compositions"]), tuple(d["lines"]), d["sample"])
+                   tuple(d["compositions"]), tuple(d["lines"]), d["sample"], d.get("sample_settings", {}), instrument)
 
 
 def _weights(module: torch.nn.Module, half: bool) -> dict[str, torch.Tensor]:
@@ -73,7 +65,7 @@ def write(run: str | Path, folder: str | Path, profile: dict | None = None, half
     palette = Palette.load(run / "palette.h5")
     dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(palette.energy))
     module = recolour.load(run / "smalluvit" / "best.ckpt")
-    instrument, _ = run_instrument(run)
+    instrument = palette.measured_with()  # the instrument the training data were simulated for
     meta = {"format": FORMAT, "precision": "float16" if half else "float32", "source": str(run),
             "dve": asdict(dve_model.cfg), "smalluvit": asdict(module.cfg), "training_counts": training_counts(run),
             "palette": palette_dict(palette), "instrument": asdict(instrument), "profile": profile or {}}
@@ -104,5 +96,6 @@ def read(folder: str | Path) -> tuple[Palette, dve.DVE, recolour.Recolouring, fl
     dve_model, module = dve.DVE(config), recolour.Recolouring(meta["smalluvit"])
     _load_into(dve_model, folder / "dve.safetensors")
     _load_into(module, folder / "smalluvit.safetensors")
-    return (palette_from(meta["palette"]), dve_model.eval(), module.eval(), float(meta["training_counts"]),
-            physics.Instrument(**meta["instrument"]), meta)
+    instrument = physics.Instrument(**meta["instrument"])
+    return (palette_from(meta["palette"], instrument), dve_model.eval(), module.eval(),
+            float(meta["training_counts"]), instrument, meta)

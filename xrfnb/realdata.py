@@ -143,8 +143,7 @@ def load_run(run: str | Path | None = None) -> Run:
     palette = Palette.load(run / "palette.h5")
     dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(palette.energy))
     module = load_recolouring(run / "smalluvit" / "best.ckpt")
-    instrument, _ = export.run_instrument(run)
-    return Run(palette, dve_model.eval(), module, export.training_counts(run), instrument, str(run))
+    return Run(palette, dve_model.eval(), module, export.training_counts(run), palette.measured_with(), str(run))
 
 
 def tube_in_use(cube: Cube, model: physics.Instrument) -> tuple[dict, list[str]]:
