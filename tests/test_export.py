@@ -75,7 +75,7 @@ def outputs(models, embedded, spectra):
 
 
 def test_an_exported_model_gives_the_runs_outputs_and_loads_from_tensors_and_json_only(tmp_path, run_dir):
-    full, half = export.write(run_dir, tmp_path / "full", half=False), export.write(run_dir, tmp_path / "half")
+    full, half = export.write(run_dir, tmp_path / "full"), export.write(run_dir, tmp_path / "half", half=True)
     assert {p.name for p in half.iterdir()} == {"dve.safetensors", "smalluvit.safetensors", "model.json"}
     meta = read_json(half / "model.json")
     assert meta["precision"] == "float16" and meta["instrument"]["anode"] == "Mo"

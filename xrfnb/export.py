@@ -1,7 +1,8 @@
 """A trained run's two models as a folder anyone can load without running code: safetensors + JSON.
 
-`write` stores the DVE and SmallUViT weights as safetensors (half precision by default: measured in
-`benchmarks/RESULTS.md` to change no test metric beyond 1e-3) and, in `model.json`, everything else a
+`write` stores the DVE and SmallUViT weights as safetensors (float32 by default; `half` stores float16,
+for half the size, once `benchmarks/bench_half.py` has measured it to change no test metric beyond 1e-3
+on the published run) and, in `model.json`, everything else a
 recolouring needs: both configurations, the palette, the instrument the training data were simulated for,
 the training counts per pixel and the profile's parameters. `read` loads it back; safetensors holds only
 tensors, so a shared model folder cannot execute anything. `xrfnb publish` writes the book's model folder,
@@ -59,7 +60,7 @@ def _weights(module: torch.nn.Module, half: bool) -> dict[str, torch.Tensor]:
             for k, v in module.state_dict().items()}
 
 
-def write(run: str | Path, folder: str | Path, profile: dict | None = None, half: bool = True) -> Path:
+def write(run: str | Path, folder: str | Path, profile: dict | None = None, half: bool = False) -> Path:
     """Export a finished run's DVE and SmallUViT into `folder` (replaced as a whole, all or nothing)."""
     run = Path(run)
     palette = Palette.load(run / "palette.h5")
