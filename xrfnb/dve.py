@@ -296,7 +296,7 @@ def load(path: str | Path, n_channels: int | None = None) -> DVE:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no DVE checkpoint (run the DVE stage first)")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = training.load_checkpoint(path)
         config = DVEConfig(**{k: tuple(v) if isinstance(v, list) else v
                               for k, v in ckpt["hyper_parameters"]["config"].items()})
     except (KeyError, TypeError, RuntimeError) as err:

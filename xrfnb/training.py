@@ -118,7 +118,7 @@ def fit(trainer: L.Trainer, module: L.LightningModule, data: L.LightningDataModu
         stage: str, batch_size: int, batch_parameter: str) -> None:
     """trainer.fit, turning a GPU out-of-memory error into one line that says what to lower."""
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
     except torch.cuda.OutOfMemoryError:
         raise RuntimeError(f"{stage}: GPU out of memory at batch size {batch_size}; lower `{batch_parameter}` "
                            f"(e.g. xrfnb run --set {batch_parameter}={max(1, batch_size // 2)}); the run "
@@ -137,6 +137,21 @@ def save_final(trainer: L.Trainer, path: Path, weights_only: bool = True) -> Non
     if trainer.is_global_zero:
         os.replace(tmp, path)
     trainer.strategy.barrier()
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint read weights-only: tensors and plain types, never arbitrary objects, so loading a model
+    someone shared runs no code. One that needs more is refused in one line naming the file."""
+    import pickle
+    import re
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)|Unsupported operand \d+|Unsupported class \S+", str(err))
+        what = f" ({found.group(1) or found.group(0)})" if found else ""
+        raise ValueError(f"{path}: refused: loading it would unpickle arbitrary objects{what}; a model "
+                         f"checkpoint holds only tensors and plain values") from None
 
 
 def run_key(settings: list, code: tuple[ModuleType, ...], data: str = "") -> str:
@@ -179,7 +194,7 @@ def resume_path(out_dir: Path, key: str, epochs: int) -> str | None:
     last, stamp = out_dir / "last.ckpt", out_dir / "run.key"
     if last.exists() and stamp.exists() and stamp.read_text() == key:
         try:
-            epoch = torch.load(last, map_location="cpu", weights_only=False).get("epoch", epochs)
+            epoch = load_checkpoint(last).get("epoch", epochs)
         except Exception as err:  # a checkpoint cut short (a lost node): train afresh rather than fail
             print(f"xrfnb: warning: {last}: unreadable checkpoint ({type(err).__name__}); training afresh",
                   file=sys.stderr)

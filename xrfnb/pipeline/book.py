@@ -203,13 +203,14 @@ def finished_record(root: Path) -> dict:
 
 
 def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
-    """Copy a finished run's executed notebooks, run record, figures and results into `book/published/`.
+    """Copy a finished run's executed notebooks, run record, figures and results into `book/published/`,
+    and its trained models into `book/published/model/` (safetensors + JSON, `xrfnb.export`).
 
     The folder is committed, and `build(published=True)` renders the book from it without running
     anything. Every publish also files the run's scaling record under `book/scaling/` and redraws the
     scaling study from all the records there; `scaling_only` does only that (e.g. for `smoke`).
     """
-    from .. import scaling
+    from .. import export, scaling
 
     root = root or paths.project_root()
     record = finished_record(root)
@@ -217,6 +218,10 @@ def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
         with atomic_dir(root / "book" / "published") as tmp:
             for part in RUN_PARTS:
                 shutil.copytree(root / "book" / part, tmp / part)
+            run = root / "runs" / record["profile"]
+            if (run / "smalluvit" / "best.ckpt").exists():  # the trained models, for `xrfnb recolour`
+                params = {k: v for stage in record["stages"].values() for k, v in stage["parameters"].items()}
+                export.write(run, tmp / "model", profile=params)
     scaling.file_record(root / "book" / "results" / "scaling.json", root / "book" / "scaling", record)
     return root / "book" / ("scaling" if scaling_only else "published")
 

@@ -58,10 +58,15 @@ def _recolour(args: argparse.Namespace) -> None:
     from ..device import torch_device
 
     report = realdata.recolour(args.scan, args.run, args.out, args.format, args.calibration,
-                               torch_device(args.device))
+                               torch_device(args.device), detector=args.detector)
+    print(f"recolour: model {report['model']}")
     print(f"recolour: {report['format']} scan {' x '.join(map(str, report['shape']))}, "
           f"{report['energy_keV'][0]:.3f}-{report['energy_keV'][1]:.3f} keV, "
-          f"{report['counts_per_pixel']:.0f} counts per pixel; elements {' '.join(report['elements']) or 'none'}")
+          f"{report['counts_per_pixel']:.0f} counts per pixel; elements {' '.join(report['elements']) or 'none'}; "
+          f"tube {report['instrument']['anode']} ({len(report['tube_lines_keV'])} peaks)")
+    pigments = ", ".join(f"{k} {100 * v:.0f} %" for k, v in report["pigments"].items()) or "none"
+    print(f"recolour: pigments {pigments}; mixture reduced chi2 {report['mixture']['reduced_chi2']:g}; "
+          f"unexplained {', '.join(report['unexplained_elements']) or 'nothing'}")
     for message in report["warnings"]:
         print(f"recolour: warning: {message}")
     print(f"recolour: recoloured.png, elements.png, pigments.png and report.json in {args.out}")
@@ -193,15 +198,20 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_scaling)
 
     p = sub.add_parser("recolour", help="recolour a measured MA-XRF scan with a run's models and explain it")
-    p.add_argument("scan", type=Path, help="the scan: .bcf, .spx, .rpl, .msa, .mca, .h5 (PyXRF, cronomaxrf, "
+    p.add_argument("scan", type=Path, help="the scan: .bcf, .spx, .rpl, .msa, .mca (SPEC, Amptek, multi-element, "
+                                           "one column), .spe (ORTEC), text columns, .h5 (PyXRF, cronomaxrf, "
                                            "a cube) or .npy")
-    p.add_argument("--run", type=Path, required=True, help="run directory with palette.h5, dataset.h5, "
-                                                           "dve/dve.ckpt and smalluvit/best.ckpt")
+    p.add_argument("--run", type=Path, help="a model folder written by `xrfnb publish`, or a run directory with "
+                                            "palette.h5, dataset.h5, dve/dve.ckpt and smalluvit/best.ckpt "
+                                            "(default: the published model, book/published/model)")
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced as a whole)")
-    p.add_argument("--format", help="the format expected, refused if the file is another: bruker-bcf, "
-                                    "bruker-spx, ripple, msa, mca, pyxrf, crono, hdf5 or npy")
+    p.add_argument("--format", help="the format expected, refused if the file is another: "
+                                    "bruker-bcf, bruker-spx, ripple, msa, mca, gse-mca, amptek-mca, ortec-spe, text, "
+                                    "pyxrf, crono, hdf5 or npy")
     p.add_argument("--calibration", nargs=2, type=float, metavar=("OFFSET", "GAIN"),
                    help="keV of channel 0 and keV per channel, for files that store none (e.g. .npy)")
+    p.add_argument("--detector", type=int, help="which detector of a multi-element file (0-based; "
+                                                 "default: all, summed on detector 0's axis)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.set_defaults(func=_recolour)
 
