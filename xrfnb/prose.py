@@ -90,7 +90,7 @@ def to_html(markdown: str) -> str:
     """Filled Markdown as HTML for JupyterLab: CommonMark with tables, citations written out."""
     from markdown_it import MarkdownIt
 
-    marker = "\x00cite{}\x00"
+    marker = "XRFNBCITE{}END"  # survives Markdown rendering untouched
     cites: list[str] = []
 
     def hold(match: re.Match) -> str:
@@ -98,7 +98,7 @@ def to_html(markdown: str) -> str:
         return marker.format(len(cites) - 1)
 
     rendered = MarkdownIt("commonmark").enable("table").render(CITE.sub(hold, markdown))
-    return re.sub("\x00cite(\\d+)\x00", lambda m: cites[int(m.group(1))], rendered)
+    return re.sub(r"XRFNBCITE(\d+)END", lambda m: cites[int(m.group(1))], rendered)
 
 
 def bundle(text: str, **values) -> dict[str, str]:
