@@ -18,7 +18,7 @@ import html
 import re
 from pathlib import Path
 
-from . import paths
+from .pipeline import paths
 
 #: Values glued in this kernel (`book.glue` records them here), for the prose cells that follow.
 VALUES: dict[str, object] = {}

@@ -16,23 +16,27 @@ ERROR_MAX = 0.5
 LOOKUP = "latent cluster -> mean colour (non-learned)"
 
 
-def predictions(emb, runs: dict, centroids: np.ndarray, epochs: int, batch_size: int, accelerator: str = "cpu",
-                precision: str | None = None, device: str = "cpu") -> dict[str, np.ndarray]:
-    """Test predictions (n, 3, H, W) of the non-learned lookup and of every model of `runs`.
+def predictions(ev, epochs: int) -> dict[str, np.ndarray]:
+    """Test predictions (n, 3, H, W) of every model chapter 7 compared and of the non-learned lookup.
 
-    `runs` is `evaluate.ablation_runs`' {name: (config, folder)}; each model is the one `evaluate.compare`
-    trained with this budget (finished runs are reused, so this only loads checkpoints).
+    `ev` is `evaluate.run_stage`'s Evaluation, whose comparison trained every model with `epochs`; this only
+    loads them again (chapter 6's SmallUViT is used as it is when it was trained with the same budget).
     """
     from .. import recolour
     from ..baselines import ClusterColour
     from ..evaluate import test_split
 
-    x_test, _, _ = test_split(emb)
+    x_test, _, _ = test_split(ev.emb)
+    gpu = ev.device == "cuda"
     out = {}
-    for name, (cfg, folder) in runs.items():
-        module, _ = recolour.train(emb, cfg, epochs, batch_size, Path(folder), accelerator, precision)
-        out[name] = recolour.predict(module, x_test, device=device)
-    out[LOOKUP] = ClusterColour(centroids).fit(emb.blocks("train")).predict(x_test)
+    for name, (cfg, folder) in ev.runs.items():
+        if Path(folder) == Path(ev.store.path).parent / "smalluvit":
+            module = ev.module
+        else:
+            module = recolour.train(ev.emb, cfg, epochs, ev.trained["uvit_batch_size"], Path(folder),
+                                    "gpu" if gpu else "cpu", "bf16-mixed" if gpu else None)[0]
+        out[name] = recolour.predict(module, x_test, device=ev.device)
+    out[LOOKUP] = ClusterColour(ev.dve_model.centroids.numpy()).fit(ev.emb.blocks("train")).predict(x_test)
     return out
 
 
@@ -132,15 +136,15 @@ class TestSetExplorer(Explorer):
         return page_part("Test-set explorer", controls, slots, note)
 
 
-def explore_test_set(emb, runs: dict, centroids: np.ndarray, epochs: int, batch_size: int, accelerator: str = "cpu",
-                     precision: str | None = None, device: str = "cpu", static_images: int = 12) -> TestSetExplorer:
-    """Chapter 7's cell: every compared model's test predictions in one explorer, displayed."""
+def explore_test_set(ev, epochs: int, static_images: int = 12) -> TestSetExplorer:
+    """Chapter 7's cell: every compared model's test predictions in one explorer, displayed.
+
+    `ev` is `evaluate.run_stage`'s Evaluation, `epochs` the comparison's budget (`compare_epochs`).
+    """
     from ..evaluate import test_split
 
-    x_test, y_test, idx = test_split(emb)
-    lo, hi = emb.percentiles()
-    explorer = TestSetExplorer(x_test, y_test.numpy(), idx,
-                               predictions(emb, runs, centroids, epochs, batch_size, accelerator, precision, device),
-                               lo, hi, static_images)
+    x_test, y_test, idx = test_split(ev.emb)
+    lo, hi = ev.emb.percentiles()
+    explorer = TestSetExplorer(x_test, y_test.numpy(), idx, predictions(ev, epochs), lo, hi, static_images)
     explorer.show()
     return explorer
