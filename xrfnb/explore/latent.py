@@ -37,7 +37,7 @@ window.addEventListener("mouseup",function(){drag=null;});
 canvas.addEventListener("mousemove",function(ev){if(!drag){return;}
   az.value=((drag[2]+(ev.clientX-drag[0])+540)%%360)-180; el.value=Math.max(-90,Math.min(90,drag[3]+(ev.clientY-drag[1])));
   draw();});
-[az,el,by].forEach(function(c){c.addEventListener("input",draw);});
+[az,el,by].forEach(function(c){c.addEventListener("input",draw); c.addEventListener("change",draw);});
 draw();
 })();"""
 

@@ -111,7 +111,8 @@ function update(){
     var el=root.querySelector('[data-slot="'+i+'"]'), v=s.frames[s.keys.map(index).join("|")];
     if(v===undefined){return;} if(s.kind==="img"){el.src=v;}else{el.innerHTML=v;}});
 }
-root.querySelectorAll("[data-control]").forEach(function(c){c.addEventListener("input",update);});
+root.querySelectorAll("[data-control]").forEach(function(c){
+  c.addEventListener("input",update); c.addEventListener("change",update);});
 update();
 })();"""
 
