@@ -10,6 +10,7 @@ import http.server
 import os
 import shutil
 import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -183,8 +184,14 @@ def test_the_test_set_explorer_works_offline_in_the_static_book(site):
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
     try:
         driver.get(urljoin(base, page.relative_to(html).as_posix()))
-        explorer = next(e for e in driver.find_elements("css selector", ".xrfnb-explorer")
-                        if "Test-set explorer" in e.text)
+        explorer = None
+        for _ in range(40):  # the page's scripts may still be laying it out
+            explorer = next((e for e in driver.find_elements("css selector", ".xrfnb-explorer")
+                             if "Test-set explorer" in e.get_attribute("textContent")), None)
+            if explorer is not None:
+                break
+            time.sleep(0.25)
+        assert explorer is not None, "chapter 7 has no test-set explorer"
         driver.execute_script("arguments[0].scrollIntoView()", explorer)
         prediction = explorer.find_element("css selector", 'img[alt="prediction"]')
         title = explorer.find_element("css selector", '[data-slot="0"]')
