@@ -61,6 +61,8 @@ def test_datacube_explorer_says_a_pixel_is_outside_the_image(sample, palette):
     assert "outside the 24 x 24 image" in ex.message.value
     ex.controls["pixel"].value = "five"
     assert "row, column" in ex.message.value
+    ex.controls["pixel"].value = "3, 4"
+    assert ex.message.value == "" and (ex.controls["row"].value, ex.controls["column"].value) == (3, 4)
 
 
 def test_datacube_static_page_holds_every_offered_map(sample, palette):

@@ -162,6 +162,7 @@ class DatacubeExplorer(Explorer):
         except BadInput as err:
             self.say(str(err))
             return
+        self.say("")
         self.controls["row"].value, self.controls["column"].value = row, col
         self.show_pixel()
 
