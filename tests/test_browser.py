@@ -12,8 +12,10 @@ is refused when the figure is saved: `tests/test_plots.py`.) Needs Debian's `chr
 
 import functools
 import http.server
+import os
 import shutil
 import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -237,3 +239,65 @@ def test_the_blank_panel_check_catches_a_black_ground_truth(tmp_path):
     rgb[:, 60:] = 0  # the third column solid black, as the triplet bug drew it
     Image.fromarray(rgb).save(tmp_path / "t.png")
     assert blank_panels(tmp_path / "t.png") == [2]
+
+
+#: What a chapter page may weigh: its HTML (the explorers' saved frames are inside it) and its images.
+PAGE_LIMIT_BYTES = 8 * 1024 * 1024
+
+
+def page_weight(page: Path) -> int:
+    """Bytes a reader downloads for a page: its HTML and the local images it shows."""
+    images = {(page.parent / unquote(urlsplit(ref).path)).resolve() for ref in parsed(page).refs
+              if not urlsplit(ref).scheme and ref.lower().endswith((".png", ".jpg", ".jpeg", ".svg", ".gif"))}
+    return page.stat().st_size + sum(p.stat().st_size for p in images if p.exists())
+
+
+def test_the_test_set_explorer_works_offline_in_the_static_book(site):
+    """Chapter 7 without a kernel: choosing another test image and another model changes the prediction."""
+    from selenium import webdriver
+    from selenium.webdriver.support.ui import Select
+
+    base, html, responses = site
+    page = html / "book" / "executed" / "07_evaluate.html"
+    assert page_weight(page) < PAGE_LIMIT_BYTES, f"chapter 7 weighs {page_weight(page) / 2**20:.1f} MB"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
+    try:
+        driver.get(urljoin(base, page.relative_to(html).as_posix()))
+        explorer = None
+        for _ in range(40):  # the page's scripts may still be laying it out
+            explorer = next((e for e in driver.find_elements("css selector", ".xrfnb-explorer")
+                             if "Test-set explorer" in e.get_attribute("textContent")), None)
+            if explorer is not None:
+                break
+            time.sleep(0.25)
+        assert explorer is not None, "chapter 7 has no test-set explorer"
+        driver.execute_script("arguments[0].scrollIntoView()", explorer)
+        prediction = explorer.find_element("css selector", 'img[alt="prediction"]')
+        title = explorer.find_element("css selector", '[data-slot="0"]')
+
+        def shown() -> tuple[str, str]:
+            return prediction.get_attribute("src"), title.text
+
+        first = shown()
+        assert first[0].startswith("data:image/") and "MS-SSIM" in first[1] and "UIQI" in first[1]
+        image, model = (Select(s) for s in explorer.find_elements("css selector", "select"))
+        image.select_by_index(1)
+        other_image = shown()
+        model.select_by_index(len(model.options) - 1)
+        other_model = shown()
+        if os.environ.get("XRFNB_SCREENSHOTS"):
+            driver.save_screenshot(os.path.join(os.environ["XRFNB_SCREENSHOTS"], "book_07_test_set.png"))
+        errors = [e["message"] for e in driver.get_log("browser") if javascript_error(e)]
+    finally:
+        driver.quit()
+    assert other_image[0] != first[0] and other_model[0] != other_image[0]
+    assert other_model[1] != other_image[1], "the title does not follow the model"
+    assert not errors, errors
+    scripts = [ref for ref in parsed(page).refs if urlsplit(ref).scheme and ref.split("?")[0].endswith(".js")]
+    assert not scripts, f"chapter 7 loads scripts from elsewhere: {scripts}"

@@ -11,10 +11,10 @@ from conftest import ROOT
 
 
 def declared() -> list[Requirement]:
-    """What `make install` installs: the dependencies and the `test` and `bench` extras."""
+    """What `make install` and `make lab` install: the dependencies and the `test`, `bench` and `lab` extras."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    return [Requirement(r) for r in project["dependencies"] + extras["test"] + extras["bench"]]
+    return [Requirement(r) for r in project["dependencies"] + extras["test"] + extras["bench"] + extras["lab"]]
 
 
 def test_lock_pins_every_declared_dependency_within_its_range():

@@ -168,14 +168,15 @@ class EvaluateParams(StageParams):
              "dense_test_sample.h5")
     code = ("xrfnb.evaluate", "xrfnb.recolour", "xrfnb.smalluvit", "xrfnb.baselines", "xrfnb.metrics",
             "xrfnb.training")
-    unkeyed = frozenset({"robust_counts"})
+    unkeyed = frozenset({"robust_counts", "explore_images"})
 
     seed: int = 0  # seeds the robustness and out-of-distribution cubes
     compare_epochs: int = 15  # the training budget of every model in the baseline and ablation table
     robust_counts: list[int] = dataclasses.field(default_factory=lambda: [50, 100, 200, 400, 1000, 2000])
+    explore_images: int = 12  # test images the static page of the test-set explorer holds (every model each)
 
     def validate(self) -> None:
-        positive(self.stage, compare_epochs=self.compare_epochs)
+        positive(self.stage, compare_epochs=self.compare_epochs, explore_images=self.explore_images)
         positive(self.stage, **{f"robust_counts[{i}]": c for i, c in enumerate(self.robust_counts)})
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import device
+from .. import device, prose
 from . import paths
 from ..io import atomic_dir, atomic_path, read_json
 from .runner import RunError, load_profile, open_stage
@@ -62,6 +62,7 @@ def glue(name: str, value) -> None:
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
     myst_glue(name, value, display=False)
+    prose.remember(name, value)
 
 
 def execution_record_markdown(record: dict) -> str:

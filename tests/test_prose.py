@@ -1,0 +1,48 @@
+"""Prose cells: numbers filled in, citations kept for the book and written out for JupyterLab."""
+
+import re
+
+import nbformat
+import pytest
+
+from xrfnb import prose
+
+from conftest import ROOT
+
+
+def test_glue_roles_are_filled_from_glued_values_and_keywords(monkeypatch):
+    monkeypatch.setattr(prose, "VALUES", {"fwhm": 131.27, "n": 12})
+    text = "resolution {glue:text}`fwhm:.1f` eV, {glue:text}`n` pigments, {glue:text}`k:d` clusters"
+    assert prose.fill(text, {"k": 9}) == "resolution 131.3 eV, 12 pigments, 9 clusters"
+
+
+def test_a_value_nothing_glued_names_itself(monkeypatch):
+    monkeypatch.setattr(prose, "VALUES", {})
+    with pytest.raises(prose.MissingValue, match="'floor'.*no cell above glued"):
+        prose.fill("off by {glue:text}`floor:.3f`")
+
+
+def test_the_book_gets_the_citation_role_and_lab_gets_author_and_year():
+    bundle = prose.bundle("The paper {cite:p}`bombini2025recolouring` and {cite:t}`ganx`.")
+    assert "{cite:p}`bombini2025recolouring`" in bundle["text/markdown"]
+    shown = re.sub("<[^>]+>", "", bundle["text/html"])
+    assert "(Bombini et al., 2025)" in shown and "Bombini (n.d.)" in shown
+    assert "{cite" not in bundle["text/html"] and "<p>" in bundle["text/html"]
+
+
+def test_every_source_markdown_cell_is_plain_markdown():
+    """MyST roles in a Markdown cell show raw in JupyterLab: such prose belongs in a `prose.show` cell."""
+    found = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(nbformat.read(path, 4).cells):
+            if cell.cell_type == "markdown" and re.search(r"\{(glue|cite|eval)[:}]", cell.source):
+                found.append(f"{path.name} cell {i}")
+    assert not found, f"MyST roles in Markdown cells: {found}"
+
+
+def test_prose_cells_hide_their_input_in_lab_and_the_book():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, 4).cells:
+            if cell.cell_type == "code" and "prose.show(" in cell.source:
+                assert "remove-input" in cell.metadata.get("tags", []), path.name
+                assert cell.metadata.get("jupyter", {}).get("source_hidden"), path.name

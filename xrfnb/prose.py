@@ -1,0 +1,115 @@
+"""Prose that reads the same in JupyterLab and in the book: Markdown written by the cell that shows it.
+
+A chapter's Markdown cells may only hold plain Markdown: JupyterLab does not know MyST's roles and would
+show `{glue:text}` and `{cite:p}` raw. Prose with numbers or citations is therefore a hidden-input code cell
+calling `show(text)`. It fills every `{glue:text}`key:fmt`` with the value this kernel glued (or a keyword
+argument), and displays one output with two forms:
+
+* `text/markdown`, MyST with the `{cite:p}` roles kept: the book renders it (myst-nb's priority for the
+  html builder puts `text/markdown` first), so citations link to the bibliography as before;
+* `text/html`, with each citation written out as "(Author et al., year)" from `book/references.bib`:
+  what JupyterLab renders (it prefers HTML).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from pathlib import Path
+
+from .pipeline import paths
+
+#: Values glued in this kernel (`book.glue` records them here), for the prose cells that follow.
+VALUES: dict[str, object] = {}
+
+GLUE = re.compile(r"\{glue(?::text)?\}`([^`:]+)(?::([^`]*))?`")
+CITE = re.compile(r"\{cite(?::(p|t|ps|ts))?\}`([^`]+)`")
+
+
+class MissingValue(KeyError):
+    """A `{glue:text}` key that nothing glued before this prose cell."""
+
+    def __str__(self) -> str:
+        return (f"prose refers to {self.args[0]!r}, which no cell above glued "
+                f"(run the cells above first, or pass {self.args[0]}=... to prose.show)")
+
+
+def remember(name: str, value: object) -> None:
+    """Record a glued value for later prose cells (called by `book.glue`)."""
+    VALUES[name] = value
+
+
+def fill(text: str, values: dict[str, object] | None = None) -> str:
+    """`text` with every glue role replaced by its value, formatted by the role's format spec."""
+    known = {**VALUES, **(values or {})}
+
+    def value(match: re.Match) -> str:
+        key, spec = match.group(1), match.group(2) or ""
+        if key not in known:
+            raise MissingValue(key)
+        return format(known[key], spec)
+
+    return GLUE.sub(value, text)
+
+
+@functools.cache
+def bibliography(path: Path | None = None) -> dict[str, tuple[str, str, str]]:
+    """{key: (authors as cited, year, title)} of the book's BibTeX file; empty when it is not there."""
+    from pybtex.database import parse_file
+
+    path = path or paths.project_root() / "book" / "references.bib"
+    if not path.exists():
+        return {}
+    found = {}
+    for key, entry in parse_file(str(path)).entries.items():
+        people = entry.persons.get("author", [])
+        last = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+        if len(last) > 2 or any(p.last_names == ["others"] for p in people):
+            names = f"{last[0]} et al."
+        else:
+            names = " and ".join(last) or key
+        title = re.sub(r"[{}]", "", entry.fields.get("title", key))
+        found[key] = (names, entry.fields.get("year", "n.d."), title)
+    return found
+
+
+def cite_html(kind: str | None, keys: str) -> str:
+    """One citation role as a reader sees it: (Author et al., 2025) or, for `{cite:t}`, Author et al. (2025)."""
+    refs = bibliography()
+    parts = []
+    for key in (k.strip() for k in keys.split(",")):
+        names, year, title = refs.get(key, (key, "", key))
+        shown = f"{names} ({year})" if kind in ("t", "ts") else f"{names}, {year}".rstrip(", ")
+        parts.append(f'<span class="xrfnb-cite" title="{html.escape(title)}">{html.escape(shown)}</span>')
+    joined = "; ".join(parts)
+    return joined if kind in ("t", "ts") else f"({joined})"
+
+
+def to_html(markdown: str) -> str:
+    """Filled Markdown as HTML for JupyterLab: CommonMark with tables, citations written out."""
+    from markdown_it import MarkdownIt
+
+    marker = "XRFNBCITE{}END"  # survives Markdown rendering untouched
+    cites: list[str] = []
+
+    def hold(match: re.Match) -> str:
+        cites.append(cite_html(match.group(1), match.group(2)))
+        return marker.format(len(cites) - 1)
+
+    rendered = MarkdownIt("commonmark").enable("table").render(CITE.sub(hold, markdown))
+    return re.sub(r"XRFNBCITE(\d+)END", lambda m: cites[int(m.group(1))], rendered)
+
+
+def bundle(text: str, **values) -> dict[str, str]:
+    """The display bundle of a prose cell: MyST for the book, HTML for JupyterLab, plain text for consoles."""
+    filled = fill(text, values).strip()
+    return {"text/markdown": filled, "text/html": to_html(filled),
+            "text/plain": CITE.sub(lambda m: m.group(2), filled)}
+
+
+def show(text: str, **values) -> None:
+    """Display prose with its numbers filled in and its citations rendered (see the module docstring)."""
+    from IPython.display import display
+
+    display(bundle(text, **values), raw=True)
