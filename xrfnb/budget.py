@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .compared import COMPARED
 from .io import read_json
 
 #: Models trained by the evaluation's baseline and ablation table (lookup not counted).
-COMPARED_MODELS = 6
+COMPARED_MODELS = len(COMPARED)
 
 
 def work(stage: str, p: dict) -> float:

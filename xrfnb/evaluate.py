@@ -13,6 +13,7 @@ import yaml
 
 from . import dve, information, metrics, recolour, synth
 from .baselines import ClusterColour
+from .compared import COMPARED, PAPER
 from .dataset import Store
 from .embedded import EmbeddedStore
 from .pigments import Palette
@@ -97,21 +98,16 @@ def pick_examples(table: pd.DataFrame, by: str = "ms_ssim") -> dict[str, int]:
 
 def ablation_runs(paper: recolour.RecolourConfig, run: Path, reuse_chapter6: bool = True
                   ) -> dict[str, tuple[recolour.RecolourConfig, Path]]:
-    """The paper's SmallUViT, its three ablations and the two learned baselines, each with the folder it
-    trains in. With `reuse_chapter6` the SmallUViT is the one the SmallUViT stage trained (same budget);
-    otherwise it is trained again beside the others, with their budget."""
-    def variant(**model_changes) -> recolour.RecolourConfig:
-        return dataclasses.replace(paper, model=dataclasses.replace(paper.model, **model_changes))
-
+    """Every model of `compared.COMPARED` (the paper's SmallUViT, its ablations, the changes beyond the
+    paper and the learned baselines), each with its configuration and the folder it trains in. With
+    `reuse_chapter6` the SmallUViT is the one the SmallUViT stage trained (same budget); otherwise it is
+    trained again beside the others, with their budget."""
     folder = Path(run) / "ablations"
-    return {
-        "SmallUViT (paper)": (paper, Path(run) / "smalluvit" if reuse_chapter6 else folder / "smalluvit"),
-        "SmallUViT without SPT": (variant(spt=False), folder / "no_spt"),
-        "SmallUViT without LSA": (variant(lsa=False), folder / "no_lsa"),
-        "SmallUViT without long skips": (variant(skip="none"), folder / "no_skips"),
-        "per-pixel MLP": (dataclasses.replace(paper, arch="pixel_mlp"), folder / "pixel_mlp"),
-        "convolutional U-Net": (dataclasses.replace(paper, arch="unet"), folder / "unet"),
-    }
+    runs = {}
+    for name, v in COMPARED.items():
+        cfg = dataclasses.replace(paper, model=dataclasses.replace(paper.model, **v.model), **v.recipe)
+        runs[name] = (cfg, Path(run) / "smalluvit" if name == PAPER and reuse_chapter6 else folder / v.folder)
+    return runs
 
 
 def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, Path]], centroids: np.ndarray,
