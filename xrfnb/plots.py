@@ -230,9 +230,10 @@ def size_and_media(widths: list[int], heights: list[int], media: dict[str, int])
 
 
 def training_curves(metrics: pd.DataFrame, terms: list[str], weights: list[str] = (),
-                    weights_title: str = "loss weights") -> plt.Figure:
+                    weights_title: str = "loss weights", labels: dict[str, str] | None = None) -> plt.Figure:
     """Per-epoch train and validation curves of each loss term, and a last panel of schedules (`weights`,
-    titled `weights_title`: the loss weights of the DVE, the learning rate of SmallUViT)."""
+    titled `weights_title`: the loss weights of the DVE, the learning rate of SmallUViT). `labels` names
+    a column's curve otherwise than by its split (e.g. a metric computed on a sample of the batches)."""
     per_epoch = metrics.groupby("epoch").mean(numeric_only=True)
     panels = len(terms) + (1 if weights else 0)
     fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.2))
@@ -240,7 +241,7 @@ def training_curves(metrics: pd.DataFrame, terms: list[str], weights: list[str] 
         for split, style in (("train", "-"), ("val", "--")):
             col = f"{split}_{term}"
             if col in per_epoch:
-                ax.plot(per_epoch.index, per_epoch[col], style, marker=".", label=split)
+                ax.plot(per_epoch.index, per_epoch[col], style, marker=".", label=(labels or {}).get(col, split))
         ax.set(title=term, xlabel="epoch")
         ax.legend(fontsize=8)
     if weights:
@@ -427,5 +428,19 @@ def bar(x, heights, xlabel: str, ylabel: str, title: str = "") -> plt.Figure:
     ax.bar(list(x), list(heights), color="0.35")
     ax.set_xticks(list(x))
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def patch_error_map(grid: dict) -> plt.Figure:
+    """The mean redmean error at each position inside a patch (`diagnosis.patch_grid`), border ringed."""
+    fig, ax = plt.subplots(figsize=(3.8, 3.2))
+    im = ax.imshow(grid["map"], cmap="magma")
+    p = grid["patch"]
+    ax.add_patch(plt.Rectangle((-0.5, -0.5), p, p, fill=False, edgecolor="#4fc3f7", lw=2))
+    ax.add_patch(plt.Rectangle((0.5, 0.5), p - 2, p - 2, fill=False, edgecolor="#4fc3f7", lw=1, ls="--"))
+    ax.set(title=f"error by position in the {p} x {p} patch\nborder / interior {grid['ratio']:.2f}",
+           xlabel="column in patch", ylabel="row in patch")
+    fig.colorbar(im, ax=ax, label="mean redmean distance")
     fig.tight_layout()
     return fig
