@@ -89,6 +89,7 @@ def pipeline_rates(store: embedded.EmbeddedStore, batch: int, folder: Path, fast
     if "epoch_total_seconds" in last:  # the whole epoch: training, validation, logging, checkpoints
         out["epoch_images_per_s"] = n_train / float(last["epoch_total_seconds"])
     out["validation_images"] = n_val
+    out["val_ms_ssim"], out["val_loss"] = float(last["val_ms_ssim"]), float(last["val_loss"])
     return out
 
 
@@ -119,13 +120,21 @@ def main() -> None:
             samples.setdefault("load_average_1min", []).append(__import__("os").getloadavg()[0])
         if not fast_available:  # the older pipeline had no fast path: its model-only bf16 step still measured
             samples["model_bf16_compile"] = [images_per_second(args.size, args.batch, args.steps, dev, True)]
+    checks = {}
+    for tag in ("eager_fp32", "bf16_compile"):  # same seed, same data: the same metrics, run after run
+        if f"pipeline_{tag}.val_ms_ssim" in samples:
+            checks[f"{tag}_repeats_identical"] = len(set(samples[f"pipeline_{tag}.val_ms_ssim"])) == 1
+    if "pipeline_bf16_compile.val_ms_ssim" in samples:  # bf16 + compile against fp32 after the same 2 epochs
+        for metric in ("val_ms_ssim", "val_loss"):
+            checks[f"{metric}_bf16_minus_fp32"] = (samples[f"pipeline_bf16_compile.{metric}"][0]
+                                                   - samples[f"pipeline_eager_fp32.{metric}"][0])
     med = {k: statistics.median(v) for k, v in samples.items()}
     results = {"device": device.describe(), "size": args.size, "batch": args.batch, "steps": args.steps,
                "train_images": args.train, "repeats": args.repeats,
                "load_averages_during": samples.pop("load_average_1min"),
                "eager_fp32_images_per_s": med["model_eager_fp32"],
                "bf16_compile_images_per_s": med["model_bf16_compile"],
-               "speedup": med["model_bf16_compile"] / med["model_eager_fp32"]}
+               "speedup": med["model_bf16_compile"] / med["model_eager_fp32"], "checks": checks}
     for tag in ("eager_fp32", "bf16_compile"):
         if f"pipeline_{tag}.train_images_per_s" not in med:
             continue

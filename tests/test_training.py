@@ -13,7 +13,7 @@ def history(val, lr):
 def test_a_run_still_improving_at_its_last_epoch_has_not_converged():
     found = training.convergence(history([0.5, 0.6, 0.7, 0.8], [1e-3] * 4), patience=3)
     assert (found["best_epoch"], found["epochs"], found["lr_reductions"], found["converged"]) == (4, 4, 0, False)
-    assert found["sentence"].startswith("Training had not converged: its best val ms ssim (0.8000) came in epoch 4 "
+    assert found["sentence"].startswith("Training had not converged: its best validation MS-SSIM (0.8000) came in epoch 4 "
                                         "of 4, 0 epochs before the end, and the learning rate was never lowered")
 
 

@@ -112,7 +112,7 @@ def ablation_runs(paper: recolour.RecolourConfig, run: Path, reuse_chapter6: boo
 
 def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, Path]], centroids: np.ndarray,
             painting: np.ndarray, epochs: int, batch_size: int, accelerator: str = "cpu",
-            precision: str | None = None) -> pd.DataFrame:
+            precision: str | None = None, compile: bool = False) -> pd.DataFrame:
     """Train every model of `runs` ({name: (config, folder)}) and the non-learned baseline on the same data
     with the same budget; their test metrics in one table (finished runs are reused).
 
@@ -126,7 +126,7 @@ def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, P
         "parameters": 0, **_with_intervals(metrics.per_image(torch.from_numpy(lookup.predict(x_test)), y_test),
                                            paintings)}}
     for name, (cfg, folder) in runs.items():
-        module, _ = recolour.train(emb, cfg, epochs, batch_size, folder, accelerator, precision)
+        module, _ = recolour.train(emb, cfg, epochs, batch_size, folder, accelerator, precision, compile=compile)
         pred = torch.from_numpy(recolour.predict(module, x_test))
         n_params = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
         rows[name] = {"parameters": n_params, **_with_intervals(metrics.per_image(pred, y_test), paintings)}

@@ -286,6 +286,11 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     return load(out_dir / "best.ckpt", config.model, config.arch), metrics
 
 
+def precision(gpu: bool, fast: bool) -> str | None:
+    """Lightning's precision for training: bf16 autocast on a GPU or when `fast`, else fp32."""
+    return "bf16-mixed" if gpu or fast else None
+
+
 def load(path: str | Path, expected: SmallUViTConfig | None = None,
          expected_arch: str | None = None) -> Recolouring:
     """Load a trained model; a missing checkpoint or one of another configuration is named as such."""
@@ -327,10 +332,11 @@ def paper_config(image_size: int, seed: int, uvit_lr: float, uvit_weight_decay: 
 
 def run_stage(run: Path, seed: int, uvit_epochs: int, uvit_batch_size: int, uvit_lr: float, uvit_weight_decay: float,
               uvit_dropout: float, uvit_drop_path: float, uvit_skip: str, uvit_patience: int, devices: int = 1,
-              num_nodes: int = 1, strategy: str = "auto", loader_workers: int = 0
+              num_nodes: int = 1, strategy: str = "auto", loader_workers: int = 0, uvit_fast: bool = False
               ) -> tuple[Recolouring, Path, RecolourConfig]:
     """The SmallUViT stage on a run directory (`embedded.h5` in, `smalluvit/` out), as the notebook and
-    `xrfnb train` run it: bf16 autocast on a GPU, a finished training reused."""
+    `xrfnb train` run it: bf16 autocast on a GPU, and with `uvit_fast` bf16 autocast and torch.compile
+    wherever it runs (benchmarks/bench_smalluvit.py measures both); a finished training reused."""
     from .device import torch_device
 
     store = EmbeddedStore(Path(run) / "embedded.h5")
@@ -339,5 +345,6 @@ def run_stage(run: Path, seed: int, uvit_epochs: int, uvit_batch_size: int, uvit
     gpu = torch_device("auto") == "cuda"
     scale = training.Scale("gpu" if gpu else "cpu", devices, num_nodes, strategy)
     module, metrics_csv = train(store, config, uvit_epochs, uvit_batch_size, Path(run) / "smalluvit",
-                                precision="bf16-mixed" if gpu else None, scale=scale, workers=loader_workers)
+                                precision=precision(gpu, uvit_fast), scale=scale, workers=loader_workers,
+                                compile=uvit_fast)
     return module, metrics_csv, config

@@ -233,7 +233,8 @@ def convergence(history: pd.DataFrame, patience: int, monitor: str = "val_ms_ssi
                f"(from {lr[0]:.3g} to {lr[-1]:.3g})" if reductions else
                f"the learning rate was never lowered (it stayed at {lr[0]:.3g})")
     verdict = "Training converged" if converged else "Training had not converged"
-    sentence = (f"{verdict}: its best {monitor.replace('_', ' ')} ({history[monitor].max():.4f}) came in epoch "
+    label = {"val_ms_ssim": "validation MS-SSIM", "val_loss": "validation loss"}.get(monitor, monitor)
+    sentence = (f"{verdict}: its best {label} ({history[monitor].max():.4f}) came in epoch "
                 f"{best} of {epochs}, {since} epoch{'s' if since != 1 else ''} before the end, and {lowered}.")
     if not converged:
         sentence += (f" A converged run needs the schedule to lower the rate and then {patience} epochs without a "
