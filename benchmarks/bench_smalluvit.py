@@ -78,7 +78,7 @@ def write_store(path: Path, n_train: int, n_val: int, size: int) -> embedded.Emb
 
 def pipeline_rates(store: embedded.EmbeddedStore, batch: int, folder: Path, fast: bool) -> dict[str, float]:
     """Two epochs of `recolour.train` (the laptop profile's recipe); the second epoch's rates."""
-    cfg = recolour.paper_config(store.shape[-1], 0, 1e-3, 0.05, 0.1, 0.1, "add", 3)
+    cfg = recolour.TrainParams(uvit_lr=1e-3).model_config(store.shape[-1])
     options = {"precision": "bf16-mixed", "compile": True} if fast else {}
     start = time.perf_counter()
     recolour.train(store, cfg, 2, batch, folder, **options)

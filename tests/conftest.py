@@ -1,6 +1,14 @@
-"""Shared fixtures: the project root, the default palette and the smoke book (each made once per session)."""
+"""Shared fixtures: the project root, the default palette and the smoke book (each made once per session).
 
+The smoke pipeline runs in a temporary copy of the project, never in the checkout: a user's own runs
+(`runs/`) and book outputs (`book/executed`, `figures`, `results`) are left as they were, which
+`test_integration.py` checks against a digest taken when the session starts.
+"""
+
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +16,22 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+USER_WORK = ("runs", "book/executed", "book/figures", "book/results")
+NOT_COPIED = {".git", ".venv", "_build", "runs", ".pytest_cache", ".cache", ".whl"}
+
+
+def user_work_digest(root: Path = ROOT) -> str:
+    """sha256 over the names and bytes of every file of a user's runs and book outputs."""
+    digest = hashlib.sha256()
+    for part in USER_WORK:
+        for path in sorted((root / part).rglob("*")) if (root / part).exists() else ():
+            if path.is_file():
+                digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def pytest_configure(config):
+    config.user_work_before = user_work_digest()
 
 
 @pytest.fixture(scope="session")
@@ -17,12 +41,33 @@ def palette():
     return pigments.paper_palette()
 
 
+def copy_project(dest: Path) -> Path:
+    """The checkout's sources (not its runs, build, outputs or environment) copied to `dest`."""
+    def ignore(folder, names):
+        rel = Path(folder).relative_to(ROOT)
+        skip = {n for n in names if n in NOT_COPIED or n == "__pycache__"}
+        if rel == Path("book"):
+            skip |= {"executed", "figures", "results", "execution_record.md", "run_summary.md"}
+        return skip
+
+    shutil.copytree(ROOT, dest, ignore=ignore)
+    return dest
+
+
 @pytest.fixture(scope="session")
-def smoke_book() -> Path:
-    """The `smoke` profile run end to end and the book built offline (warnings as errors): `_build/html`."""
-    xrfnb = [sys.executable, "-m", "xrfnb.cli"]
-    env = {**__import__("os").environ, "XRFNB_ROOT": str(ROOT)}
-    subprocess.run(xrfnb + ["run", "--profile", "smoke"], check=True, cwd=ROOT, env=env)
-    subprocess.run(xrfnb + ["book"], check=True, cwd=ROOT, env=env)
-    assert json.loads((ROOT / "book" / "executed" / "run.json").read_text())["profile"] == "smoke"
-    return ROOT / "_build" / "html"
+def smoke_project(tmp_path_factory) -> Path:
+    """A temporary copy of the project in which the `smoke` profile ran end to end and the book was
+    built offline (warnings as errors)."""
+    root = copy_project(tmp_path_factory.mktemp("project") / "xrfnb")
+    xrfnb = [sys.executable, "-m", "xrfnb.pipeline.cli"]
+    env = {**os.environ, "XRFNB_ROOT": str(root), "PYTHONPATH": f"{root}:{os.environ.get('PYTHONPATH', '')}"}
+    subprocess.run(xrfnb + ["run", "--profile", "smoke"], check=True, cwd=root, env=env)
+    subprocess.run(xrfnb + ["book"], check=True, cwd=root, env=env)
+    assert json.loads((root / "book" / "executed" / "run.json").read_text())["profile"] == "smoke"
+    return root
+
+
+@pytest.fixture(scope="session")
+def smoke_book(smoke_project) -> Path:
+    """The smoke book's HTML folder (`_build/html` of the temporary project)."""
+    return smoke_project / "_build" / "html"

@@ -2,7 +2,8 @@
 
 import pytest
 
-from xrfnb import budget, runner
+from xrfnb import evaluate
+from xrfnb.pipeline import budget, runner
 from xrfnb.io import write_json
 
 SMALL = {"n_samples": 100, "image_size": 64, "dve_spectra": 10_000, "dve_epochs": 10, "uvit_epochs": 10,
@@ -31,3 +32,9 @@ def test_a_profile_far_over_its_budget_is_refused_before_it_starts(tmp_path):
     with pytest.raises(runner.RunError, match=r"would take about \d+ min on this machine .* budget of 10 min"):
         runner.check_budget(profile, ["05_embedded_dataset", "06_train_smalluvit"], big, tmp_path / "big")
     runner.check_budget(profile, ["05_embedded_dataset"], SMALL, tmp_path / "big")  # within budget: silent
+
+
+def test_the_evaluation_budget_counts_every_compared_model():
+    one = {**SMALL, "compare_epochs": 1}
+    assert budget.work("07_evaluate", one) == budget.work("06_train_smalluvit", {**SMALL, "uvit_epochs": 1}) * len(
+        evaluate.COMPARED)

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from xrfnb import budget, compared, diagnosis, evaluate, metrics, recolour
+from xrfnb import compared, diagnosis, evaluate, metrics, recolour
+from xrfnb.pipeline import budget
 
 
 def images(n=2, size=64, seed=0):
@@ -86,11 +87,11 @@ def test_the_dominant_cause_is_the_change_that_gains_most():
 
 
 def test_the_compared_models_are_one_list_that_the_budget_counts(tmp_path):
-    runs = evaluate.ablation_runs(recolour.paper_config(64, 0, 1e-3, 0.05, 0.1, 0.1, "add", 3), tmp_path, False)
-    assert list(runs) == list(compared.COMPARED) and budget.COMPARED_MODELS == len(runs)
+    paper = recolour.TrainParams(uvit_epochs=3).model_config(64)
+    runs = evaluate.ablation_runs(paper, tmp_path)
+    assert list(runs) == list(compared.COMPARED) and budget.compared_models() == len(runs)
     assert runs["SmallUViT, patch 8"][0].model.patch_size == 8
     assert runs["SmallUViT + per-pixel path"][0].model.pixel_path == "mlp"
     assert runs["SmallUViT, warm-up + cosine decay"][0].schedule == "cosine"
-    assert runs[compared.PAPER][0] == recolour.paper_config(64, 0, 1e-3, 0.05, 0.1, 0.1, "add", 3)
-    assert evaluate.ablation_runs(runs[compared.PAPER][0], tmp_path)[compared.PAPER][1] == tmp_path / "smalluvit"
+    assert runs["convolutional U-Net"][0].arch == "unet" and runs[compared.PAPER][0] == paper
     assert len({folder for _, folder in runs.values()}) == len(runs)

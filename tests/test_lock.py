@@ -5,7 +5,7 @@ import tomllib
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from xrfnb import lock
+from xrfnb.pipeline import lock
 
 from conftest import ROOT
 

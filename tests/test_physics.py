@@ -88,7 +88,7 @@ def emitted_ratio(pigment: str, symbol: str, upper: list[str], lower: list[str])
 
 
 @pytest.mark.parametrize("pigment, symbol, upper, lower, reference", [
-    ("Red Ochre", "Fe", ["KM3", "KM2"], ["KL3", "KL2"], 0.145),  # Fe K beta / K alpha (SPEC section 2)
+    ("Red Ochre", "Fe", ["KM3", "KM2"], ["KL3", "KL2"], 0.145),  # Fe K beta / K alpha (a fundamental-parameter reference)
     ("Cinnabar", "Hg", ["L3N5"], ["L3M5"], 0.212),  # Hg L beta2 / L alpha1
 ])
 def test_line_ratios_agree_with_a_fundamental_parameter_reference(pigment, symbol, upper, lower, reference):

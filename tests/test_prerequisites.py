@@ -2,53 +2,65 @@
 
 import pytest
 
-from xrfnb import prerequisites, runner
-from xrfnb.prerequisites import READS, WRITER, WRITES, stages_to_build
+from xrfnb.pipeline import prerequisites, runner, stages
+from xrfnb.pipeline.prerequisites import stages_to_build
 
 from conftest import ROOT
 
-ALL_FILES = set(WRITER)
+ALL = [cls.stage for cls in stages.STAGES]
 
 
-def present_only(files):
-    return lambda file: file in files
+def done_except(*not_done):
+    return lambda stage: stage not in not_done
 
 
-def test_tables_name_the_notebooks_and_every_read_file_is_written_earlier():
-    stems = {nb.stem for nb in runner.stages(ROOT / "notebooks")}
-    assert set(WRITES) | set(READS) <= stems
-    for stage, files in READS.items():
-        for file in files:
-            assert file in WRITER, f"{stage} reads {file}, which no stage writes"
-            assert WRITER[file] < stage, f"{stage} reads {file}, written by the later {WRITER[file]}"
+def test_every_stage_has_a_notebook_and_reads_only_what_its_earlier_stages_write():
+    stems = [nb.stem for nb in runner.stages(ROOT / "notebooks")]
+    assert stems == ALL
+    writer = prerequisites.writer()
+    for cls in stages.STAGES:
+        for file in cls.reads:
+            assert file in writer, f"{cls.stage} reads {file}, which no stage writes"
+            assert writer[file] in cls.after, f"{cls.stage} reads {file} but does not list {writer[file]} in after"
+        assert all(earlier < cls.stage for earlier in cls.after)
 
 
 def test_fresh_clone_builds_every_earlier_stage_the_chapter_depends_on():
-    assert stages_to_build("06_train_smalluvit", present_only(set())) == [
+    assert stages_to_build("06_train_smalluvit", lambda s: False) == [
         "01_pigments", "02_seed_images", "03_synthetic_maxrf", "04_train_dve", "05_embedded_dataset"]
-    assert stages_to_build("01_pigments", present_only(set())) == []
+    assert stages_to_build("01_pigments", lambda s: False) == []
 
 
-def test_nothing_is_built_when_the_inputs_are_there():
-    assert stages_to_build("07_evaluate", present_only(ALL_FILES)) == []
-    # 06 reads only embedded.h5: missing earlier files that it does not need are left alone
-    assert stages_to_build("06_train_smalluvit", present_only({"embedded.h5"})) == []
+def test_nothing_is_built_when_the_earlier_stages_are_done():
+    assert stages_to_build("07_evaluate", done_except()) == []
 
 
-def test_a_rebuilt_stage_reruns_the_stages_that_read_its_files():
-    assert stages_to_build("07_evaluate", present_only(ALL_FILES - {"dve/dve.ckpt"})) == [
-        "04_train_dve", "05_embedded_dataset", "06_train_smalluvit"]
-    assert stages_to_build("05_embedded_dataset", present_only(ALL_FILES - {"dataset.h5"})) == [
-        "03_synthetic_maxrf", "04_train_dve"]
+def test_only_stages_the_chapter_depends_on_are_built():
+    # 04 reads only the dataset: a stale embedding (05) is left alone
+    assert stages_to_build("04_train_dve", done_except("05_embedded_dataset")) == []
+    assert stages_to_build("07_evaluate", done_except("04_train_dve", "05_embedded_dataset")) == [
+        "04_train_dve", "05_embedded_dataset"]
 
 
-def test_runner_adds_the_missing_earlier_stages_of_a_selection(tmp_path):
-    all_stages = [tmp_path / f"{stem}.ipynb" for stem in sorted(set(WRITES) | set(READS))]
-    (tmp_path / "run").mkdir()
-    chosen = runner.with_prerequisites(runner.select(all_stages, ["04"]), all_stages, tmp_path / "run")
+def test_runner_adds_the_earlier_stages_of_a_selection_that_are_not_done(tmp_path):
+    all_stages = [tmp_path / f"{stem}.ipynb" for stem in ALL]
+    none_done = {stem: False for stem in ALL}
+    chosen = runner.with_prerequisites(runner.select(all_stages, ["04"]), all_stages, none_done)
     assert [nb.stem for nb in chosen] == ["01_pigments", "02_seed_images", "03_synthetic_maxrf", "04_train_dve"]
-    chosen = runner.with_prerequisites(runner.select(all_stages, ["03", "04"]), all_stages, tmp_path / "run")
-    assert [nb.stem[:2] for nb in chosen] == ["01", "02", "03", "04"]
+    chosen = runner.with_prerequisites(runner.select(all_stages, ["04"]), all_stages,
+                                       {**none_done, "01_pigments": True, "02_seed_images": True})
+    assert [nb.stem[:2] for nb in chosen] == ["03", "04"]
+
+
+def test_a_fresh_run_directory_plans_every_stage_as_not_done(tmp_path):
+    steps = runner.plan(runner.load_profile("smoke").params, tmp_path)
+    assert list(steps) == ALL and not any(step["done"] for step in steps.values())
+    again = runner.plan(runner.load_profile("smoke").params, tmp_path)
+    assert {s: v["key"] for s, v in steps.items()} == {s: v["key"] for s, v in again.items()}
+    laptop = runner.plan(runner.load_profile("laptop").params, tmp_path)
+    assert laptop["01_pigments"]["key"] == steps["01_pigments"]["key"]  # same palette parameters
+    assert laptop["03_synthetic_maxrf"]["key"] != steps["03_synthetic_maxrf"]["key"]
+    assert laptop["07_evaluate"]["key"] != steps["07_evaluate"]["key"]  # keys follow the data
 
 
 def test_gpu_profile_without_a_gpu_suggests_smoke(monkeypatch):
@@ -70,7 +82,9 @@ def test_a_chapter_opened_alone_runs_its_missing_stages_through_the_runner(tmp_p
     monkeypatch.delenv(runner.UNDER_RUNNER, raising=False)
     calls = []
     monkeypatch.setattr(runner, "run", lambda profile, only, progress: calls.append((profile, only)))
-    (tmp_path / "runs" / "smoke").mkdir(parents=True)
-    (tmp_path / "runs" / "smoke" / "palette.h5").touch()
+    from xrfnb import pigments
+
+    run = tmp_path / "runs" / "smoke"
+    pigments.run_stage(run, pigments.PaletteParams())
     runner.open_stage("smoke", "03_synthetic_maxrf.ipynb")
     assert calls == [("smoke", ["02_seed_images"])]

@@ -5,8 +5,9 @@ import json
 import nbformat
 import pytest
 
-from xrfnb import book, scaling
-from xrfnb.runner import RunError
+from xrfnb import scaling
+from xrfnb.pipeline import book
+from xrfnb.pipeline.runner import RunError
 
 from test_runner import write_notebook
 

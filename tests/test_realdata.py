@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from xrfnb import dve, recolour, realdata, smalluvit
-from xrfnb.cli import main
+from xrfnb.pipeline.cli import main
 from xrfnb.io import read_json
 
 ROWS, COLS = 6, 8

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from xrfnb import cli, runner, training
+from xrfnb import training
+from xrfnb.pipeline import cli, runner
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
@@ -13,7 +14,7 @@ def test_a_gpu_profile_without_a_gpu_says_so_before_running(monkeypatch, tmp_pat
     (tmp_path / "_toc.yml").write_text("root: intro\n")
     from test_runner import write_notebook
 
-    write_notebook(tmp_path / "notebooks" / "01_a.ipynb", "seed = 0", ["open('ran', 'w')"])
+    write_notebook(tmp_path / "notebooks" / "01_pigments.ipynb", "n_channels = 512", ["open('ran', 'w')"])
     with pytest.raises(RuntimeError, match="needs a CUDA GPU but torch sees none"):
         runner.run("lite")
     assert not (tmp_path / "notebooks" / "ran").exists()
@@ -39,7 +40,6 @@ def test_shards_are_read_from_the_command_line_or_the_launcher(monkeypatch):
         cli._shard("4/4")
 
 
-def test_stage_parameters_include_the_notebooks_defaults():
-    params = runner.profile_parameters("smoke", ["dve_epochs=3"])
-    assert params["dve_epochs"] == 3 and params["threshold"] == 0.75 and params["mixing"] == "linear"
-    assert params["n_samples"] == runner.load_profile("smoke").params["n_samples"]
+def test_a_stage_run_from_the_command_line_takes_the_profile_and_the_overrides():
+    params = runner.stage_params_at("laptop", "04_train_dve", ["dve_epochs=3"])
+    assert params.dve_epochs == 3 and params.dve_spectra == 300_000 and params.dve_lr == 0.002

@@ -14,7 +14,7 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +26,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import seeds, synth
+from .config import ParameterError, StageParams, one_of, positive
 from .io import atomic_path, complete_h5, merge_shards, resumable_h5, write_json
 from .pigments import Palette
 
@@ -186,7 +187,8 @@ def content_hash(path: Path) -> str:
 
 
 def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: GenerateConfig,
-             workers: int = 1, progress: bool = True, shard: tuple[int, int] = (0, 1)) -> dict | None:
+             workers: int = 1, progress: bool = True, shard: tuple[int, int] = (0, 1),
+             key: str | None = None) -> dict | None:
     """Generate (or resume, or reuse) a dataset store at `out`; return its card (also at `<out>.card.json`).
 
     A finished store with the same configuration, seeds and palette is reused as is; an interrupted one
@@ -195,12 +197,15 @@ def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: G
     With `shard=(rank, world)` this process makes only the samples i with i % world == rank, into its
     own shard file, and returns None; `merge` then assembles the store. Every sample is a pure function
     of (seed, i), so N processes (or GPUs) make exactly the dataset one would.
+
+    `key` identifies the store (the pipeline passes its stage key); by default it is hashed from the
+    configuration, the seed images' bytes and the palette.
     """
     out, seeds_dir = Path(out), Path(seeds_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     card_path = out.with_suffix(".card.json")
     records, images, skipped = load_paintings(seeds_dir, config.size)
-    key = _key(config, records, palette)
+    key = key or _key(config, records, palette)
     if card_path.exists() and complete_h5(out, key):
         return json.loads(card_path.read_text())
     start = time.perf_counter()
@@ -235,12 +240,13 @@ def _finish(out: Path, config: GenerateConfig, records: list[dict], skipped: lis
     return card
 
 
-def merge(seeds_dir: str | Path, out: str | Path, palette: Palette, config: GenerateConfig, world: int) -> dict:
+def merge(seeds_dir: str | Path, out: str | Path, palette: Palette, config: GenerateConfig, world: int,
+          key: str | None = None) -> dict:
     """Assemble the store at `out` from the shard files of `generate(..., shard=(rank, world))`; its card."""
     out, seeds_dir = Path(out), Path(seeds_dir)
     start = time.perf_counter()
     records, _, skipped = load_paintings(seeds_dir, config.size)
-    key = _key(config, records, palette)
+    key = key or _key(config, records, palette)
     if out.with_suffix(".card.json").exists() and complete_h5(out, key):
         return json.loads(out.with_suffix(".card.json").read_text())
     painting, split = _assignment(config, records)
@@ -249,24 +255,74 @@ def merge(seeds_dir: str | Path, out: str | Path, palette: Palette, config: Gene
     return _finish(out, config, records, skipped, palette, time.perf_counter() - start)
 
 
-def run_stage(run: Path, seed: int, n_samples: int, image_size: int, counts: int, threshold: float, n_start: int,
-              delta: int, poisson: bool, blur_sigma: float, mixing: str, workers: int = 1,
-              shard: tuple[int, int] = (0, 1), merge_world: int = 0, progress: bool = False) -> dict | None:
-    """The synthetic-data stage on a run directory (`palette.h5`, `seeds/` in; `dataset.h5` out), as the
-    notebook and `xrfnb stage generate` run it. The arguments are the profile parameters of the same names.
+@dataclass(frozen=True)
+class GenerateParams(StageParams):
+    """Chapter 3: the synthetic dataset (what `GenerateConfig` holds, by the profile's names) and what the
+    chapter measures and draws (not part of the dataset's key)."""
 
-    `shard=(rank, world)` makes one shard; `merge_world=N` assembles N finished shards.
+    stage = "03_synthetic_maxrf"
+    after = ("01_pigments", "02_seed_images")
+    reads = ("palette.h5", "seeds/seeds.json")
+    writes = ("dataset.h5", "dataset.card.json", "dense_test_sample.h5")
+    code = ("xrfnb.synth", "xrfnb.dataset")
+    unkeyed = frozenset({"workers", "figure_size", "info_samples", "info_thresholds", "info_counts"})
+
+    seed: int = 0  # dataset seed: every random draw derives from it
+    n_samples: int = 96  # synthetic samples (crops) in the dataset
+    image_size: int = 64  # side of each sample in pixels
+    counts: int = 400  # photons per pixel (the paper: 400)
+    threshold: float = synth.THRESHOLD  # minimum CIEDE2000 similarity for a pigment to enter a mixture
+    n_start: int = 10  # K-means sweep centre
+    delta: int = 1  # K-means sweep half-width: K in {n_start - delta, ..., n_start + delta - 1}
+    poisson: bool = False  # realism (beyond the paper): Poisson-varying counts per pixel
+    blur_sigma: float = 0.0  # realism (beyond the paper): beam point-spread, Gaussian sigma in pixels
+    mixing: str = "linear"  # 'linear' (the paper) or 'physics' (mixture spectra from mixed compositions)
+    workers: int = 1  # processes for generation
+    figure_size: int = 128  # side of the crop used for the generation figure
+    info_samples: int = 8  # test samples measured for the sensitivity table
+    info_thresholds: list[float] = field(default_factory=lambda: [0.2, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9])
+    info_counts: list[int] = field(default_factory=lambda: [100, 400, 1600])
+
+    def validate(self) -> None:
+        positive(self.stage, n_samples=self.n_samples, counts=self.counts, workers=self.workers,
+                 figure_size=self.figure_size, info_samples=self.info_samples)
+        one_of(self.stage, "mixing", self.mixing, ("linear", "physics"))
+        try:
+            self.generate_config()
+        except ValueError as err:
+            raise ParameterError(f"{self.stage}: {err}") from None
+
+    def generate_config(self) -> GenerateConfig:
+        return GenerateConfig(samples=self.n_samples, size=self.image_size, seed=self.seed, counts=self.counts,
+                              threshold=self.threshold, n_start=self.n_start, delta=self.delta,
+                              poisson=self.poisson, blur_sigma=self.blur_sigma, mixing=self.mixing)
+
+    def synth_options(self) -> dict:
+        return self.generate_config().synth_options()
+
+
+def run_stage(run: Path, params: GenerateParams, shard: tuple[int, int] = (0, 1), merge_world: int = 0,
+              progress: bool = False) -> dict | None:
+    """The synthetic-data stage on a run directory (`palette.h5`, `seeds/` in; `dataset.h5`, its card and a
+    dense test cube out), as the notebook and `xrfnb stage generate` run it; the stage key keys the store.
+
+    `shard=(rank, world)` makes one shard (and returns None); `merge_world=N` assembles N finished shards.
     """
-    from .pigments import Palette
-
     run = Path(run)
+    key = params.current_key(run)
     palette = Palette.load(run / "palette.h5")
-    config = GenerateConfig(samples=n_samples, size=image_size, seed=seed, counts=counts, threshold=threshold,
-                            n_start=n_start, delta=delta, poisson=poisson, blur_sigma=blur_sigma, mixing=mixing)
+    config = params.generate_config()
     if merge_world:
-        return merge(run / "seeds", run / "dataset.h5", palette, config, merge_world)
-    return generate(run / "seeds", run / "dataset.h5", palette, config, workers=workers, progress=progress,
-                    shard=shard)
+        card = merge(run / "seeds", run / "dataset.h5", palette, config, merge_world, key=key)
+    else:
+        card = generate(run / "seeds", run / "dataset.h5", palette, config, workers=params.workers,
+                        progress=progress, shard=shard, key=key)
+    if card is None:
+        return None
+    store = Store(run / "dataset.h5")
+    export_dense(store, int(store.indices("test")[0]), run / "dense_test_sample.h5")
+    params.record(run, key, content_hash=card["content_hash"], samples=card["samples"])
+    return card
 
 
 def dataset_card(path: Path, config: GenerateConfig, records: list[dict], skipped: list[dict],

@@ -1,6 +1,6 @@
 """Deep Variational Embedding (DVE): each XRF spectrum to a point in R^3 that K-means can cluster.
 
-The paper's embedding (SPEC §5), inspired by the Deep Clustering Network and VaDE:
+The paper's embedding (its section on the DVE; the book's choices page lists what it leaves open), inspired by the Deep Clustering Network and VaDE:
 
 * encoder of 4 + 1 self-normalising layers (SELU, LeCun-normal init, alpha dropout) to a mean and a
   log-variance in R^3; decoder of 4 layers back to E channels;
@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import training
+from .config import StageParams, positive
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,14 @@ class DVEConfig:
     latent_dim: int = 3
     encoder_widths: tuple[int, ...] = (256, 128, 64, 32)
     decoder_widths: tuple[int, ...] = (32, 128, 256)
-    dropout: float = 0.05
+    dropout: float = 0.0
     n_clusters: int = 12
-    beta: float = 10.0  # MMD weight at the end of its ramp
+    beta: float = 1.0  # MMD weight at the end of its ramp
     kl: float = 1e-3  # KL weight (constant)
-    gamma: float = 0.5  # clustering weight at the end of its ramp
-    warmup_epochs: int = 2  # reconstruction + MMD only; then centroids are initialised
-    ramp_epochs: int = 2
-    lr: float = 1e-3
+    gamma: float = 0.02  # clustering weight at the end of its ramp
+    warmup_epochs: int = 5  # reconstruction + MMD only; then centroids are initialised
+    ramp_epochs: int = 3
+    lr: float = 2e-3
     seed: int = 0
 
     def weights(self, epoch: int) -> tuple[float, float]:
@@ -268,17 +269,19 @@ class SpectraData(L.LightningDataModule):
 
 
 def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, epochs: int, batch_size: int,
-          out_dir: str | Path, accelerator: str = "cpu",
-          scale: training.Scale | None = None) -> tuple[DVE, Path]:
+          out_dir: str | Path, accelerator: str = "cpu", scale: training.Scale | None = None,
+          data_key: str | None = None) -> tuple[DVE, Path]:
     """Train a DVE; returns the model and its per-epoch metrics CSV.
 
     Writes `out_dir/last.ckpt` after every epoch and `out_dir/dve.ckpt` (atomically) at the end. A run
     with the same data and settings resumes from `last.ckpt`, and one that already finished is reused.
+    `data_key` names the data (the stage gives the dataset's content hash and how the spectra were
+    drawn); without one the spectra's bytes are hashed.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     key = training.run_key([asdict(config), batch_size], (sys.modules[__name__], training),
-                           np.ascontiguousarray(train_counts).tobytes() + np.ascontiguousarray(val_counts).tobytes())
+                           data_key or training.array_digest(train_counts, val_counts))
     if training.finished(out_dir, f"{key}:{epochs}", "dve.ckpt"):
         return load(out_dir / "dve.ckpt"), out_dir / "metrics.csv"
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -390,23 +393,46 @@ def merge_embedded(store, out: str | Path, key: str, world: int) -> None:
             h5.attrs["stats"] = json.dumps({"samples": len(store), "merged_shards": world})
 
 
-def embed_stage(run: Path, embed_batch_samples: int = 8, shard: tuple[int, int] = (0, 1), merge_world: int = 0,
+@dataclass(frozen=True)
+class EmbedParams(StageParams):
+    """Chapter 5: every sample of the dataset encoded by the DVE."""
+
+    stage = "05_embedded_dataset"
+    after = ("03_synthetic_maxrf", "04_train_dve")
+    reads = ("dataset.h5", "dataset.card.json", "dve/dve.ckpt")
+    writes = ("embedded.h5",)
+    code = ("xrfnb.dve", "xrfnb.embedded")
+    unkeyed = frozenset({"embed_batch_samples", "n_examples"})
+
+    embed_batch_samples: int = 8  # samples encoded together
+    n_examples: int = 4  # test samples shown
+
+    def validate(self) -> None:
+        positive(self.stage, embed_batch_samples=self.embed_batch_samples, n_examples=self.n_examples)
+
+
+def embed_stage(run: Path, params: EmbedParams, shard: tuple[int, int] = (0, 1), merge_world: int = 0,
                 device: str | None = None, progress: bool = False) -> dict:
     """The embedding stage on a run directory (`dataset.h5`, `dve/dve.ckpt` in; `embedded.h5` out), as the
-    notebook and `xrfnb stage embed` run it; `shard`/`merge_world` as in `dataset.run_stage`."""
+    notebook and `xrfnb stage embed` run it; `shard`/`merge_world` as in `dataset.run_stage`. The stage
+    key keys the store, so the SmallUViT training that reads it follows the dataset and the DVE."""
     from .dataset import Store
     from .device import torch_device
-    from .embedded import store_key
 
     run = Path(run)
     store = Store(run / "dataset.h5")
-    key = store_key(run / "dataset.card.json", run / "dve" / "dve.ckpt")
+    key = params.current_key(run)
     if merge_world:
         merge_embedded(store, run / "embedded.h5", key, merge_world)
-        return {"samples": len(store), "merged_shards": merge_world}
-    model = load(run / "dve" / "dve.ckpt", n_channels=len(store.energy))
-    return embed(model, store, run / "embedded.h5", key, device=device or torch_device("auto"),
-                 batch_samples=embed_batch_samples, progress=progress, shard=shard)
+        stats = {"samples": len(store), "merged_shards": merge_world}
+    else:
+        model = load(run / "dve" / "dve.ckpt", n_channels=len(store.energy))
+        stats = embed(model, store, run / "embedded.h5", key, device=device or torch_device("auto"),
+                      batch_samples=params.embed_batch_samples, progress=progress, shard=shard)
+        if shard[1] > 1:
+            return stats
+    params.record(run, key, samples=len(store))
+    return stats
 
 
 def evaluate_latent(model: DVE, train, heldout, test, k: int = 15, n_silhouette: int = 4000) -> dict:
@@ -475,22 +501,61 @@ def training_spectra(store, total: int, seed: int) -> dict:
             "heldout": others.take(np.flatnonzero(unseen)[:n_test])}
 
 
-def run_stage(run: Path, seed: int, dve_spectra: int, dve_epochs: int, dve_batch_size: int, dve_clusters: int,
-              dve_warmup_epochs: int, dve_ramp_epochs: int, dve_beta: float, dve_gamma: float, dve_lr: float,
-              dve_dropout: float, devices: int = 1, num_nodes: int = 1, strategy: str = "auto") -> Stage:
-    """The DVE stage on a run directory (`dataset.h5` in, `dve/` out), as the notebook and `xrfnb train` run it.
+@dataclass(frozen=True)
+class DVEParams(StageParams):
+    """Chapter 4: the spectra the DVE learns from, its loss schedule and its training."""
 
-    The arguments are the profile parameters of the same names; a finished training is reused.
-    """
+    stage = "04_train_dve"
+    after = ("03_synthetic_maxrf",)
+    reads = ("dataset.h5",)
+    writes = ("dve/dve.ckpt",)
+    code = ("xrfnb.dve", "xrfnb.training")
+    unkeyed = frozenset({"strategy"})
+
+    seed: int = 0  # seeds the spectra drawn and the training
+    dve_spectra: int = 30000  # spectra in the DVE subset (the paper: 5 million), split 70/20/10 by painting
+    dve_epochs: int = 12  # training epochs
+    dve_batch_size: int = 256  # spectra per batch
+    dve_clusters: int = 12  # K of the latent clustering
+    dve_warmup_epochs: int = 5  # epochs of reconstruction + MMD only, before the clustering loss starts
+    dve_ramp_epochs: int = 3  # epochs over which the MMD and clustering weights ramp up
+    dve_beta: float = 1.0  # MMD weight at the end of its ramp
+    dve_gamma: float = 0.02  # clustering weight at the end of its ramp
+    dve_lr: float = 0.002  # Adam learning rate
+    dve_dropout: float = 0.0  # alpha-dropout rate
+    devices: int = 1  # GPUs (or processes) for training
+    num_nodes: int = 1  # nodes for training
+    strategy: str = "auto"  # Lightning strategy
+
+    def validate(self) -> None:
+        positive(self.stage, dve_spectra=self.dve_spectra, dve_epochs=self.dve_epochs,
+                 dve_batch_size=self.dve_batch_size, dve_clusters=self.dve_clusters, dve_lr=self.dve_lr,
+                 devices=self.devices, num_nodes=self.num_nodes)
+
+    def model_config(self, n_channels: int) -> DVEConfig:
+        return DVEConfig(n_channels=n_channels, n_clusters=self.dve_clusters, beta=self.dve_beta,
+                         gamma=self.dve_gamma, warmup_epochs=self.dve_warmup_epochs,
+                         ramp_epochs=self.dve_ramp_epochs, lr=self.dve_lr, dropout=self.dve_dropout, seed=self.seed)
+
+
+def run_stage(run: Path, params: DVEParams) -> Stage:
+    """The DVE stage on a run directory (`dataset.h5` in, `dve/` out), as the notebook and `xrfnb train`
+    run it; a finished training is reused. Its data are keyed by the dataset's content hash and the
+    sampling parameters, never by the spectra's bytes."""
     from .dataset import Store
     from .device import torch_device
+    from .io import read_json
 
-    store = Store(Path(run) / "dataset.h5")
-    spectra = training_spectra(store, dve_spectra, seed)
-    config = DVEConfig(n_channels=len(store.energy), n_clusters=dve_clusters, beta=dve_beta, gamma=dve_gamma,
-                       warmup_epochs=dve_warmup_epochs, ramp_epochs=dve_ramp_epochs, lr=dve_lr,
-                       dropout=dve_dropout, seed=seed)
-    scale = training.Scale("gpu" if torch_device("auto") == "cuda" else "cpu", devices, num_nodes, strategy)
-    model, metrics_csv = train(spectra["train"].counts, spectra["val"].counts, config, dve_epochs, dve_batch_size,
-                               Path(run) / "dve", scale=scale)
+    run = Path(run)
+    key = params.current_key(run)
+    store = Store(run / "dataset.h5")
+    spectra = training_spectra(store, params.dve_spectra, params.seed)
+    config = params.model_config(len(store.energy))
+    content = read_json(run / "dataset.card.json")["content_hash"]
+    scale = training.Scale("gpu" if torch_device("auto") == "cuda" else "cpu", params.devices, params.num_nodes,
+                           params.strategy)
+    model, metrics_csv = train(spectra["train"].counts, spectra["val"].counts, config, params.dve_epochs,
+                               params.dve_batch_size, run / "dve", scale=scale,
+                               data_key=f"{content}:{params.dve_spectra}:{params.seed}")
+    params.record(run, key)
     return Stage(model, metrics_csv, config, spectra)

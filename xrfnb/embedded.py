@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,20 +15,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def file_hash(path: str | Path) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def store_key(card: str | Path, checkpoint: str | Path) -> str:
-    """What an embedded store depends on: the dataset's content hash and the DVE checkpoint's bytes."""
-    return hashlib.sha256((read_json(card)["content_hash"] + file_hash(checkpoint)).encode()).hexdigest()
-
-
 class EmbeddedStore(dataset.SplitStore):
     """Read access to `embedded.h5`: embedded images, RGB targets and splits."""
 
@@ -37,7 +22,7 @@ class EmbeddedStore(dataset.SplitStore):
 
     def read_header(self, h5: h5py.File) -> None:
         self.shape = h5["embedded"].shape
-        self.key = str(h5.attrs["key"])  # what the images derive from: dataset and DVE checkpoint
+        self.key = str(h5.attrs["key"])  # the embedding stage's key: what the images derive from
 
     def embedded(self, i: int) -> np.ndarray:
         """Sample i's embedded image (3, H, W) as float32."""

@@ -13,7 +13,8 @@ import yaml
 
 from . import dve, information, metrics, recolour, synth
 from .baselines import ClusterColour
-from .compared import COMPARED, PAPER
+from .compared import COMPARED
+from .config import StageParams, positive
 from .dataset import Store
 from .embedded import EmbeddedStore
 from .pigments import Palette
@@ -96,25 +97,21 @@ def pick_examples(table: pd.DataFrame, by: str = "ms_ssim") -> dict[str, int]:
     return {"best": int(s.idxmax()), "typical": int((s - s.median()).abs().idxmin()), "worst": int(s.idxmin())}
 
 
-def ablation_runs(paper: recolour.RecolourConfig, run: Path, reuse_chapter6: bool = True
-                  ) -> dict[str, tuple[recolour.RecolourConfig, Path]]:
-    """Every model of `compared.COMPARED` (the paper's SmallUViT, its ablations, the changes beyond the
-    paper and the learned baselines), each with its configuration and the folder it trains in. With
-    `reuse_chapter6` the SmallUViT is the one the SmallUViT stage trained (same budget); otherwise it is
-    trained again beside the others, with their budget."""
-    folder = Path(run) / "ablations"
-    runs = {}
-    for name, v in COMPARED.items():
-        cfg = dataclasses.replace(paper, model=dataclasses.replace(paper.model, **v.model), **v.recipe)
-        runs[name] = (cfg, Path(run) / "smalluvit" if name == PAPER and reuse_chapter6 else folder / v.folder)
-    return runs
+def ablation_runs(paper: recolour.RecolourConfig, run: Path) -> dict[str, tuple[recolour.RecolourConfig, Path]]:
+    """Every model of `compared.COMPARED` (the paper's SmallUViT, its ablations, the changes beyond the paper
+    and the learned baselines) with the folder it trains in: chapter 6's configuration `paper` with the
+    variant's changes. All train in this stage's own folder, `runs/<profile>/ablations/`."""
+    return {name: (dataclasses.replace(paper, model=dataclasses.replace(paper.model, **v.model), **v.recipe),
+                   Path(run) / "ablations" / v.folder) for name, v in COMPARED.items()}
 
 
 def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, Path]], centroids: np.ndarray,
             painting: np.ndarray, epochs: int, batch_size: int, accelerator: str = "cpu",
-            precision: str | None = None, compile: bool = False) -> pd.DataFrame:
+            precision: str | None = None, given: dict[str, recolour.Recolouring] | None = None,
+            compile: bool = False) -> pd.DataFrame:
     """Train every model of `runs` ({name: (config, folder)}) and the non-learned baseline on the same data
-    with the same budget; their test metrics in one table (finished runs are reused).
+    with the same budget; their test metrics in one table (finished runs are reused). Models in `given`
+    (already trained, e.g. chapter 6's at the same budget) are evaluated as they are.
 
     `painting` gives every sample's painting (the dataset store's), for the 95 % bootstrap intervals of
     MS-SSIM and the sRGB loss over test paintings (columns `... low` and `... high`).
@@ -126,7 +123,8 @@ def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, P
         "parameters": 0, **_with_intervals(metrics.per_image(torch.from_numpy(lookup.predict(x_test)), y_test),
                                            paintings)}}
     for name, (cfg, folder) in runs.items():
-        module, _ = recolour.train(emb, cfg, epochs, batch_size, folder, accelerator, precision, compile=compile)
+        module = (given or {}).get(name) or recolour.train(emb, cfg, epochs, batch_size, folder, accelerator,
+                                                           precision, compile=compile)[0]
         pred = torch.from_numpy(recolour.predict(module, x_test))
         n_params = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
         rows[name] = {"parameters": n_params, **_with_intervals(metrics.per_image(pred, y_test), paintings)}
@@ -148,6 +146,72 @@ def validation_curves(runs: dict[str, tuple[recolour.RecolourConfig, Path]], nam
                       ) -> dict[str, list[float]]:
     """Validation MS-SSIM per epoch of the named trained runs (from each run's `metrics.csv`)."""
     return {name: pd.read_csv(Path(runs[name][1]) / "metrics.csv")["val_ms_ssim"].tolist() for name in names}
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateParams(StageParams):
+    """Chapter 7: the comparison's training budget and the robustness sweep. The recolouring model and
+    its recipe are chapter 6's, read from its checkpoint and its stage record, never re-declared here."""
+
+    stage = "07_evaluate"
+    after = ("01_pigments", "03_synthetic_maxrf", "04_train_dve", "05_embedded_dataset", "06_train_smalluvit")
+    reads = ("palette.h5", "dataset.h5", "embedded.h5", "dve/dve.ckpt", "smalluvit/best.ckpt",
+             "dense_test_sample.h5")
+    code = ("xrfnb.evaluate", "xrfnb.compared", "xrfnb.diagnosis", "xrfnb.recolour", "xrfnb.smalluvit",
+            "xrfnb.baselines", "xrfnb.metrics", "xrfnb.training")
+    unkeyed = frozenset({"robust_counts"})
+
+    seed: int = 0  # seeds the robustness and out-of-distribution cubes
+    compare_epochs: int = 15  # the training budget of every model in the baseline and ablation table
+    robust_counts: list[int] = dataclasses.field(default_factory=lambda: [50, 100, 200, 400, 1000, 2000])
+
+    def validate(self) -> None:
+        positive(self.stage, compare_epochs=self.compare_epochs)
+        positive(self.stage, **{f"robust_counts[{i}]": c for i, c in enumerate(self.robust_counts)})
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """What chapter 7 evaluates: the run's stores, palette and models (chapter 6's with the configuration
+    and settings it was trained with), and the comparison of every model of `COMPARED`."""
+
+    store: Store
+    emb: EmbeddedStore
+    palette: Palette
+    dve_model: dve.DVE
+    module: recolour.Recolouring
+    config: recolour.RecolourConfig
+    trained: dict  # chapter 6's parameters, from its stage record
+    runs: dict[str, tuple[recolour.RecolourConfig, Path]]
+    comparison: pd.DataFrame
+    device: str
+
+
+def run_stage(run: Path, params: EvaluateParams) -> Evaluation:
+    """The evaluation stage: chapter 6's model and configuration read from its checkpoint, every compared
+    model trained (or reused) in this stage's folder, and the stage record."""
+    from .config import read_record
+    from .device import torch_device
+
+    run = Path(run)
+    key = params.current_key(run)
+    trained = read_record(run, "06_train_smalluvit")["parameters"]
+    store, emb = Store(run / "dataset.h5"), EmbeddedStore(run / "embedded.h5")
+    module = recolour.load(run / "smalluvit" / "best.ckpt")
+    device = torch_device("auto")
+    runs = ablation_runs(module.cfg, run)
+    given = {"SmallUViT (paper)": module} if params.compare_epochs == trained["uvit_epochs"] else {}
+    if given:
+        runs["SmallUViT (paper)"] = (module.cfg, run / "smalluvit")
+    dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(store.energy))
+    gpu = device == "cuda"
+    fast = bool(trained.get("uvit_fast", False))  # chapter 6's precision and compilation, for every model
+    comparison = compare(emb, runs, dve_model.centroids.numpy(), store.painting, params.compare_epochs,
+                         trained["uvit_batch_size"], "gpu" if gpu else "cpu", recolour.precision(gpu, fast), given,
+                         compile=fast)
+    params.record(run, key)
+    return Evaluation(store, emb, Palette.load(run / "palette.h5"), dve_model, module, module.cfg, trained, runs,
+                      comparison, device)
 
 
 def recolour_syntheses(syntheses: list[synth.Synthesis], dve_model: dve.DVE, module: recolour.Recolouring,

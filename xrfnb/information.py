@@ -206,8 +206,7 @@ def dominant_names(s: synth.Synthesis, pigment_names: list[str]) -> list[str]:
 def both_models(palette: Palette) -> dict[str, Palette]:
     """The run's palette under its own sample model, and the other model's palette on the same axis.
 
-    The other model uses the default instrument (the run's palette file records its sample model, not the
-    instrument settings of chapter 1).
+    The other model is computed for the instrument the run's palette records (chapter 1's settings).
     """
     from . import pigments
 
@@ -215,6 +214,6 @@ def both_models(palette: Palette) -> dict[str, Palette]:
     out = {palette.sample or "run": palette}
     for name in physics.SAMPLE_MODELS:
         if name != palette.sample:
-            out[name] = pigments.paper_palette(axis.n_channels, axis.e_min, axis.e_max,
-                                               sample=physics.sample_model(name))
+            out[name] = pigments.paper_palette(axis.n_channels, axis.e_min, axis.e_max, palette.measured_with(),
+                                               physics.sample_model(name))
     return out

@@ -1,7 +1,7 @@
 """Fundamental-parameter XRF physics on `xraylib`: tube, layered fresco sample, air path and detector.
 
 The paper took its pigment spectra from a tabulated database that is not public. Here each spectrum is
-computed from the pigment's elemental composition (SPEC §2):
+computed from the pigment's elemental composition (the book's choices page, rows 1 and 1a):
 
 * a Mo tube (Kramers continuum through a Be window plus the anode's K lines),
 * a sample: either a thick layer of the pure pigment (`ReferenceSample`, the way a reference-database
@@ -85,7 +85,8 @@ class EnergyAxis:
 
 @dataclass(frozen=True)
 class Instrument:
-    """Tube, geometry and detector of a macro-XRF scanner (defaults: SPEC §2)."""
+    """Tube, geometry and detector of a macro-XRF scanner (defaults: a Mo tube at 40 kV, 45/45 degree
+    geometry, 1 cm of air and a Si drift detector; the choices page, row 1)."""
 
     anode: str = "Mo"
     tube_kv: float = 40.0

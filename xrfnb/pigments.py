@@ -1,14 +1,14 @@
 """The paper's pigment palette: each pigment a pair (reference sRGB, characteristic XRF spectrum).
 
-Spectra are computed from each pigment's composition with `xrfnb.physics` (SPEC §2), since the
-paper's tabulated database is not public. `Palette.export_ganx` writes the palette in the layout the
+Spectra are computed from each pigment's composition with `xrfnb.physics` (the book's choices page,
+"pigment spectra"), since the paper's tabulated database is not public. `Palette.export_ganx` writes the palette in the layout the
 paper's own generator library `ganx` reads.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ import xraylib as xr
 import yaml
 
 from . import physics
+from .config import ParameterError, StageParams, one_of, positive
 from .io import atomic_path
 
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ class Palette:
     compositions : per pigment, {compound formula: mass fraction}.
     lines : per pigment, the lines a conservator expects to see.
     sample : the sample model the spectra were computed for ('reference', 'fresco'; '' if unknown).
+    sample_settings : that model's settings (e.g. the fresco paint's pigment fraction and thickness).
+    instrument : the tube, geometry and detector the spectra were computed for (None if unknown, e.g.
+        a palette read from a ganx export); every consumer of the palette uses this one.
     """
 
     names: tuple[str, ...]
@@ -48,6 +52,8 @@ class Palette:
     compositions: tuple[dict[str, float], ...]
     lines: tuple[str, ...] = field(default=())
     sample: str = ""
+    sample_settings: dict = field(default_factory=dict)
+    instrument: physics.Instrument | None = None
 
     def __post_init__(self) -> None:
         p, e = len(self.names), len(self.energy)
@@ -67,6 +73,9 @@ class Palette:
             h5.attrs["compositions"] = json.dumps(self.compositions)
             h5.attrs["lines"] = json.dumps(self.lines)
             h5.attrs["sample"] = self.sample
+            h5.attrs["sample_settings"] = json.dumps(self.sample_settings)
+            if self.instrument is not None:
+                h5.attrs["instrument"] = json.dumps(asdict(self.instrument))
         return path
 
     @classmethod
@@ -76,10 +85,21 @@ class Palette:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no palette file (run the pigments stage first)")
         with h5py.File(path, "r") as h5:
+            instrument = h5.attrs.get("instrument")
             return cls(names=tuple(n.decode() if isinstance(n, bytes) else n for n in h5["names"][()]),
                        rgb=h5["rgb"][()], energy=h5["energy"][()], spectra=h5["spectra"][()],
                        compositions=tuple(json.loads(h5.attrs["compositions"])),
-                       lines=tuple(json.loads(h5.attrs["lines"])), sample=str(h5.attrs.get("sample", "")))
+                       lines=tuple(json.loads(h5.attrs["lines"])), sample=str(h5.attrs.get("sample", "")),
+                       sample_settings=_tuples(json.loads(h5.attrs.get("sample_settings", "{}"))),
+                       instrument=physics.Instrument(**json.loads(instrument)) if instrument else None)
+
+    def sample_model(self) -> physics.Sample:
+        """The sample model the spectra were computed for, with its settings (reference if unknown)."""
+        return physics.sample_model(self.sample or "reference", **self.sample_settings)
+
+    def measured_with(self) -> physics.Instrument:
+        """The instrument the spectra were computed for; the default one for a palette that records none."""
+        return self.instrument or physics.Instrument()
 
     def export_ganx(self, folder: str | Path) -> Path:
         """Write the palette as `ganx` reads it: `palette.json` plus one HDF5 file (`x` keV, `y`) per pigment.
@@ -99,6 +119,13 @@ class Palette:
         with atomic_path(folder / "palette.json") as tmp:
             tmp.write_text(json.dumps(index, indent=2) + "\n")
         return folder / "palette.json"
+
+
+def _tuples(value):
+    """JSON's lists back as the tuples the frozen settings dataclasses hold."""
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def load_ganx(json_path: str | Path) -> Palette:
@@ -157,7 +184,63 @@ def paper_palette(n_channels: int = 512, e_min: float = 0.5, e_max: float = 38.5
         compositions=tuple(dict(table[n]["composition"]) for n in names),
         lines=tuple(table[n]["lines"] for n in names),
         sample=physics.model_name(sample),
+        sample_settings=asdict(sample),
+        instrument=instrument,
     )
+
+
+@dataclass(frozen=True)
+class PaletteParams(StageParams):
+    """Chapter 1: the energy axis, the instrument and the sample model the palette's spectra are computed for."""
+
+    stage = "01_pigments"
+    writes = ("palette.h5",)
+    code = ("xrfnb.physics", "xrfnb.pigments")
+
+    n_channels: int = 512  # detector channels on the energy axis
+    e_min: float = 0.5  # keV, lower edge of the axis
+    e_max: float = 38.5  # keV, upper edge of the axis
+    anode: str = "Mo"  # X-ray tube anode
+    tube_kv: float = 40.0  # tube voltage (kV)
+    air_cm: float = 1.0  # air path between sample and detector (cm)
+    noise_ev: float = 26.0  # detector electronic noise (eV, sigma)
+    sample_model: str = "reference"  # reference (thick pure pigment) or fresco (paint on plaster)
+    pigment_fraction: float = 0.5  # fresco model: mass fraction of pigment in the CaCO3 binder
+    paint_thickness_um: float = 20.0  # fresco model: paint layer thickness (micrometres)
+
+    def validate(self) -> None:
+        positive(self.stage, n_channels=self.n_channels, tube_kv=self.tube_kv, noise_ev=self.noise_ev,
+                 paint_thickness_um=self.paint_thickness_um)
+        if not 0 <= self.e_min < self.e_max:
+            raise ParameterError(f"{self.stage}: need 0 <= e_min < e_max, got {self.e_min} and {self.e_max}")
+        one_of(self.stage, "sample_model", self.sample_model, tuple(physics.SAMPLE_MODELS))
+
+    def instrument(self) -> physics.Instrument:
+        return physics.Instrument(anode=self.anode, tube_kv=self.tube_kv, air_cm=self.air_cm, noise_ev=self.noise_ev)
+
+    def samples(self) -> dict[str, physics.Sample]:
+        """Both sample models with these settings (chapter 1 draws the one in use against the other)."""
+        return {"reference": physics.ReferenceSample(),
+                "fresco": physics.FrescoSample(pigment_fraction=self.pigment_fraction,
+                                               paint_thickness_um=self.paint_thickness_um)}
+
+    def axis(self) -> physics.EnergyAxis:
+        return physics.EnergyAxis(self.e_min, self.e_max, self.n_channels)
+
+    def palette(self, sample_model: str | None = None) -> Palette:
+        """The paper's palette for these settings (under another sample model if one is named)."""
+        sample = self.samples()[sample_model or self.sample_model]
+        return paper_palette(self.n_channels, self.e_min, self.e_max, self.instrument(), sample)
+
+
+def run_stage(run: Path, params: PaletteParams) -> Palette:
+    """The pigments stage on a run directory: `palette.h5` (and its ganx export) out, with its record."""
+    run = Path(run)
+    palette = params.palette()
+    palette.save(run / "palette.h5")
+    palette.export_ganx(run / "palette_ganx")
+    params.record(run, params.current_key(run))
+    return palette
 
 
 #: Lines worth labelling: K alpha1, K beta1, L alpha1, L beta1, M alpha1.

@@ -1,6 +1,6 @@
 """Training SmallUViT to recolour embedded MA-XRF images: data, the Lightning module, train and predict.
 
-The paper's recipe (SPEC §6): the redmean sRGB loss, MS-SSIM as the validation metric that drives
+The paper's recipe (its section on SmallUViT): the redmean sRGB loss, MS-SSIM as the validation metric that drives
 ReduceLROnPlateau, data augmentation, dropout and stochastic depth. Where it is silent [choice]: AdamW,
 augmentation by the eight flips and 90-degree rotations applied jointly to input and target, inputs
 standardised per channel with the training set's mean and standard deviation, bf16 autocast on GPU.
@@ -24,6 +24,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from . import training
+from .config import StageParams, one_of, positive
 from .embedded import EmbeddedStore, channel_stats
 from .io import atomic_path
 from .metrics import ms_ssim, srgb_loss
@@ -36,7 +37,7 @@ class RecolourConfig:
 
     model: SmallUViTConfig = field(default_factory=SmallUViTConfig)
     arch: str = "smalluvit"
-    lr: float = 3e-4
+    lr: float = 1e-3
     weight_decay: float = 0.05
     plateau_patience: int = 3
     plateau_factor: float = 0.5
@@ -322,29 +323,60 @@ def predict(module: Recolouring, embedded: np.ndarray, batch: int = 32, device: 
     return torch.cat([module(b.to(device)).clamp(0, 1).float().cpu() for b in x.split(batch)]).numpy()
 
 
-def paper_config(image_size: int, seed: int, uvit_lr: float, uvit_weight_decay: float, uvit_dropout: float,
-                 uvit_drop_path: float, uvit_skip: str, uvit_patience: int) -> RecolourConfig:
-    """The paper's SmallUViT with this run's optimisation settings (the profile parameters of the same names)."""
-    model = SmallUViTConfig(image_size=image_size, dropout=uvit_dropout, drop_path=uvit_drop_path, skip=uvit_skip)
-    return RecolourConfig(model=model, lr=uvit_lr, weight_decay=uvit_weight_decay, plateau_patience=uvit_patience,
-                          seed=seed)
+@dataclass(frozen=True)
+class TrainParams(StageParams):
+    """Chapter 6: the paper's SmallUViT and its training recipe, with this run's optimisation settings."""
+
+    stage = "06_train_smalluvit"
+    after = ("05_embedded_dataset",)
+    reads = ("embedded.h5",)
+    writes = ("smalluvit/best.ckpt",)
+    code = ("xrfnb.recolour", "xrfnb.smalluvit", "xrfnb.baselines", "xrfnb.metrics", "xrfnb.training")
+    unkeyed = frozenset({"strategy", "loader_workers"})
+
+    seed: int = 0  # seeds initialisation, batches, augmentation
+    uvit_epochs: int = 15  # training epochs (the paper: 100)
+    uvit_batch_size: int = 8  # images per batch
+    uvit_lr: float = 0.001  # AdamW learning rate
+    uvit_weight_decay: float = 0.05  # AdamW weight decay
+    uvit_dropout: float = 0.1  # dropout in attention and MLP
+    uvit_drop_path: float = 0.1  # stochastic depth rate of the last block
+    uvit_skip: str = "add"  # long skips: add (the paper's count) or concat (U-ViT's)
+    uvit_patience: int = 3  # ReduceLROnPlateau patience (epochs without a better validation MS-SSIM)
+    devices: int = 1  # GPUs (or processes) for training
+    num_nodes: int = 1  # nodes for training
+    strategy: str = "auto"  # Lightning strategy
+    loader_workers: int = 0  # processes reading embedded images during training
+    uvit_fast: bool = False  # bf16 autocast + torch.compile in training (a GPU always uses bf16)
+
+    def validate(self) -> None:
+        positive(self.stage, uvit_epochs=self.uvit_epochs, uvit_batch_size=self.uvit_batch_size,
+                 uvit_lr=self.uvit_lr, uvit_patience=self.uvit_patience, devices=self.devices,
+                 num_nodes=self.num_nodes)
+        one_of(self.stage, "uvit_skip", self.uvit_skip, ("add", "concat"))
+
+    def model_config(self, image_size: int) -> RecolourConfig:
+        """The paper's SmallUViT for images of `image_size` px, with these optimisation settings."""
+        model = SmallUViTConfig(image_size=image_size, dropout=self.uvit_dropout, drop_path=self.uvit_drop_path,
+                                skip=self.uvit_skip)
+        return RecolourConfig(model=model, lr=self.uvit_lr, weight_decay=self.uvit_weight_decay,
+                              plateau_patience=self.uvit_patience, seed=self.seed)
 
 
-def run_stage(run: Path, seed: int, uvit_epochs: int, uvit_batch_size: int, uvit_lr: float, uvit_weight_decay: float,
-              uvit_dropout: float, uvit_drop_path: float, uvit_skip: str, uvit_patience: int, devices: int = 1,
-              num_nodes: int = 1, strategy: str = "auto", loader_workers: int = 0, uvit_fast: bool = False
-              ) -> tuple[Recolouring, Path, RecolourConfig]:
+def run_stage(run: Path, params: TrainParams) -> tuple[Recolouring, Path, RecolourConfig]:
     """The SmallUViT stage on a run directory (`embedded.h5` in, `smalluvit/` out), as the notebook and
-    `xrfnb train` run it: bf16 autocast on a GPU, and with `uvit_fast` bf16 autocast and torch.compile
+    `xrfnb train` run it: bf16 autocast on a GPU, and with `params.uvit_fast` bf16 autocast and torch.compile
     wherever it runs (benchmarks/bench_smalluvit.py measures both); a finished training reused."""
     from .device import torch_device
 
-    store = EmbeddedStore(Path(run) / "embedded.h5")
-    config = paper_config(store.shape[-1], seed, uvit_lr, uvit_weight_decay, uvit_dropout, uvit_drop_path,
-                          uvit_skip, uvit_patience)
+    run = Path(run)
+    key = params.current_key(run)
+    store = EmbeddedStore(run / "embedded.h5")
+    config = params.model_config(store.shape[-1])
     gpu = torch_device("auto") == "cuda"
-    scale = training.Scale("gpu" if gpu else "cpu", devices, num_nodes, strategy)
-    module, metrics_csv = train(store, config, uvit_epochs, uvit_batch_size, Path(run) / "smalluvit",
-                                precision=precision(gpu, uvit_fast), scale=scale, workers=loader_workers,
-                                compile=uvit_fast)
+    scale = training.Scale("gpu" if gpu else "cpu", params.devices, params.num_nodes, params.strategy)
+    module, metrics_csv = train(store, config, params.uvit_epochs, params.uvit_batch_size, run / "smalluvit",
+                                precision=precision(gpu, params.uvit_fast), scale=scale,
+                                workers=params.loader_workers, compile=params.uvit_fast)
+    params.record(run, key)
     return module, metrics_csv, config

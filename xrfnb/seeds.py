@@ -8,14 +8,17 @@ where each record has `id`, `file` (relative to the folder), `title`, `artist`, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .config import ParameterError, StageParams
 from .io import atomic_path, read_json, write_json
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
@@ -153,3 +156,39 @@ def medium_family(medium: str) -> str:
         if any(w in m for w in words):
             return family
     return "painting (unspecified)" if m in ("", "painting") else "other"
+
+
+@dataclass(frozen=True)
+class SeedParams(StageParams):
+    """Chapter 2: where the seed paintings come from and how many."""
+
+    stage = "02_seed_images"
+    writes = ("seeds/seeds.json",)
+    code = ("xrfnb.seeds", "xrfnb.wikidata")
+
+    seed_source: str = "museum"  # museum (bundled, offline), wikidata (the paper's source) or a folder
+    seed_limit: int = 30  # at most this many seed paintings
+
+    def validate(self) -> None:
+        if self.seed_limit < 1:
+            raise ParameterError(f"{self.stage}: parameter seed_limit must be at least 1, got {self.seed_limit}")
+        if self.seed_source not in ("museum", "wikidata") and not Path(self.seed_source).is_dir():
+            raise ParameterError(f"{self.stage}: parameter seed_source={self.seed_source!r} is neither museum, "
+                                 f"wikidata nor a folder")
+
+    def content(self) -> dict[str, str]:
+        """A seed folder's images (names and bytes) are part of the key: other images, other seeds."""
+        if self.seed_source in ("museum", "wikidata"):
+            return {}
+        digest = hashlib.sha256()
+        for path in sorted(Path(self.seed_source).iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
+        return {"folder": digest.hexdigest()}
+
+
+def run_stage(run: Path, params: SeedParams) -> dict:
+    """The seed stage on a run directory: `seeds/` with its manifest out, and the stage record."""
+    manifest = collect(params.seed_source, Path(run) / "seeds", limit=params.seed_limit)
+    params.record(run, params.current_key(run), seeds=len(manifest["seeds"]), skipped=len(manifest["skipped"]))
+    return manifest

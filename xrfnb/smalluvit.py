@@ -1,11 +1,12 @@
 """SmallUViT: a U-shaped Vision Transformer for small datasets, from embedded MA-XRF image to RGB.
 
-The paper's model (SPEC §6): Shifted Patch Tokenization and Locality Self-Attention (Lee, Lee & Song 2021,
+The paper's model (its section on SmallUViT): Shifted Patch Tokenization and Locality Self-Attention (Lee, Lee & Song 2021,
 "Vision Transformer for Small-Size Datasets") in a U-ViT (Bao et al. 2022) with long skips; 3 + 1 + 3
 pre-norm blocks of 9 heads x 32, width 192, MLP ratio 2; then LayerNorm, a Linear to patch pixels, a
 rearrange back to the image, and a 3 x 3 convolution. With patch 16 and additive long skips this is the
 configuration whose parameter count, without the LSA temperatures and the positional embedding, is the
-paper's 3,485,076 (SPEC §6 explains why).
+paper's 3,485,076 (`parameter_counts` and chapter 6 show the count; the choices page, row 15,
+says why this configuration).
 
 Beyond the paper, as ablation options: `patch_size` (8 gives a four times finer token grid) and
 `pixel_path`, a small convolutional path at full resolution beside the tokens ('mlp': 1 x 1 kernels, one

@@ -1,6 +1,6 @@
 """Synthetic MA-XRF datacubes from RGB images: the paper's generator (`ganx`), exact, seeded and fast.
 
-Per image (SPEC §3):
+Per image (the paper's generation section and `ganx` 0.0.2, whose weights and mixtures a test matches):
 
 1. RGB K-means with K swept over {n_start - delta, ..., n_start + delta - 1}; the K with the best
    silhouette on a random 1,024-pixel sample wins; each cluster's colour is the mean of its pixels.
@@ -431,7 +431,7 @@ def physics_mixtures(weights: np.ndarray, palette: Palette) -> np.ndarray:
 
     A realism option beyond the paper (which mixes spectra linearly): the kept pigments' compositions are
     mixed by their alpha weights and the spectrum of that paint is computed, so matrix effects (one
-    pigment absorbing another's lines) appear. Uses the default instrument and the palette's sample model.
+    pigment absorbing another's lines) appear. Uses the instrument and sample model the palette records.
     """
     from . import physics, pigments
 
@@ -446,8 +446,7 @@ def physics_mixtures(weights: np.ndarray, palette: Palette) -> np.ndarray:
             for formula, f in comp.items():
                 mixed[formula] = mixed.get(formula, 0.0) + wi * f
         rows.append(pigments.pigment_spectrum({k: v for k, v in mixed.items() if v > 0}, axis,
-                                              physics.Instrument(), physics.sample_model(palette.sample or "reference"),
-                                              "mixture"))
+                                              palette.measured_with(), palette.sample_model(), "mixture"))
     return np.array(rows)
 
 

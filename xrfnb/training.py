@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from .config import code_fingerprint
 from .io import atomic_path
 
 
@@ -145,19 +145,22 @@ def save_final(trainer: L.Trainer, path: Path, weights_only: bool = True) -> Non
     trainer.strategy.barrier()
 
 
-def code_fingerprint(*modules: ModuleType) -> str:
-    """A hash of the modules' source: part of every training key, so a model trained by other code (an
-    older xrfnb with another initialisation or optimiser) is trained again rather than reused."""
+def run_key(settings: list, code: tuple[ModuleType, ...], data: str = "") -> str:
+    """What a training depends on, as one hash: its settings (JSON), what the modules that train it compute
+    (`config.code_fingerprint`: a model trained by other code is trained again, but not after a comment
+    edit) and the key of its data. `finished` and `resume_path` compare it."""
+    fingerprint = code_fingerprint(*(m.__name__ for m in code))
+    return hashlib.sha256(json.dumps([*settings, fingerprint, data]).encode()).hexdigest()
+
+
+def array_digest(*arrays) -> str:
+    """sha256 of arrays' bytes, fed one at a time (never concatenated): a data key for data that has none."""
+    import numpy as np
+
     digest = hashlib.sha256()
-    for module in modules:
-        digest.update(inspect.getsource(module).encode())
+    for a in arrays:
+        digest.update(memoryview(np.ascontiguousarray(a)).cast("B"))
     return digest.hexdigest()
-
-
-def run_key(settings: list, code: tuple[ModuleType, ...], data: bytes = b"") -> str:
-    """What a training depends on, as one hash: its settings (JSON), the source of the modules that train
-    it (`code_fingerprint`) and its data's bytes. `finished` and `resume_path` compare it."""
-    return hashlib.sha256(json.dumps([*settings, code_fingerprint(*code)]).encode() + data).hexdigest()
 
 
 def finished(out_dir: Path, key: str, final: str) -> bool:

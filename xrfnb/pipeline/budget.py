@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .compared import COMPARED
-from .io import read_json
+from ..io import read_json
 
-#: Models trained by the evaluation's baseline and ablation table (lookup not counted).
-COMPARED_MODELS = len(COMPARED)
+
+def compared_models() -> int:
+    """Models the evaluation trains for its baseline and ablation table (the non-learned lookup not counted)."""
+    from ..compared import COMPARED
+
+    return len(COMPARED)
 
 
 def work(stage: str, p: dict) -> float:
@@ -27,7 +30,7 @@ def work(stage: str, p: dict) -> float:
         "04_train_dve": p.get("dve_spectra", 1) * p.get("dve_epochs", 1),
         "05_embedded_dataset": pixels,
         "06_train_smalluvit": train_pixels * p.get("uvit_epochs", 1),
-        "07_evaluate": train_pixels * p.get("compare_epochs", p.get("uvit_epochs", 1)) * COMPARED_MODELS,
+        "07_evaluate": train_pixels * p.get("compare_epochs", p.get("uvit_epochs", 1)) * compared_models(),
     }.get(stage, 1.0)
 
 

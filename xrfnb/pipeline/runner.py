@@ -1,8 +1,12 @@
 """Run the notebooks in order with papermill, at a profile, and record the run.
 
-Each notebook `notebooks/NN_name.ipynb` is one stage. The runner injects into a notebook only the
-parameters it declares (in its cell tagged `parameters`), writes the executed copy to
-`book/executed/NN_name.ipynb` only when every cell succeeded, and writes `book/executed/run.json`.
+Each notebook `notebooks/NN_name.ipynb` is one stage with one set of parameters (`stages.STAGES`). A
+profile is the stages' defaults plus its own differences (`xrfnb/profiles/*.yml`); `--set` overrides are
+checked against the stages' fields. The runner plans with the stages' keys (`config`): a stage is done
+when its record's key matches the parameters asked for, and the stages a selection depends on that are
+not done run first. It injects into a notebook its stage's parameters, writes the executed copy to
+`book/executed/NN_name.ipynb` only when every cell succeeded, and writes `book/executed/run.json`, whose
+parameters are those each stage's outputs were really made with (read from its record).
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ import papermill
 import yaml
 from nbclient.exceptions import DeadKernelError
 
-from . import device, lock, paths, prerequisites
-from .io import atomic_path, read_json, write_json
+from .. import device
+from ..config import ParameterError, StageParams, read_record
+from ..io import atomic_path, read_json, write_json
+from . import lock, paths, prerequisites
+from . import stages as stage_params
 
 HIDE_TAG = "hide-cell"
 UNDER_RUNNER = "XRFNB_UNDER_RUNNER"  # set in the kernels the runner starts: their stages never start a run
@@ -40,14 +47,19 @@ class RunError(RuntimeError):
 
 @dataclass(frozen=True)
 class Profile:
-    """A named set of parameter values (a data file in `xrfnb/profiles/`)."""
+    """A named set of parameter values (a data file in `xrfnb/profiles/`): its differences from the
+    stages' defaults in `changes`, and all of them in `params`."""
 
     name: str
     description: str
     device: str
     stage_timeout_s: int
-    params: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)
     budget_s: int | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {**stage_params.base(), **self.changes}
 
 
 def profile_names() -> list[str]:
@@ -60,9 +72,27 @@ def load_profile(name: str) -> Profile:
     if name not in profile_names():
         raise RunError(f"unknown profile {name!r} (known: {', '.join(profile_names())})")
     data = yaml.safe_load(resources.files("xrfnb").joinpath(f"profiles/{name}.yml").read_text())
+    changes = dict(data.get("params") or {})
+    known = stage_params.base()
+    for key in changes:
+        if key not in known:
+            raise RunError(f"xrfnb/profiles/{name}.yml: unknown parameter {key}{_suggest(key, known)}")
+    try:
+        stage_params.build({**known, **changes})
+    except ParameterError as err:
+        raise RunError(f"xrfnb/profiles/{name}.yml: {err}") from None
     return Profile(name=name, description=data["description"], device=data["device"],
-                   stage_timeout_s=int(data["stage_timeout_s"]), params=dict(data["params"]),
-                   budget_s=data.get("budget_s"))
+                   stage_timeout_s=int(data["stage_timeout_s"]), changes=changes, budget_s=data.get("budget_s"))
+
+
+def _suggest(key: str, known: dict) -> str:
+    """', did you mean X? (used by STAGE)' for a near miss, else the list of known parameters."""
+    import difflib
+
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f" (did you mean {close[0]}? used by {', '.join(stage_params.users(close[0]))})"
+    return f" (known: {', '.join(sorted(known))})"
 
 
 def stages(notebooks_dir: Path) -> list[Path]:
@@ -87,37 +117,33 @@ def _literal(source: str) -> Any:
         return source
 
 
-def _coerce(key: str, text: str, like: Any) -> Any:
-    """Parse a `--set` value as YAML and check it has the type of the known default `like`."""
-    value = yaml.safe_load(text)
-    if isinstance(like, bool) or like is None:
-        ok = like is None or isinstance(value, bool)
-    elif isinstance(like, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    else:
-        ok = isinstance(value, type(like)) and not (isinstance(value, bool) and not isinstance(like, bool))
-    if not ok:
-        raise RunError(f"--set {key}={text}: expected {type(like).__name__} like {like!r}, "
-                       f"got {type(value).__name__}")
-    return value
-
-
-def resolve_parameters(profile: Profile, overrides: list[str], declared: dict[str, dict[str, Any]]) -> dict:
-    """The profile's parameters with `key=value` overrides applied and checked against what notebooks declare."""
-    known: dict[str, Any] = {}
-    for params in declared.values():
-        known.update(params)
-    known.update(profile.params)
-    params = {"profile": profile.name, **profile.params}
+def resolve_parameters(profile: Profile, overrides: list[str]) -> dict:
+    """The profile's parameters with `key=value` overrides applied, each checked by the stages that use it."""
+    params = profile.params
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep:
             raise RunError(f"--set {item!r}: expected key=value")
-        if key not in known or key == "profile":
-            raise RunError(f"--set {key}: unknown parameter (known: {', '.join(sorted(set(known) - {'profile'}))})")
-        params[key] = _coerce(key, text, known[key])
+        if key not in params:
+            raise RunError(f"--set {key}: unknown parameter{_suggest(key, params)}")
+        params[key] = yaml.safe_load(text)
+    try:
+        stage_params.build(params)
+    except ParameterError as err:
+        raise RunError(f"--set: {err}") from None
     return params
+
+
+def plan(params: dict, run_dir: Path, names: list[str] | None = None) -> dict[str, dict]:
+    """Each stage's parameters, the key its outputs will have, and whether `run_dir` already holds them
+    ({stage: {"params", "key", "done"}}). Keys chain: a stage's key holds the keys of the stages it reads."""
+    out: dict[str, dict] = {}
+    for stage, cfg in stage_params.build(params).items():  # in stage order
+        key = cfg.key({s: out[s]["key"] for s in cfg.after})
+        rec = read_record(run_dir, stage)
+        done = rec is not None and rec.get("key") == key and all((run_dir / f).exists() for f in cfg.writes)
+        out[stage] = {"params": cfg, "key": key, "done": done}
+    return {k: v for k, v in out.items() if names is None or k in names}
 
 
 def select(all_stages: list[Path], only: list[str] | None) -> list[Path]:
@@ -133,19 +159,15 @@ def select(all_stages: list[Path], only: list[str] | None) -> list[Path]:
     return sorted(chosen)
 
 
-def with_prerequisites(chosen: list[Path], all_stages: list[Path], run_dir: Path) -> list[Path]:
-    """`chosen` plus the earlier stages that must run first because files the chosen ones read are missing
-    from `run_dir` (files a chosen stage will write count as present)."""
+def with_prerequisites(chosen: list[Path], all_stages: list[Path], done: dict[str, bool]) -> list[Path]:
+    """`chosen` plus the earlier stages they depend on that are not done (`done[stage]`): missing, or
+    made with other parameters, code or inputs than those asked for."""
     chosen_names = {nb.stem for nb in chosen}
-
-    def present(file: str) -> bool:
-        return (run_dir / file).exists() or prerequisites.WRITER[file] in chosen_names
-
-    extra = {name for nb in chosen for name in prerequisites.stages_to_build(nb.stem, present)}
+    extra = {name for nb in chosen for name in prerequisites.stages_to_build(nb.stem, lambda s: done.get(s, True))}
     added = [nb for nb in all_stages if nb.stem in extra - chosen_names]
     if added:
-        print(f"also running {', '.join(nb.stem for nb in added)}: the files they write are missing from "
-              f"{run_dir}", flush=True)
+        print(f"also running {', '.join(nb.stem for nb in added)}: their outputs are missing or were made "
+              f"with other parameters", flush=True)
     return sorted([*chosen, *added])
 
 
@@ -162,15 +184,19 @@ def open_stage(profile_name: str, notebook: str) -> None:
         raise RunError(f"the {profile.name!r} profile needs a CUDA GPU and torch sees none on this machine: "
                        f"set profile = \"smoke\" in the parameters cell to run this chapter on CPU")
     stage, run_dir = Path(notebook).stem, paths.run_dir(profile.name)
-    build = prerequisites.stages_to_build(stage, lambda file: (run_dir / file).exists())
+    if os.environ.get(UNDER_RUNNER):  # the runner has run what this stage needs: only name a missing file
+        missing = prerequisites.missing_inputs(stage, lambda file: (run_dir / file).exists())
+        if missing:
+            build = prerequisites.stages_to_build(stage, lambda s: False)
+            raise RunError(f"{stage} reads {', '.join(missing)} from {run_dir}, which this run has not written: "
+                           f"run `xrfnb run --profile {profile.name} --only {' '.join(s[:2] for s in build)}` first")
+        return
+    done = {name: step["done"] for name, step in plan(profile.params, run_dir).items()}
+    build = prerequisites.stages_to_build(stage, lambda s: done[s])
     if not build:
         return
-    missing = ", ".join(prerequisites.missing_inputs(stage, lambda file: (run_dir / file).exists()))
-    if os.environ.get(UNDER_RUNNER):
-        raise RunError(f"{stage} reads {missing} from {run_dir}, which this run has not written: run "
-                       f"`xrfnb run --profile {profile.name} --only {' '.join(s[:2] for s in build)}` first")
-    print(f"{stage} reads {missing}, not in {run_dir} yet: building {', '.join(build)} at the "
-          f"{profile.name!r} profile first", flush=True)
+    print(f"{stage} reads the outputs of {', '.join(build)}, which {run_dir} does not hold at the "
+          f"{profile.name!r} profile: building them first", flush=True)
     run(profile.name, only=build, progress=True)
 
 
@@ -266,17 +292,16 @@ def versions() -> dict[str, str]:
     return out
 
 
-def check_budget(profile: Profile, stage_names: list[str], params: dict, run_dir: Path, margin: float = 1.5) -> None:
+def check_budget(profile: Profile, todo: list[str], params: dict, run_dir: Path, margin: float = 1.5) -> None:
     """Refuse, before anything runs, a profile whose estimated time is well over its budget on this machine.
 
-    The estimate scales the stage seconds measured here (any profile) by the work each stage does; stages
-    whose work is already finished are not counted. Without measurements there is nothing to check.
+    The estimate scales the stage seconds measured here (any profile) by the work each stage does; only
+    the stages in `todo` (those not done) count. Without measurements there is nothing to check.
     """
     from . import budget
 
     if not profile.budget_s:
         return
-    todo = [s for s in stage_names if _artifact_stamp(run_dir, s) is None]
     seconds = budget.estimate(todo, params, run_dir.parent)
     if seconds is not None and seconds > margin * profile.budget_s:
         raise RunError(f"the {profile.name!r} profile would take about {seconds / 60:.0f} min on this machine "
@@ -293,8 +318,9 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
     Parameters
     ----------
     profile_name : a profile in `xrfnb/profiles/` (`smoke`, `laptop`, `lite`, `paper`).
-    only : stage names to run (default: all); others keep their earlier executed copies and records.
-    overrides : `key=value` strings that replace profile parameters (type-checked).
+    only : stage names to run (default: all), plus the stages they depend on that are not done; the
+        others keep their earlier executed copies and records.
+    overrides : `key=value` strings that replace profile parameters (checked by the stages that use them).
     notebooks_dir, out_dir : source notebooks and executed copies (default `notebooks/`, `book/executed/`).
     progress : papermill's per-cell progress bar (default: when stdout is a terminal).
     force : run even when the time estimated from this machine's measured stage rates is well over the
@@ -308,45 +334,88 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
     if not all_stages:
         raise RunError(f"{notebooks_dir}: no stage notebooks (NN_name.ipynb) found")
     declared = {nb.stem: declared_parameters(nb) for nb in all_stages}
-    params = resolve_parameters(profile, overrides or [], declared)
+    for nb in all_stages:
+        try:
+            stage_params.params_of(nb.stem)
+        except ParameterError:
+            raise RunError(f"{nb}: no stage parameters for it in xrfnb/pipeline/stages.py (STAGES)") from None
+    params = resolve_parameters(profile, overrides or [])
     run_dir = paths.run_dir(profile.name)
-    chosen = with_prerequisites(select(all_stages, only), all_stages, run_dir)
+    steps = plan(params, run_dir)
+    chosen = with_prerequisites(select(all_stages, only), all_stages,
+                                {name: step["done"] for name, step in steps.items()})
     if profile.device == "cuda":
         device.torch_device("cuda")
     if not force:
-        check_budget(profile, [nb.stem for nb in chosen], params, run_dir)
+        check_budget(profile, [nb.stem for nb in chosen if not steps[nb.stem]["done"]], params, run_dir)
     progress = sys.stdout.isatty() if progress is None else progress
 
+    if out_dir == root / "book" / "executed":
+        paths.show_outputs(profile.name, root)  # another profile's pages are kept, not overwritten
     record_path = out_dir / "run.json"
     previous = read_json(record_path) if record_path.exists() else {}
     stages_record = previous.get("stages", {}) if previous.get("profile") == profile.name else {}
+    for entry in stages_record.values():
+        entry["this_run"] = False
     run_start = time.perf_counter()
     for i, nb in enumerate(chosen, 1):
-        inject = {k: v for k, v in params.items() if k in declared[nb.stem]}
+        step = steps[nb.stem]
+        inject = {"profile": profile.name, **step["params"].as_dict()}
+        inject = {k: v for k, v in inject.items() if k in declared[nb.stem]}
         print(f"[{i}/{len(chosen)}] {nb.stem} ({profile.name}) ...", flush=True)
-        before = _artifact_stamp(run_dir, nb.stem)
         with _under_runner():
             seconds = execute_stage(nb, inject, out_dir / nb.name, profile.stage_timeout_s, progress)
-        unwritten = [f for f in prerequisites.WRITES.get(nb.stem, ()) if not (run_dir / f).exists()]
-        if unwritten:
-            raise RunError(f"stage {nb.stem} finished without writing {', '.join(unwritten)} in {run_dir}, "
-                           "which later stages read (WRITES in xrfnb/prerequisites.py)")
+        made = _check_outputs(nb.stem, step, run_dir)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        stages_record[nb.stem] = {"seconds": round(seconds, 2), "parameters": inject, "date": now,
-                                  **_provenance(run_dir, nb.stem, before, seconds, now, params)}
+        stages_record[nb.stem] = {"seconds": round(seconds, 2), "date": now, "key": made["key"], "this_run": True,
+                                  "parameters": made["parameters"],
+                                  **_provenance(run_dir, nb.stem, step["done"], seconds, now, made["parameters"])}
         print(f"[{i}/{len(chosen)}] {nb.stem} done in {seconds:.1f} s "
               f"(elapsed {time.perf_counter() - run_start:.1f} s)", flush=True)
-        record = _record(profile, params, root, stages_record)
+        record = _record(profile, params, root, stages_record, steps, overrides or [])
         write_json(record_path, record)  # after every stage: a later failure keeps what finished
     return record
 
 
-def _record(profile: Profile, params: dict, root: Path, stages_record: dict) -> dict:
-    """The run record: profile, parameters, commit, versions, lock, device and every stage's seconds."""
+def _check_outputs(stage: str, step: dict, run_dir: Path) -> dict:
+    """The stage's record, once it has written the files it promises with the key the plan expected."""
+    cfg: StageParams = step["params"]
+    unwritten = [f for f in cfg.writes if not (run_dir / f).exists()]
+    rec = read_record(run_dir, stage)
+    if unwritten or rec is None:
+        what = ", ".join(unwritten) if unwritten else f"its record {run_dir}/stages/{stage}.json"
+        raise RunError(f"stage {stage} finished without writing {what} in {run_dir}, which later stages read "
+                       f"(its parameters' `writes` and `record`)")
+    if rec["key"] != step["key"]:
+        raise RunError(f"stage {stage} recorded key {rec['key'][:12]}, not the {step['key'][:12]} its parameters "
+                       f"give: its notebook ran with other parameters than the runner injected")
+    return rec
+
+
+def _record(profile: Profile, params: dict, root: Path, stages_record: dict, steps: dict,
+            overrides: list[str]) -> dict:
+    """The run record: profile, commit, versions, lock, device, every stage's seconds and the parameters
+    the outputs were made with (each stage's from its record; `as_requested` is false for a stage whose
+    outputs are not what the parameters asked for would give, e.g. one not rerun after a change). An override that no recorded stage uses is listed under `unused`, not as the run's."""
+    for name, entry in stages_record.items():
+        entry["as_requested"] = name not in steps or entry.get("key") == steps[name]["key"]
+    values: dict[str, dict[str, Any]] = {}
+    for stage, entry in stages_record.items():
+        for key, value in entry.get("parameters", {}).items():
+            values.setdefault(key, {})[stage] = value
+    made = {k: next(iter(v.values())) if len({repr(x) for x in v.values()}) == 1 else v for k, v in values.items()}
+    ran = {k for entry in stages_record.values() if entry.get("this_run") for k in entry.get("parameters", {})}
+    asked = {item.partition("=")[0] for item in overrides}
+    unused = {k: params[k] for k in sorted(asked - ran)}
+    for key, value in unused.items():
+        print(f"warning: {key}={value!r} was set, but no stage that ran uses it (used by "
+              f"{', '.join(stage_params.users(key))}); the record keeps what their outputs were made with",
+              flush=True)
     return {
         "profile": profile.name,
         "description": profile.description,
-        "parameters": params,
+        "parameters": dict(sorted(made.items())),
+        "unused": unused,
         "git_commit": git_commit(),
         "versions": versions(),
         "lock": lock.status(root / lock.LOCK_FILE),
@@ -357,24 +426,15 @@ def _record(profile: Profile, params: dict, root: Path, stages_record: dict) -> 
     }
 
 
-def _artifact_stamp(run_dir: Path, stage: str) -> float | None:
-    """Modification time of the stage's main artifact (the first file it WRITES), None if absent."""
-    files = prerequisites.WRITES.get(stage, ())
-    return (run_dir / files[0]).stat().st_mtime if files and (run_dir / files[0]).exists() else None
+def _provenance(run_dir: Path, stage: str, reused: bool, seconds: float, date: str, parameters: dict) -> dict:
+    """Whether a stage computed its outputs or reused finished work (it was done before it ran), and when
+    that work was done.
 
-
-def _provenance(run_dir: Path, stage: str, before: float | None, seconds: float, date: str,
-                parameters: dict) -> dict:
-    """Whether a stage computed its main artifact or reused finished work, and when that work was done.
-
-    A stage reused its work when its main artifact existed before it ran and was not rewritten; the
-    seconds and date of the run that computed it come from `runs/<profile>/computed.json`, which
-    records every stage that computed, with the run's parameters (the budget check scales from them).
-    Stages with no artifact of their own (the evaluation) computed.
+    The seconds and date of the run that computed it come from `runs/<profile>/computed.json`, which
+    records every stage that computed, with its parameters (the budget check scales from them).
     """
     ledger_path = run_dir / "computed.json"
     ledger = read_json(ledger_path) if ledger_path.exists() else {}
-    reused = before is not None and before == _artifact_stamp(run_dir, stage)
     if not reused:
         ledger[stage] = {"seconds": round(seconds, 2), "date": date, "parameters": parameters}
         write_json(ledger_path, ledger)
@@ -383,18 +443,8 @@ def _provenance(run_dir: Path, stage: str, before: float | None, seconds: float,
     return {"reused": True, "computed_seconds": original.get("seconds"), "computed_date": original.get("date")}
 
 
-def call_with(fn, params: dict, **extra):
-    """Call `fn` with the parameters it names, taken from a run's parameters (plus `extra`)."""
-    import inspect
-
-    names = inspect.signature(fn).parameters
-    return fn(**{k: v for k, v in params.items() if k in names}, **extra)
-
-
-def profile_parameters(profile_name: str, overrides: list[str] | None = None) -> dict:
-    """What the notebooks see at a profile: their own defaults, the profile's values, then `key=value`
-    overrides (checked as `run` checks them)."""
-    root = paths.project_root()
-    declared = {nb.stem: declared_parameters(nb) for nb in stages(root / "notebooks")}
-    defaults = {k: v for params in declared.values() for k, v in params.items()}
-    return {**defaults, **resolve_parameters(load_profile(profile_name), overrides or [], declared)}
+def stage_params_at(profile_name: str, stage: str, overrides: list[str] | None = None) -> StageParams:
+    """A stage's parameters at a profile with `key=value` overrides (checked as `run` checks them), for
+    the commands that run one stage without its notebook."""
+    params = resolve_parameters(load_profile(profile_name), overrides or [])
+    return stage_params.params_of(stage).from_params(params)

@@ -23,16 +23,16 @@ def _publish(args: argparse.Namespace) -> None:
 
 
 def _palette_export(args: argparse.Namespace) -> None:
-    from . import pigments
+    from .. import pigments
 
-    from . import physics
+    from .. import physics
 
     palette = pigments.paper_palette(n_channels=args.channels, sample=physics.sample_model(args.sample))
     print(f"palette: {palette.export_ganx(args.dir)}")
 
 
 def _seeds(args: argparse.Namespace) -> None:
-    from . import seeds
+    from .. import seeds
 
     options = {k: v for k, v in (("endpoint", args.endpoint), ("files_url", args.files_url)) if v}
     manifest = seeds.collect(args.source, args.out, args.limit, **options)
@@ -40,7 +40,7 @@ def _seeds(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from . import dataset, pigments
+    from .. import dataset, pigments
 
     palette = pigments.Palette.load(args.palette) if args.palette else pigments.paper_palette(args.channels)
     chosen = {"threshold": args.threshold} if args.threshold is not None else {}
@@ -52,8 +52,8 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _recolour(args: argparse.Namespace) -> None:
-    from . import realdata
-    from .device import torch_device
+    from .. import realdata
+    from ..device import torch_device
 
     report = realdata.recolour(args.scan, args.run, args.out, args.format, args.calibration,
                                torch_device(args.device))
@@ -84,17 +84,19 @@ def _shard(text: str | None) -> tuple[int, int]:
 def _stage(args: argparse.Namespace) -> None:
     import os
 
-    from . import dataset, dve, paths
+    from .. import dataset, dve
+    from . import paths
 
-    params = runner.profile_parameters(args.profile, args.set)
     run, shard = paths.run_dir(args.profile), _shard(args.shard)
     merge = {"merge_world": args.merge} if args.merge else {}
     if args.stage == "generate":
-        runner.call_with(dataset.run_stage, params, run=run, shard=shard, progress=True, **merge)
+        params = runner.stage_params_at(args.profile, "03_synthetic_maxrf", args.set)
+        dataset.run_stage(run, params, shard=shard, progress=True, **merge)
     else:
+        params = runner.stage_params_at(args.profile, "05_embedded_dataset", args.set)
         local = os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID"))  # one GPU per rank
         device = f"cuda:{local}" if local is not None and _cuda() else None
-        runner.call_with(dve.embed_stage, params, run=run, shard=shard, device=device, progress=True, **merge)
+        dve.embed_stage(run, params, shard=shard, device=device, progress=True, **merge)
     what = f"merged {args.merge} shards" if args.merge else f"shard {shard[0]}/{shard[1]}"
     print(f"{args.stage}: {what} done in {run}")
 
@@ -106,14 +108,14 @@ def _cuda() -> bool:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from . import dve, paths, recolour
+    from .. import dve, recolour
+    from . import paths
 
-    params = runner.profile_parameters(args.profile, args.set)
     run = paths.run_dir(args.profile)
     if args.model == "dve":
-        runner.call_with(dve.run_stage, params, run=run)
+        dve.run_stage(run, runner.stage_params_at(args.profile, "04_train_dve", args.set))
     else:
-        runner.call_with(recolour.run_stage, params, run=run)
+        recolour.run_stage(run, runner.stage_params_at(args.profile, "06_train_smalluvit", args.set))
     print(f"{args.model}: trained into {run}; the notebooks reuse it")
 
 

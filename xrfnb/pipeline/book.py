@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import device, paths
-from .io import atomic_dir, atomic_path, read_json
+from .. import device
+from . import paths
+from ..io import atomic_dir, atomic_path, read_json
 from .runner import RunError, load_profile, open_stage
 
 REPO_URL = "https://github.com/xrfnb/xrfnb"
@@ -169,7 +170,7 @@ def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
     anything. Every publish also files the run's scaling record under `book/scaling/` and redraws the
     scaling study from all the records there; `scaling_only` does only that (e.g. for `smoke`).
     """
-    from . import scaling
+    from .. import scaling
 
     root = root or paths.project_root()
     record = finished_record(root)
