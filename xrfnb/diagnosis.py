@@ -92,7 +92,7 @@ def gains(comparison: pd.DataFrame) -> pd.DataFrame:
 def summary(grid: dict, scales: pd.DataFrame, clusters: pd.DataFrame, gain: pd.DataFrame) -> pd.DataFrame:
     """The diagnosis in one table: one measured number per candidate cause."""
     finest = scales.iloc[0]
-    worst = clusters.iloc[0]
+    worst = clusters.loc[clusters["mean error"].idxmax()]  # the cluster whose pixels are worst recoloured
     best = gain.iloc[0]
     rows = [
         ("patch grid", f"error on patch borders / inside ({grid['patch']} px patches)", grid["ratio"]),
@@ -100,8 +100,8 @@ def summary(grid: dict, scales: pd.DataFrame, clusters: pd.DataFrame, gain: pd.D
         ("fine detail", f"share of the MS-SSIM deficit at the finest scale ({int(finest['pixel size'])} px)",
          finest["share"]),
         ("fine detail", "scale with the largest share of the deficit", int(scales["share"].idxmax())),
-        ("colour by cluster", f"error share of the worst cluster ({int(worst.name)}) / its pixel share",
-         worst["error share"] / worst["pixel share"]),
+        ("colour by cluster", f"mean error of the worst cluster ({int(worst.name)}) / mean error of all pixels",
+         worst["mean error"] / float((clusters["mean error"] * clusters["pixel share"]).sum())),
         ("ablations", f"largest MS-SSIM gain over the paper's model ({best.name})", best["ms_ssim gain"]),
     ]
     return pd.DataFrame(rows, columns=["cause", "measure", "value"])
