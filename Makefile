@@ -47,4 +47,4 @@ lock:
 	touch $(STAMP)
 
 clean:
-	rm -rf _build runs book/executed book/figures book/results book/execution_record.md
+	rm -rf _build runs book/executed book/figures book/results book/execution_record.md book/run_summary.md book/verdict.md book/findings.md

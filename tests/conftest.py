@@ -47,7 +47,8 @@ def copy_project(dest: Path) -> Path:
         rel = Path(folder).relative_to(ROOT)
         skip = {n for n in names if n in NOT_COPIED or n == "__pycache__"}
         if rel == Path("book"):
-            skip |= {"executed", "figures", "results", "execution_record.md", "run_summary.md"}
+            skip |= {"executed", "figures", "results", "execution_record.md", "run_summary.md", "verdict.md",
+                     "findings.md"}
         return skip
 
     shutil.copytree(ROOT, dest, ignore=ignore)
@@ -71,3 +72,39 @@ def smoke_project(tmp_path_factory) -> Path:
 def smoke_book(smoke_project) -> Path:
     """The smoke book's HTML folder (`_build/html` of the temporary project)."""
     return smoke_project / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def published_book(tmp_path_factory) -> Path:
+    """The published book (the committed run in `book/published/`), built in a temporary copy of the
+    project without running anything: its HTML folder."""
+    root = copy_project(tmp_path_factory.mktemp("published") / "xrfnb")
+    env = {**os.environ, "XRFNB_ROOT": str(root), "PYTHONPATH": f"{root}:{os.environ.get('PYTHONPATH', '')}"}
+    subprocess.run([sys.executable, "-m", "xrfnb.pipeline.cli", "book", "--published"], check=True, cwd=root, env=env)
+    return root / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory, palette):
+    """A minimal trained run: the palette, a dataset's counts, a DVE and a SmallUViT each trained one epoch."""
+    import h5py
+    import numpy as np
+    from test_smalluvit import make_store
+
+    from xrfnb import dve, recolour, smalluvit
+    from xrfnb.embedded import EmbeddedStore
+
+    run = tmp_path_factory.mktemp("run")
+    palette.save(run / "palette.h5")
+    with h5py.File(run / "dataset.h5", "w") as h5:
+        h5["counts"] = np.full(4, 400, np.int32)
+    rng = np.random.default_rng(0)
+    spectra = rng.multinomial(400, palette.spectra[rng.integers(0, len(palette), 256)]).astype(np.int16)
+    config = dve.DVEConfig(n_channels=len(palette.energy), encoder_widths=(32, 16, 16, 8), decoder_widths=(8, 16, 32),
+                           n_clusters=3, warmup_epochs=1, ramp_epochs=1)
+    dve.train(spectra[:192], spectra[192:], config, 1, 64, run / "dve")
+    make_store(run / "embedded.h5", n=6, size=16)
+    model = smalluvit.SmallUViTConfig(image_size=16, patch_size=8, dim=16, heads=1, dim_head=8, depth_in=1,
+                                      depth_mid=1, depth_out=1)
+    recolour.train(EmbeddedStore(run / "embedded.h5"), recolour.RecolourConfig(model=model), 1, 2, run / "smalluvit")
+    return run

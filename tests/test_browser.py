@@ -1,8 +1,13 @@
-"""The built book as a reader meets it: every page opened in headless Chromium, served on loopback.
+"""Both built books (smoke and published) as a reader meets them: every page opened in headless Chromium,
+served on loopback.
 
-Fails on a same-origin response of 400 or more (download buttons included), a JavaScript error, an image
-that does not decode, a relative link or #anchor that points nowhere, and a figure panel that is all one
-colour. Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
+Fails on a same-origin response of 400 or more (download buttons included), any console error (the
+theme's included), an image that does not decode, a relative link or #anchor that points nowhere, a figure
+panel that is all one colour, an image shown above 1.1x its pixel size at desktop width, an image without
+a caption or with a file path for alt text, a build machine's path in a page's text, a code block cut off
+at desktop width, and a table caption clipped at 1400 px or 390 px. (A constant map drawn without a note
+is refused when the figure is saved: `tests/test_plots.py`.) Needs Debian's `chromium` and
+`chromium-driver` (`.ci/run` installs them).
 """
 
 import functools
@@ -48,9 +53,10 @@ def parsed(path: Path) -> Links:
     return links
 
 
-@pytest.fixture(scope="module")
-def site(smoke_book):
-    """The book served on 127.0.0.1; yields (base URL, html folder, [(path, status)] of every response)."""
+@pytest.fixture(scope="module", params=["smoke_book", "published_book"])
+def site(request):
+    """Each book served on 127.0.0.1; yields (base URL, html folder, [(path, status)] of every response)."""
+    book = request.getfixturevalue(request.param)
     responses = []
 
     class Handler(http.server.SimpleHTTPRequestHandler):
@@ -58,16 +64,57 @@ def site(smoke_book):
             responses.append((self.path, int(code)))
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Handler, directory=str(smoke_book)))
+                                             functools.partial(Handler, directory=str(book)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/", smoke_book, responses
+    yield f"http://127.0.0.1:{server.server_port}/", book, responses
     server.shutdown()
 
 
-def javascript_error(entry: dict) -> bool:
-    """A script that failed to load or raised (`Uncaught ...`); not a theme's own console message."""
-    message = entry["message"]
-    return entry["level"] == "SEVERE" and ("Uncaught" in message or "Failed to load resource" in message)
+def console_error(entry: dict) -> bool:
+    """Any console error: a script that failed to load or raised, or a theme's own error message."""
+    return entry["level"] == "SEVERE"
+
+
+#: Widths (CSS px) at which the pages are checked: a desktop window and a phone.
+DESKTOP, PHONE = 1400, 390
+#: An image may be shown at most this much larger than its own pixels.
+MAX_UPSCALE = 1.1
+#: Text that only a build machine's file system has (absolute home, work and temporary folders).
+BUILD_PATH = r"(^|[\s'\"(])(/work/|/home/|/tmp/|/Users/|/root/|[A-Z]:\\)"
+
+#: Per page, in the browser: what a reader would see wrong. Returns [[kind, detail]].
+LAYOUT_PROBLEMS = r"""
+const [desktop, maxUpscale, buildPath] = arguments;
+const article = document.querySelector('article') || document.body;
+const found = [];
+if (!article) return found;  // a redirect page (index.html) before it moves on
+const clipper = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+  if (getComputedStyle(p).overflowX !== 'visible') return p; } return null; };
+for (const c of article.querySelectorAll('table caption')) {
+  const r = c.getBoundingClientRect(), box = clipper(c);
+  if (box) { const b = box.getBoundingClientRect();
+    if (r.left < b.left - 1 || r.right > b.right + 1) found.push(['table caption clipped', c.innerText.slice(0, 60)]); }
+}
+if (desktop) {
+  for (const img of article.querySelectorAll('img')) {
+    const shown = img.getBoundingClientRect().width, name = img.src.split('/').pop();
+    if (img.naturalWidth && shown > maxUpscale * img.naturalWidth)
+      found.push(['image upscaled', `${name}: ${img.naturalWidth} px shown at ${Math.round(shown)} px`]);
+    const figure = img.closest('figure'), caption = figure && figure.querySelector('figcaption');
+    if (!caption || !caption.innerText.trim()) found.push(['figure without caption', name]);
+    const alt = (img.getAttribute('alt') || '').trim();
+    if (!alt || /[\\/]|\.(png|jpe?g|svg|gif)$/i.test(alt)) found.push(['alt text missing or a path', `${name}: ${alt}`]);
+  }
+  for (const pre of article.querySelectorAll('pre')) {
+    if (pre.closest('.cell')) continue;  // a notebook's code cells scroll, as code does; prose blocks must fit
+    if (pre.scrollWidth > pre.clientWidth + 1) found.push(['code block cut off', pre.innerText.split('\n')[0].slice(0, 60)]);
+  }
+  const match = document.body.innerText.match(new RegExp(buildPath, 'm'));
+  if (match) { const at = document.body.innerText.indexOf(match[0]);
+    found.push(['build path in the text', document.body.innerText.slice(at, at + 80)]); }
+}
+return found;
+"""
 
 
 def pages(html: Path) -> list[Path]:
@@ -75,33 +122,71 @@ def pages(html: Path) -> list[Path]:
                   if "_static" not in p.parts and p.name != "genindex.html" and not p.name.startswith("."))
 
 
-def test_every_page_loads_without_errors_in_chromium(site):
+@pytest.fixture(scope="module")
+def browser():
     from selenium import webdriver
 
-    base, html, responses = site
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"):
+                 "--disable-dev-shm-usage", "--force-device-scale-factor=1"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
+    yield driver
+    driver.quit()
+
+
+def test_every_page_loads_without_errors_in_chromium(site, browser):
+    base, html, responses = site
     problems = []
-    try:
-        for page in pages(html):
-            url = urljoin(base, page.relative_to(html).as_posix())
-            driver.get(url)
-            broken = driver.execute_script(
-                "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
-                ".map(i => i.src)")
-            problems += [f"{url}: image does not decode: {src}" for src in broken]
-            problems += [f"{url}: JavaScript: {entry['message']}" for entry in driver.get_log("browser")
-                         if javascript_error(entry)]
-    finally:
-        driver.quit()
+    browser.set_window_size(DESKTOP, 1000)
+    for page in pages(html):
+        url = urljoin(base, page.relative_to(html).as_posix())
+        browser.get(url)
+        broken = browser.execute_script(
+            "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+            ".map(i => i.src)")
+        problems += [f"{url}: image does not decode: {src}" for src in broken]
+        problems += [f"{url}: console: {entry['message']}" for entry in browser.get_log("browser")
+                     if console_error(entry)]
     problems += [f"HTTP {status}: {path}" for path, status in responses if status >= 400]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_every_page_reads_well_at_desktop_and_phone_width(site, browser, width):
+    """Figures at no more than 1.1x their pixels, each with a caption and a real alt text, no build path in
+    the text, no code block cut off (desktop); no table caption clipped (both widths)."""
+    base, html, _ = site
+    browser.set_window_size(width, 1000)
+    problems = []
+    for page in pages(html):
+        browser.get(urljoin(base, page.relative_to(html).as_posix()))
+        browser.execute_script("return document.fonts.ready")
+        found = browser.execute_script(LAYOUT_PROBLEMS, width == DESKTOP, MAX_UPSCALE, BUILD_PATH)
+        problems += [f"{page.relative_to(html)} at {width} px: {kind}: {detail}" for kind, detail in found]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_layout_checks_catch_each_defect(tmp_path, browser):
+    """A page with every defect: an upscaled, uncaptioned image with a path for alt text, a build path, a
+    cut-off code block and a clipped table caption."""
+    Image.new("RGB", (50, 40), "red").save(tmp_path / "small.png")
+    wide = "".join(f"<td>{k:06d}</td>" for k in range(60))
+    (tmp_path / "bad.html").write_text(
+        "<html><body><article style='width:700px'>"
+        "<img src='small.png' alt='../_images/small.png' style='width:600px'>"
+        "<p>written by /work/laptop3/xrfnb/realdata.py</p>"
+        f"<pre style='overflow:auto'>{'x' * 300}</pre>"
+        f"<div style='overflow-x:auto'><table><caption>{'a long caption ' * 30}</caption><tr>{wide}</tr></table></div>"
+        "</article></body></html>")
+    browser.set_window_size(DESKTOP, 1000)
+    browser.get((tmp_path / "bad.html").as_uri())
+    kinds = {kind for kind, _ in browser.execute_script(LAYOUT_PROBLEMS, True, MAX_UPSCALE, BUILD_PATH)}
+    assert kinds == {"image upscaled", "figure without caption", "alt text missing or a path",
+                     "build path in the text", "code block cut off", "table caption clipped"}
 
 
 def test_every_relative_link_and_anchor_points_somewhere(site):

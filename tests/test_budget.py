@@ -38,3 +38,9 @@ def test_the_evaluation_budget_counts_every_compared_model():
     one = {**SMALL, "compare_epochs": 1}
     assert budget.work("07_evaluate", one) == budget.work("06_train_smalluvit", {**SMALL, "uvit_epochs": 1}) * len(
         evaluate.COMPARED)
+
+
+def test_the_dve_stage_counts_every_training_of_its_comparison():
+    one = budget.work("04_train_dve", {**SMALL, "dve_compare_seeds": []})
+    assert budget.work("04_train_dve", {**SMALL, "seed": 0, "dve_compare_seeds": [0, 1, 2]}) == 9 * one - one
+    assert budget.work("04_train_dve", {**SMALL, "seed": 5, "dve_compare_seeds": [0]}) == 3 * one

@@ -107,15 +107,15 @@ def test_dense_export_reads_back_in_the_ganx_layout(seed_folder, tmp_path, palet
 
 def test_interrupted_generation_resumes_to_the_same_dataset(seed_folder, tmp_path, palette, monkeypatch):
     reference = generate(seed_folder, tmp_path / "ref", palette)
-    real_write, written = dataset._write, []
+    real_rows, written = dataset._rows, []
 
-    def crash_after_ten(h5, sample):
+    def crash_after_ten(sample, k_max):
         if len(written) == 10:
             raise KeyboardInterrupt
         written.append(sample["index"])
-        real_write(h5, sample)
+        return real_rows(sample, k_max)
 
-    monkeypatch.setattr(dataset, "_write", crash_after_ten)
+    monkeypatch.setattr(dataset, "_rows", crash_after_ten)
     with pytest.raises(KeyboardInterrupt):
         generate(seed_folder, tmp_path / "run", palette)
     assert not (tmp_path / "run" / "dataset.h5").exists()  # nothing that looks complete
@@ -123,7 +123,7 @@ def test_interrupted_generation_resumes_to_the_same_dataset(seed_folder, tmp_pat
     with pytest.raises(ValueError, match="incomplete"):
         dataset.Store(tmp_path / "run" / "dataset.h5.partial")
 
-    monkeypatch.setattr(dataset, "_write", real_write)
+    monkeypatch.setattr(dataset, "_rows", real_rows)
     made = []
     real_make = dataset._make_sample
     monkeypatch.setattr(dataset, "_make_sample", lambda job: made.append(job[0]) or real_make(job))

@@ -39,6 +39,21 @@ def test_the_oracle_is_perfect_when_mixtures_differ_and_blind_when_they_do_not()
     assert blind["accuracy"] == 0.5 and blind["srgb_loss"] > 0.5
 
 
+def test_the_clustered_image_is_the_ceiling_in_every_metric():
+    """The data's ceiling: a perfect decoder still paints cluster means, so it scores what the clustered
+    image scores, and the per-pixel oracle can only do worse in MS-SSIM, UIQI, sRGB and CIEDE2000."""
+    close = two_cluster_sample(np.array([[0.3, 0.2, 0.25, 0.25], [0.2, 0.3, 0.25, 0.25]]), counts=30)
+    rng = np.random.default_rng(0)
+    rgb = np.clip(close.clustered_rgb() * 255 + rng.normal(0, 20, (16, 16, 3)), 0, 255).astype(np.uint8)
+    ceiling = information.clustered_ceiling(close, rgb)
+    oracle = information.oracle_floor(close, rgb, close.cube(), pools=(1,))[0]
+    assert set(information.FLOOR_METRICS) <= set(ceiling) and set(information.FLOOR_METRICS) <= set(oracle)
+    assert ceiling["ms_ssim"] > oracle["ms_ssim"] and ceiling["uiqi"] > oracle["uiqi"]
+    assert ceiling["srgb_loss"] < oracle["srgb_loss"] and ceiling["delta_e2000"] < oracle["delta_e2000"]
+    exact = information.clustered_ceiling(close, (close.clustered_rgb() * 255).astype(np.uint8))
+    assert exact["ms_ssim"] == pytest.approx(1.0, abs=1e-4) and exact["srgb_loss"] < 1e-3
+
+
 def test_pooling_rescues_pixels_with_few_counts():
     close = two_cluster_sample(np.array([[0.3, 0.2, 0.25, 0.25], [0.2, 0.3, 0.25, 0.25]]), counts=30)
     cube = close.cube()

@@ -36,3 +36,58 @@ def test_saved_figures_have_no_text_below_8_points_at_the_page_width(tmp_path):
     plots.save(fig, tmp_path / "wide.png")
     assert plots.rendered_min_points(fig) >= plots.MIN_POINTS - 1e-9
     assert fig.get_size_inches()[0] <= plots.MAX_WIDTH_IN
+
+
+def test_a_constant_map_is_refused_without_a_note_and_drawn_with_one(tmp_path):
+    import matplotlib.pyplot as plt
+    import pytest
+
+    fig, ax = plt.subplots()
+    ax.imshow(np.full((8, 8), 400.0), cmap="magma")
+    ax.set_title("all counts")
+    with pytest.raises(ValueError, match="constant map"):
+        plots.save(fig, tmp_path / "bare.png")
+    assert not (tmp_path / "bare.png").exists()
+    grid = plots.image_grid({"all counts": np.full((8, 8), 400.0), "Fe Ka": np.arange(64.0).reshape(8, 8)})
+    assert plots.unannotated_constant_maps(grid) == []
+    assert "400" in grid.axes[0].get_title() and "constant" in grid.axes[0].get_title()
+    plots.save(grid, tmp_path / "grid.png")
+    rgb = np.asarray(plt.imread(tmp_path / "grid.png"))[..., :3]
+    assert rgb.reshape(-1, 3).min(0).max() < 0.5  # the varying map still shows dark pixels
+    swatch, ax = plt.subplots()
+    ax.imshow(np.full((4, 4, 3), 0.5))  # an RGB swatch is one colour on purpose
+    assert plots.unannotated_constant_maps(swatch) == []
+
+
+def test_pale_pigments_are_drawn_dark_enough_to_see_on_white():
+    white = plots.line_colour((243, 244, 240))
+    assert white @ (0.2126, 0.7152, 0.0722) <= plots.MAX_LINE_LUMINANCE + 1e-9
+    np.testing.assert_allclose(plots.line_colour((28, 28, 28)), np.full(3, 28 / 255))
+
+
+def test_line_labels_are_spread_at_least_a_gap_apart_around_their_lines():
+    spread = plots.spread_labels([6.40, 6.93, 7.06, 20.0], gap=1.0)
+    ordered = sorted(spread)
+    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(ordered, ordered[1:]))
+    assert abs(np.mean(spread[:3]) - np.mean([6.40, 6.93, 7.06])) < 1.5 and spread[3] > 19
+
+
+def test_a_large_mosaic_numbers_its_images_and_a_small_one_titles_them():
+    images = [np.zeros((40, 60, 3), np.uint8)] * 30
+    big = plots.mosaic(images, [f"a long painting title number {k}" for k in range(30)])
+    assert [ax.get_title() for ax in big.axes[:3]] == ["0", "1", "2"]
+    small = plots.mosaic(images[:3], ["short", "a very long title that cannot fit in a thumbnail", "x"])
+    titles = [ax.get_title() for ax in small.axes[:3]]
+    assert titles[0] == "short" and titles[1].endswith("…") and len(titles[1]) < 30
+
+
+def test_a_single_pair_is_drawn_side_by_side():
+    fig = plots.pairs([np.zeros((8, 8, 3))], [np.ones((8, 8, 3))], ("recoloured", "RGB"))
+    (a, b) = [ax.get_position() for ax in fig.axes]
+    assert b.x0 > a.x1 - 1e-6 and abs(a.y0 - b.y0) < 1e-6
+
+
+def test_a_figure_of_photographs_is_stored_small(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 255, (600, 600, 3), dtype=np.uint8)
+    path = plots.save(plots.mosaic([noise] * 4, ["a", "b", "c", "d"], thumb_px=600, size=3), tmp_path / "m.png")
+    assert path.stat().st_size <= plots.MAX_PNG_BYTES

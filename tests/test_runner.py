@@ -209,7 +209,7 @@ def test_a_parameter_no_stage_used_is_flagged_not_recorded_as_the_runs(project, 
     assert record["unused"] == {"limit": 9}
     assert record["parameters"]["limit"] == 3
     assert record["parameters"]["seed"] == {"01_first": 5, "02_second": 1}
-    assert "limit=9 was set, but no stage" in capsys.readouterr().out
+    assert "limit=9 is set, but no stage" in capsys.readouterr().out
 
 
 def test_a_notebook_without_stage_parameters_is_named(project):

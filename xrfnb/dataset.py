@@ -26,6 +26,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import seeds, synth
+from .commits import Every
 from .config import ParameterError, StageParams, one_of, positive
 from .io import atomic_path, complete_h5, merge_shards, resumable_h5, write_json
 from .pigments import Palette
@@ -164,16 +165,17 @@ def _create(h5: h5py.File, config: GenerateConfig, palette: Palette, records: li
                     paintings=json.dumps(records), splits=json.dumps(SPLITS))
 
 
-def _write(h5: h5py.File, sample: dict) -> None:
-    i, s = sample["index"], sample["synthesis"]
+def _rows(sample: dict, k_max: int) -> dict[str, np.ndarray]:
+    """A sample's row of every per-sample dataset (cluster arrays padded to `k_max`)."""
+    s = sample["synthesis"]
     k = len(s.cluster_rgb)
-    h5["rgb"][i], h5["labels"][i], h5["crop"][i] = sample["rgb"], s.labels, sample["box"]
-    h5["n_clusters"][i], h5["counts"][i] = k, s.counts
+    rows = {"rgb": sample["rgb"], "labels": s.labels, "crop": np.asarray(sample["box"], np.int32),
+            "n_clusters": np.uint8(k), "counts": np.int32(s.counts)}
     for name, value in (("cluster_rgb", s.cluster_rgb), ("weights", s.weights), ("mixtures", s.mixtures)):
-        padded = np.zeros(h5[name].shape[1:], np.float32)
+        padded = np.zeros((k_max, *np.shape(value)[1:]), np.float32)
         padded[:k] = value
-        h5[name][i] = padded
-    h5["done"][i] = True
+        rows[name] = padded
+    return rows
 
 
 def content_hash(path: Path) -> str:
@@ -188,11 +190,12 @@ def content_hash(path: Path) -> str:
 
 def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: GenerateConfig,
              workers: int = 1, progress: bool = True, shard: tuple[int, int] = (0, 1),
-             key: str | None = None) -> dict | None:
+             key: str | None = None, every: Every | None = None) -> dict | None:
     """Generate (or resume, or reuse) a dataset store at `out`; return its card (also at `<out>.card.json`).
 
     A finished store with the same configuration, seeds and palette is reused as is; an interrupted one
-    (`<out>.partial`) is resumed; anything else is regenerated.
+    (`<out>.partial`) is resumed; anything else is regenerated. Samples are committed to the partial
+    store `every` so often (`commits.periodic()`: 30 s or 256 samples), so a hard kill loses at most that.
 
     With `shard=(rank, world)` this process makes only the samples i with i % world == rank, into its
     own shard file, and returns None; `merge` then assembles the store. Every sample is a pure function
@@ -212,30 +215,30 @@ def generate(seeds_dir: str | Path, out: str | Path, palette: Palette, config: G
     painting, split = _assignment(config, records)
     create = partial(_create, config=config, palette=palette, records=records, painting=painting, split=split)
     rank, world = shard
-    with resumable_h5(out, key, create, shard) as (h5, todo):
+    with resumable_h5(out, key, create, shard, every) as (commits, todo):
         jobs = ((int(i), images[painting[i]], config, palette) for i in todo)
-        bar = tqdm(total=len(todo), desc=f"synthesising (shard {rank + 1}/{world})" if world > 1 else "synthesising",
-                   disable=not progress, unit="sample")
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                for sample in pool.map(_make_sample, jobs, chunksize=8):
-                    _write(h5, sample)
+        with tqdm(total=len(todo), desc=f"synthesising (shard {rank + 1}/{world})" if world > 1 else "synthesising",
+                  disable=not progress, unit="sample") as bar:
+            if workers > 1:
+                with ProcessPoolExecutor(workers) as pool:
+                    for sample in pool.map(_make_sample, jobs, chunksize=8):
+                        commits.put(sample["index"], _rows(sample, config.k_max))
+                        bar.update()
+            else:
+                for sample in map(_make_sample, jobs):
+                    commits.put(sample["index"], _rows(sample, config.k_max))
                     bar.update()
-        else:
-            for sample in map(_make_sample, jobs):
-                _write(h5, sample)
-                bar.update()
-        bar.close()
+        made = len(todo)
     if world > 1:
         return None
-    return _finish(out, config, records, skipped, palette, time.perf_counter() - start)
+    return _finish(out, config, records, skipped, palette, time.perf_counter() - start, made)
 
 
 def _finish(out: Path, config: GenerateConfig, records: list[dict], skipped: list[dict], palette: Palette,
-            seconds: float) -> dict:
-    """Hash a complete store and write its card."""
+            seconds: float, made: int | None = None) -> dict:
+    """Hash a complete store and write its card (`made`: samples synthesised by this run, None if merged)."""
     digest = content_hash(out)
-    card = dataset_card(out, config, records, skipped, digest, seconds, palette)
+    card = dataset_card(out, config, records, skipped, digest, seconds, palette, made)
     write_json(out.with_suffix(".card.json"), card)
     return card
 
@@ -326,8 +329,9 @@ def run_stage(run: Path, params: GenerateParams, shard: tuple[int, int] = (0, 1)
 
 
 def dataset_card(path: Path, config: GenerateConfig, records: list[dict], skipped: list[dict],
-                 digest: str, seconds: float, palette: Palette) -> dict:
-    """Parameters, counts per split, sizes, skipped inputs and the content hash of a store."""
+                 digest: str, seconds: float, palette: Palette, made: int | None = None) -> dict:
+    """Parameters, counts per split, sizes, skipped inputs and the content hash of a store, and how many
+    samples the run that finished it made (`made`; fewer than all after a resume, None if merged)."""
     with h5py.File(path, "r") as h5:
         split, painting = h5["split"][()], h5["painting"][()]
         e = h5["mixtures"].shape[2]
@@ -347,6 +351,7 @@ def dataset_card(path: Path, config: GenerateConfig, records: list[dict], skippe
         "skipped": skipped,
         "content_hash": digest,
         "seconds": round(seconds, 2),
+        "made_now": made,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -9,8 +9,10 @@ The paper's embedding (its section on the DVE; the book's choices page lists wha
   observed spectrum and the reconstruction) [choice];
 * InfoVAE's Maximum Mean Discrepancy between the latent codes and N(0, I) [paper], with a small KL term
   so the log-variance stays meaningful [choice];
-* a DCN clustering loss (lambda/2)||z - m_assigned||^2 with online centroid updates; centroids are
-  initialised by K-means on the latents once an autoencoder warm-up ends [paper, DCN];
+* a clustering loss in latent space, one of `dve_losses.CLUSTERINGS` (`dve_clustering`): the DCN loss
+  (lambda/2)||z - m_assigned||^2 with online centroids initialised by K-means on the latents once an
+  autoencoder warm-up ends [paper, DCN], or the authors' silhouette loss from their companion paper's code,
+  as they compute it (no gradient) or differentiable (see `dve_losses`);
 * loss weights that change with the epoch: the clustering weight is 0 during the warm-up, then both
   MMD and clustering weights ramp linearly to their maxima [paper: "weights that change with the epoch"].
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import h5py
@@ -34,8 +36,11 @@ from einops import rearrange
 from torch import nn
 from torch.nn import functional as F
 
-from . import training
-from .config import StageParams, positive
+from . import dve_losses, training
+from .commits import Every
+from .config import ParameterError, StageParams, positive
+from .dve_losses import (check_clustering, kl_divergence, mmd, reconstruction_loss, rescale, silhouette_term,
+                         update_centroids)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,16 @@ class DVEConfig:
     ramp_epochs: int = 3
     lr: float = 2e-3
     seed: int = 0
+    clustering: str = "dcn"  # one of dve_losses.CLUSTERINGS
+    silhouette_k_min: int = 4  # silhouette variants: K-means for K in [min(silhouette_k_min, n_clusters), n_clusters]
+    silhouette_sample: int = 512  # silhouette variants: latent means of a batch the silhouette sees, at most
+    kmeans_iters: int = 10  # silhouette variants: Lloyd steps of each batch K-means
+
+    def __post_init__(self) -> None:
+        check_clustering(self.clustering)
+        if self.silhouette_k_min < 2:
+            raise ValueError(f"silhouette_k_min must be at least 2 (a silhouette needs two clusters), "
+                             f"got {self.silhouette_k_min}")
 
     def weights(self, epoch: int) -> tuple[float, float]:
         """(beta, gamma) at an epoch: MMD ramps from the start, clustering after the warm-up."""
@@ -120,44 +135,6 @@ def check_spectra(counts: torch.Tensor, n_channels: int, where: str = "spectra")
         raise ValueError(f"{where}: a spectrum with no counts")
 
 
-def reconstruction_loss(log_p: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """Multinomial negative log-likelihood per photon: -sum_e c_e log p_e / N, averaged over spectra."""
-    counts = counts.float()
-    return -(counts * log_p).sum(-1).div(counts.sum(-1).clamp_min(1)).mean()
-
-
-def mmd(z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-    """Squared MMD with InfoVAE's kernel k(x, y) = exp(-||x - y||^2 / D^2) (D the latent dimension)."""
-    d2 = z.shape[-1] ** 2
-
-    def k(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-torch.cdist(a, b).pow(2) / d2).mean()
-
-    return k(z, z) + k(prior, prior) - 2 * k(z, prior)
-
-
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, var) || N(0, I)), averaged over the batch."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
-
-
-def update_centroids(centroids: torch.Tensor, counts: torch.Tensor, z: torch.Tensor,
-                     assigned: torch.Tensor) -> None:
-    """DCN's online update with step 1/count, in place, for a whole batch at once.
-
-    Per point, m_k <- m_k - (1/count_k)(m_k - z) with count_k incremented first; over a batch this
-    makes each centroid the running mean of the points ever assigned to it (its initial position
-    counting once), which is what applying the per-point rule in sequence gives.
-    """
-    k = centroids.shape[0]
-    n = torch.bincount(assigned, minlength=k).to(counts.dtype)
-    sums = torch.zeros_like(centroids).index_add_(0, assigned, z)
-    new_counts = counts + n
-    moved = n > 0
-    centroids[moved] += (sums[moved] - n[moved, None] * centroids[moved]) / new_counts[moved, None]
-    counts.copy_(new_counts)
-
-
 class DVE(L.LightningModule):
     """The embedding model and its training step (Lightning runs the loop)."""
 
@@ -180,6 +157,8 @@ class DVE(L.LightningModule):
         return torch.cdist(z, self.centroids).argmin(-1)
 
     def losses(self, counts: torch.Tensor, epoch: int) -> dict[str, torch.Tensor]:
+        """Every loss term of a batch, the total `loss`, and `clust_undefined` (1 when the batch's K-means
+        found a single cluster, so its silhouette is undefined and the clustering term sits out)."""
         mu, logvar = self.encoder(normalise(counts))
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         terms = {
@@ -187,30 +166,40 @@ class DVE(L.LightningModule):
             "mmd": mmd(z, torch.randn_like(z)),
             "kl": kl_divergence(mu, logvar),
             "clust": mu.new_zeros(()),
+            "clust_undefined": mu.new_zeros(()),
         }
-        if self.centroids_ready:
-            assigned = self.assign(mu.detach())
-            terms["clust"] = 0.5 * (mu - self.centroids[assigned]).pow(2).sum(-1).mean()
-            if self.training:
-                update_centroids(self.centroids, self.centroid_counts, mu.detach(), assigned)
         beta, gamma = self.cfg.weights(epoch)
-        terms["loss"] = terms["rec"] + beta * terms["mmd"] + self.cfg.kl * terms["kl"] + gamma * terms["clust"]
+        base = terms["rec"] + beta * terms["mmd"] + self.cfg.kl * terms["kl"]
+        if self.cfg.clustering == "dcn":
+            if self.centroids_ready:
+                assigned = self.assign(mu.detach())
+                terms["clust"] = 0.5 * (mu - self.centroids[assigned]).pow(2).sum(-1).mean()
+                if self.training:
+                    update_centroids(self.centroids, self.centroid_counts, mu.detach(), assigned)
+            terms["loss"] = base + gamma * terms["clust"]
+            return terms
+        if gamma > 0:  # the factor is 1 at gamma = 0: no K-means during the warm-up
+            cfg = self.cfg
+            k_min = min(cfg.silhouette_k_min, cfg.n_clusters)
+            terms["clust"], info = silhouette_term(mu, k_min, cfg.n_clusters, cfg.kmeans_iters,
+                                                   cfg.silhouette_sample, grad=cfg.clustering == "silhouette-grad")
+            terms.update({name: mu.new_tensor(value) for name, value in info.items()})
+        terms["loss"] = rescale(base, terms["clust"], gamma)
         return terms
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        counts = batch[0]
-        terms = self.losses(counts, self.current_epoch)
+    def _log_terms(self, split: str, terms: dict[str, torch.Tensor], n: int) -> None:
         for name, value in terms.items():
-            self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts),
-                     sync_dist=True)
+            # undefined-silhouette batches are counted over the epoch, every other term is averaged
+            self.log(f"{split}_{name}", value, on_step=False, on_epoch=True, batch_size=n, sync_dist=True,
+                     reduce_fx="sum" if name == "clust_undefined" else "mean")
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        terms = self.losses(batch[0], self.current_epoch)
+        self._log_terms("train", terms, len(batch[0]))
         return terms["loss"]
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        counts = batch[0]
-        terms = self.losses(counts, self.current_epoch)
-        for name, value in terms.items():
-            self.log(f"val_{name}", value, on_step=False, on_epoch=True, batch_size=len(counts),
-                     sync_dist=True)
+        self._log_terms("val", self.losses(batch[0], self.current_epoch), len(batch[0]))
 
     def on_train_epoch_start(self) -> None:
         # every epoch's randomness (shuffling, dropout, sampling) derives from (seed, epoch): a run resumed
@@ -219,7 +208,13 @@ class DVE(L.LightningModule):
         training.set_sampler_epoch(self.trainer, self.current_epoch)
         beta, gamma = self.cfg.weights(self.current_epoch)
         self.log_dict({"beta": beta, "gamma": gamma}, on_step=False, on_epoch=True)
-        if self.current_epoch >= self.cfg.warmup_epochs and not self.centroids_ready:
+        if self.cfg.clustering == "dcn" and self.current_epoch >= self.cfg.warmup_epochs and not self.centroids_ready:
+            self.init_centroids(self.trainer.datamodule.train_counts)
+
+    def on_train_end(self) -> None:
+        # the silhouette variants keep no centroids while training; those of the final latent space serve
+        # `assign` and chapter 7's cluster lookup, as the DCN's own centroids do
+        if self.cfg.clustering != "dcn":
             self.init_centroids(self.trainer.datamodule.train_counts)
 
     @torch.no_grad()
@@ -280,7 +275,7 @@ def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, e
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = training.run_key([asdict(config), batch_size], (sys.modules[__name__], training),
+    key = training.run_key([asdict(config), batch_size], (sys.modules[__name__], dve_losses, training),
                            data_key or training.array_digest(train_counts, val_counts))
     if training.finished(out_dir, f"{key}:{epochs}", "dve.ckpt"):
         return load(out_dir / "dve.ckpt"), out_dir / "metrics.csv"
@@ -301,7 +296,7 @@ def load(path: str | Path, n_channels: int | None = None) -> DVE:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no DVE checkpoint (run the DVE stage first)")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = training.load_checkpoint(path)
         config = DVEConfig(**{k: tuple(v) if isinstance(v, list) else v
                               for k, v in ckpt["hyper_parameters"]["config"].items()})
     except (KeyError, TypeError, RuntimeError) as err:
@@ -341,11 +336,12 @@ def _create_embedded(h5: h5py.File, store) -> None:
 
 
 def embed(model: DVE, store, out: str | Path, key: str, device: str = "cpu", batch_samples: int = 8,
-          progress: bool = True, shard: tuple[int, int] = (0, 1)) -> dict:
+          progress: bool = True, shard: tuple[int, int] = (0, 1), every: Every | None = None) -> dict:
     """Embed every sample of a dataset store into `out`: (N, 3, H, W) float16 images beside their RGB.
 
     Each sample's cube is drawn (on `device`) and encoded pixel by pixel with the latent mean, in
-    batches of `batch_samples` samples. Resumable and atomic (see `io.resumable_h5`); a finished store
+    batches of `batch_samples` samples. Resumable and atomic (see `io.resumable_h5`), committed `every`
+    so often, so a hard kill loses at most that (`commits.periodic()`: 30 s or 256 samples); a finished store
     with the same `key` (dataset and DVE checkpoint) is reused. With `shard=(rank, world)` only samples
     i % world == rank are embedded, into a shard file for `merge_embedded`. Returns counts and throughput.
     """
@@ -361,23 +357,22 @@ def embed(model: DVE, store, out: str | Path, key: str, device: str = "cpu", bat
             return json.loads(h5.attrs["stats"])
     model = model.to(device).eval()
     start, pixels = time.perf_counter(), 0
-    with resumable_h5(out, key, partial(_create_embedded, store=store), shard) as (h5, todo):
-        bar = tqdm(total=len(todo), desc="embedding", unit="sample", disable=not progress)
-        for chunk in np.array_split(todo, max(1, -(-len(todo) // batch_samples))):
-            if len(chunk) == 0:
-                continue
-            cubes = np.stack([store.cube(int(i), device) for i in chunk])
-            z = encode(model, rearrange(cubes, "b h w e -> (b h w) e"), device=device)
-            images = rearrange(z, "(b h w) c -> b c h w", b=len(chunk), h=cubes.shape[1], w=cubes.shape[2])
-            for i, image in zip(chunk, images.astype(np.float16)):
-                h5["embedded"][i], h5["rgb"][i], h5["done"][i] = image, store.rgb(int(i)), True
-            pixels += cubes.shape[0] * cubes.shape[1] * cubes.shape[2]
-            bar.update(len(chunk))
-        bar.close()
+    with resumable_h5(out, key, partial(_create_embedded, store=store), shard, every) as (commits, todo):
+        with tqdm(total=len(todo), desc="embedding", unit="sample", disable=not progress) as bar:
+            for chunk in np.array_split(todo, max(1, -(-len(todo) // batch_samples))):
+                if len(chunk) == 0:
+                    continue
+                cubes = np.stack([store.cube(int(i), device) for i in chunk])
+                z = encode(model, rearrange(cubes, "b h w e -> (b h w) e"), device=device)
+                images = rearrange(z, "(b h w) c -> b c h w", b=len(chunk), h=cubes.shape[1], w=cubes.shape[2])
+                commits.put_block(chunk, {"embedded": images.astype(np.float16),
+                                          "rgb": np.stack([store.rgb(int(i)) for i in chunk])})
+                pixels += cubes.shape[0] * cubes.shape[1] * cubes.shape[2]
+                bar.update(len(chunk))
         seconds = time.perf_counter() - start
         stats = {"samples": len(store), "embedded_now": int(len(todo)), "seconds": round(seconds, 3),
                  "spectra_per_s": round(pixels / seconds, 1) if pixels else None, "device": device}
-        h5.attrs["stats"] = json.dumps(stats)
+        commits.h5.attrs["stats"] = json.dumps(stats)
     return stats
 
 
@@ -483,6 +478,7 @@ class Stage:
     metrics_csv: Path
     config: DVEConfig
     spectra: dict
+    data_key: str  # names the spectra in training keys: other trainings on them (chapter 4's comparison) share it
 
 
 def training_spectra(store, total: int, seed: int) -> dict:
@@ -509,8 +505,8 @@ class DVEParams(StageParams):
     after = ("03_synthetic_maxrf",)
     reads = ("dataset.h5",)
     writes = ("dve/dve.ckpt",)
-    code = ("xrfnb.dve", "xrfnb.training")
-    unkeyed = frozenset({"strategy"})
+    code = ("xrfnb.dve", "xrfnb.dve_losses", "xrfnb.training")
+    unkeyed = frozenset({"strategy", "dve_compare_seeds", "dve_compare_samples"})  # the comparison keys its own
 
     seed: int = 0  # seeds the spectra drawn and the training
     dve_spectra: int = 30000  # spectra in the DVE subset (the paper: 5 million), split 70/20/10 by painting
@@ -523,6 +519,9 @@ class DVEParams(StageParams):
     dve_gamma: float = 0.02  # clustering weight at the end of its ramp
     dve_lr: float = 0.002  # Adam learning rate
     dve_dropout: float = 0.0  # alpha-dropout rate
+    dve_clustering: str = "silhouette-grad"  # clustering loss: dcn, silhouette (the authors' code, no gradient) or silhouette-grad
+    dve_compare_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  # training seeds of the comparison of the clustering losses ([]: not run)
+    dve_compare_samples: int = 24  # samples per split (train, test) embedded for the comparison's cluster lookup
     devices: int = 1  # GPUs (or processes) for training
     num_nodes: int = 1  # nodes for training
     strategy: str = "auto"  # Lightning strategy
@@ -530,12 +529,17 @@ class DVEParams(StageParams):
     def validate(self) -> None:
         positive(self.stage, dve_spectra=self.dve_spectra, dve_epochs=self.dve_epochs,
                  dve_batch_size=self.dve_batch_size, dve_clusters=self.dve_clusters, dve_lr=self.dve_lr,
-                 devices=self.devices, num_nodes=self.num_nodes)
+                 devices=self.devices, num_nodes=self.num_nodes, dve_compare_samples=self.dve_compare_samples)
+        try:
+            check_clustering(self.dve_clustering)
+        except ValueError as err:
+            raise ParameterError(f"{self.stage}: {err}") from None
 
     def model_config(self, n_channels: int) -> DVEConfig:
         return DVEConfig(n_channels=n_channels, n_clusters=self.dve_clusters, beta=self.dve_beta,
                          gamma=self.dve_gamma, warmup_epochs=self.dve_warmup_epochs,
-                         ramp_epochs=self.dve_ramp_epochs, lr=self.dve_lr, dropout=self.dve_dropout, seed=self.seed)
+                         ramp_epochs=self.dve_ramp_epochs, lr=self.dve_lr, dropout=self.dve_dropout, seed=self.seed,
+                         clustering=self.dve_clustering)
 
 
 def run_stage(run: Path, params: DVEParams) -> Stage:
@@ -554,8 +558,8 @@ def run_stage(run: Path, params: DVEParams) -> Stage:
     content = read_json(run / "dataset.card.json")["content_hash"]
     scale = training.Scale("gpu" if torch_device("auto") == "cuda" else "cpu", params.devices, params.num_nodes,
                            params.strategy)
+    data_key = f"{content}:{params.dve_spectra}:{params.seed}"
     model, metrics_csv = train(spectra["train"].counts, spectra["val"].counts, config, params.dve_epochs,
-                               params.dve_batch_size, run / "dve", scale=scale,
-                               data_key=f"{content}:{params.dve_spectra}:{params.seed}")
+                               params.dve_batch_size, run / "dve", scale=scale, data_key=data_key)
     params.record(run, key)
-    return Stage(model, metrics_csv, config, spectra)
+    return Stage(model, metrics_csv, config, spectra, data_key)

@@ -70,19 +70,15 @@ def paper_vs_reproduced(per_image: pd.DataFrame, paintings: np.ndarray, profile:
 
 
 def floors(store: Store, indices: np.ndarray, palette: Palette, pools: tuple[int, ...] = (1, 3)) -> pd.DataFrame:
-    """The oracle colour floors of chapter 3 on the given test images, as rows that sit beside `compare`'s.
+    """What the data allow on the given test images, as rows that sit beside `compare`'s.
 
-    Each row is the maximum-likelihood cluster decoder given the true mixtures, per pixel or on counts pooled
-    over p x p neighbourhoods: what the data allow, not a trained model.
+    The first row is the clustered image itself (every pixel its cluster's mean colour), which no model of
+    these cubes can beat; the others are the maximum-likelihood cluster decoder given the true mixtures,
+    per pixel or on counts pooled over p x p neighbourhoods. Columns: `information.FLOOR_METRICS`.
     """
     found = information.diagnostics(information.store_samples(store, indices), palette, store.config.threshold,
                                     pools)
-    rows = {}
-    for p in pools:
-        name = "oracle floor, per pixel" if p == 1 else f"oracle floor, counts pooled {p} x {p}"
-        rows[name] = {"srgb_loss": found[f"srgb_loss_pool{p}"].mean(),
-                      "delta_e2000": found[f"delta_e2000_pool{p}"].mean()}
-    return pd.DataFrame(rows).T.rename_axis("model")
+    return information.floor_table(found, pools)
 
 
 def per_image_table(pred: np.ndarray, target: torch.Tensor, indices: np.ndarray) -> pd.DataFrame:

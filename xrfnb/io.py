@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any, Callable, Iterator
 
 import h5py
 import numpy as np
+
+from .commits import Commits, Every, damage, marker
 
 
 @contextmanager
@@ -95,12 +98,14 @@ def complete_h5(path: str | os.PathLike, key: str) -> bool:
 
 @contextmanager
 def resumable_h5(path: str | os.PathLike, key: str, create: Callable[[h5py.File], None],
-                 shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[h5py.File, np.ndarray]]:
+                 shard: tuple[int, int] = (0, 1), every: Every | None = None) -> Iterator[tuple[Commits, np.ndarray]]:
     """Fill an HDF5 store item by item, resumably; it appears at `path` only once complete.
 
     Works in `<path>.partial`: a partial file with the same `key` is resumed, any other is started
-    afresh with `create(h5)`, which must make a boolean dataset `done` (one flag per item). Yields the
-    open file and the indices still to do; the caller sets `done[i]` as it writes item i.
+    afresh with `create(h5)`, which must make a boolean dataset `done` (one flag per item). A damaged
+    partial file (truncated, unreadable, or cut short inside a commit by a hard kill) is started afresh
+    with a one-line warning. Yields the `Commits` of the open file (`.put(i, rows)` queues item i,
+    committed with its `done` flag every `every`) and the indices still to do.
 
     With `shard=(rank, world)` the store is this rank's shard file, holding the items i with
     i % world == rank, for `merge_shards` to assemble.
@@ -111,18 +116,43 @@ def resumable_h5(path: str | os.PathLike, key: str, create: Callable[[h5py.File]
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     fresh = True
-    if partial.exists():
-        with h5py.File(partial, "r") as h5:
-            fresh = h5.attrs.get("key") != key
+    if partial.exists() or marker(partial).exists():
+        why = damage(partial, key) if partial.exists() else "a commit was cut short"
+        if why:
+            print(f"xrfnb: warning: {partial}: damaged partial store ({why}); starting it afresh", file=sys.stderr)
+        else:
+            with h5py.File(partial, "r") as h5:
+                fresh = h5.attrs.get("key") != key
     if fresh:
-        with h5py.File(partial, "w") as h5:
+        _start(partial, key, create)
+    h5 = h5py.File(partial, "r+")
+    commits = Commits(h5, partial, every)
+    try:
+        todo = np.flatnonzero(~h5["done"][()])
+        yield commits, todo[todo % world == rank]
+        commits.commit()
+        marker(partial).touch()  # the last metadata write, like a commit's
+        h5.attrs["complete"] = True
+    except BaseException:
+        commits.salvage()  # an exception or Ctrl-C keeps every item made so far
+        h5.close()  # flushes HDF5's state; if this fails, the marker stays and a resume starts afresh
+        marker(partial).unlink(missing_ok=True)
+        raise
+    h5.close()
+    marker(partial).unlink()
+    os.replace(partial, path)
+
+
+def _start(partial: Path, key: str, create: Callable[[h5py.File], None]) -> None:
+    """A new partial store: made under a temporary name, then renamed, so a kill never leaves half a layout."""
+    with atomic_path(partial) as tmp:
+        with h5py.File(tmp, "w") as h5:
             create(h5)
             h5.attrs.update(key=key, complete=False)
-    with h5py.File(partial, "r+") as h5:
-        todo = np.flatnonzero(~h5["done"][()])
-        yield h5, todo[todo % world == rank]
-        h5.attrs["complete"] = True
-    os.replace(partial, path)
+            for ds in h5.values():  # place every contiguous dataset now: a commit only ever writes in place
+                if isinstance(ds, h5py.Dataset) and ds.chunks is None and ds.id.get_storage_size() == 0:
+                    ds[...] = np.zeros(ds.shape, ds.dtype)
+    marker(partial).unlink(missing_ok=True)
 
 
 def shard_path(path: str | os.PathLike, rank: int, world: int) -> Path:
@@ -137,23 +167,24 @@ def shard_key(key: str, rank: int, world: int) -> str:
 
 
 def merge_shards(path: str | os.PathLike, key: str, world: int,
-                 create: Callable[[h5py.File], None], block: int = 256) -> None:
+                 create: Callable[[h5py.File], None], block: int = 256, every: Every | None = None) -> None:
     """Assemble the store at `path` from the `world` shard files that ranks filled with `resumable_h5`:
-    every per-item dataset is copied for the items each shard did, block by block."""
+    every per-item dataset is copied for the items each shard did, block by block (resumably, like a fill)."""
     shards = [shard_path(path, r, world) for r in range(world)]
     missing = [str(s) for r, s in enumerate(shards) if not complete_h5(s, shard_key(key, r, world))]
     if missing:
         raise FileNotFoundError(f"cannot merge {path}: shards missing or unfinished: {', '.join(missing)}")
-    with resumable_h5(path, key, create) as (h5, todo):
-        n = len(h5["done"])
+    with resumable_h5(path, key, create, every=every) as (commits, todo):
+        n = len(commits.h5["done"])
         for shard in shards:
             with h5py.File(shard, "r") as part:
-                rows = np.flatnonzero(part["done"][()])
+                rows = np.intersect1d(np.flatnonzero(part["done"][()]), todo)
+                names = [name for name, ds in part.items()
+                         if name != "done" and isinstance(ds, h5py.Dataset) and ds.shape[:1] == (n,)]
                 for start in range(0, len(rows), block):
                     chunk = rows[start:start + block]
-                    for name, ds in part.items():
-                        if name != "done" and isinstance(ds, h5py.Dataset) and ds.shape[:1] == (n,):
-                            h5[name][chunk] = ds[chunk]
-                    h5["done"][chunk] = True
-        if not h5["done"][()].all():
-            raise ValueError(f"cannot merge {path}: the {world} shards do not cover every item")
+                    commits.put_block(chunk, {name: part[name][chunk] for name in names})
+            commits.commit()  # before the shard file closes: nothing queued refers to it
+        done = int(commits.h5["done"][()].sum())
+        if done != n:
+            raise ValueError(f"cannot merge {path}: the {world} shards do not cover every item ({done} of {n})")

@@ -300,7 +300,7 @@ def load(path: str | Path, expected: SmallUViTConfig | None = None,
         raise FileNotFoundError(f"{path}: no model checkpoint (train it first: the SmallUViT stage, or the "
                                 f"baselines of the evaluation stage)")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = training.load_checkpoint(path)
         config = RecolourConfig.from_dict(ckpt["hyper_parameters"]["config"])
     except (KeyError, TypeError, RuntimeError) as err:
         raise ValueError(f"{path}: not a recolouring-model checkpoint ({type(err).__name__}: {err})") from None

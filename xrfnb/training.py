@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -41,8 +42,10 @@ class EpochCSV(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        row = {"epoch": trainer.current_epoch,
-               **{k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}
+        values = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        if not values:  # an epoch resumed from its end-of-validation checkpoint computed nothing: its row stands
+            return
+        row = {"epoch": trainer.current_epoch, **values}
         rows = pd.read_csv(self.path) if self.path.exists() else pd.DataFrame()
         if len(rows):
             rows = rows[rows["epoch"] < trainer.current_epoch]
@@ -124,7 +127,7 @@ def fit(trainer: L.Trainer, module: L.LightningModule, data: L.LightningDataModu
         stage: str, batch_size: int, batch_parameter: str) -> None:
     """trainer.fit, turning a GPU out-of-memory error into one line that says what to lower."""
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
     except torch.cuda.OutOfMemoryError:
         raise RuntimeError(f"{stage}: GPU out of memory at batch size {batch_size}; lower `{batch_parameter}` "
                            f"(e.g. xrfnb run --set {batch_parameter}={max(1, batch_size // 2)}); the run "
@@ -143,6 +146,21 @@ def save_final(trainer: L.Trainer, path: Path, weights_only: bool = True) -> Non
     if trainer.is_global_zero:
         os.replace(tmp, path)
     trainer.strategy.barrier()
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint read weights-only: tensors and plain types, never arbitrary objects, so loading a model
+    someone shared runs no code. One that needs more is refused in one line naming the file."""
+    import pickle
+    import re
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)|Unsupported operand \d+|Unsupported class \S+", str(err))
+        what = f" ({found.group(1) or found.group(0)})" if found else ""
+        raise ValueError(f"{path}: refused: loading it would unpickle arbitrary objects{what}; a model "
+                         f"checkpoint holds only tensors and plain values") from None
 
 
 def run_key(settings: list, code: tuple[ModuleType, ...], data: str = "") -> str:
@@ -177,13 +195,20 @@ def mark_finished(trainer: L.Trainer, out_dir: Path, key: str) -> None:
 def resume_path(out_dir: Path, key: str, epochs: int) -> str | None:
     """`out_dir/last.ckpt` if an earlier run with the same `key` (data and settings) stopped before `epochs`.
 
-    A checkpoint from a run with other data or settings, or one already past `epochs` (a shorter run is a
-    different result), is discarded, never resumed.
+    A checkpoint from a run with other data or settings, one already past `epochs` (a shorter run is a
+    different result), or one that cannot be read is discarded, never resumed. The checkpoint is written
+    after every epoch, so a hard kill costs at most the epoch under way.
     """
     out_dir = Path(out_dir)
     last, stamp = out_dir / "last.ckpt", out_dir / "run.key"
     if last.exists() and stamp.exists() and stamp.read_text() == key:
-        if torch.load(last, map_location="cpu", weights_only=False).get("epoch", epochs) < epochs:
+        try:
+            epoch = load_checkpoint(last).get("epoch", epochs)
+        except Exception as err:  # a checkpoint cut short (a lost node): train afresh rather than fail
+            print(f"xrfnb: warning: {last}: unreadable checkpoint ({type(err).__name__}); training afresh",
+                  file=sys.stderr)
+            epoch = epochs
+        if epoch < epochs:
             return str(last)
     last.unlink(missing_ok=True)
     (out_dir / "metrics.csv").unlink(missing_ok=True)

@@ -14,7 +14,22 @@ from . import paths
 from ..io import atomic_dir, atomic_path, read_json
 from .runner import RunError, load_profile, open_stage
 
-REPO_URL = "https://github.com/xrfnb/xrfnb"
+CONFIG = "_config.yml"
+
+
+def repository_url(root: Path | None = None) -> str:
+    """The project's repository address, set in one place: `repository.url` of `_config.yml`.
+
+    The book's launch and repository buttons read it there too; `tests/test_repository.py` checks that
+    the README, `CITATION.cff` and the notebooks' install cell agree with it.
+    """
+    import yaml
+
+    config = (root or paths.project_root()) / CONFIG
+    url = (yaml.safe_load(config.read_text()) or {}).get("repository", {}).get("url") if config.exists() else None
+    if not url:
+        raise RunError(f"{config}: no repository.url (the project's address, read by the book and its header)")
+    return url.rstrip("/")
 
 
 def header(profile: str, notebook: str) -> None:
@@ -29,7 +44,7 @@ def header(profile: str, notebook: str) -> None:
 
     open_stage(profile, notebook)
     p = load_profile(profile)
-    source = f"{REPO_URL}/blob/main/notebooks/{notebook}"
+    source = f"{repository_url()}/blob/main/notebooks/{notebook}"
     display(HTML(
         f'<div class="admonition note"><p class="admonition-title">Produced by the <code>{p.name}</code> '
         f"profile</p><p>{escape(p.description)}</p><p>Run on {escape(device.describe())}, "
@@ -85,7 +100,7 @@ how long that took.
 | stage | seconds | finished | work | computed in (s) | computed on |
 |---|---:|---|---|---:|---|
 {rows}
-
+{reruns(record)}
 ## Parameters
 
 | parameter | value |
@@ -98,6 +113,26 @@ how long that took.
 
 Environment lock: {locked}.
 """
+
+
+def reruns(record: dict) -> str:
+    """A note for every stage that finished after a later stage: it was executed again on its own.
+
+    Stages run in order, so such a stage was re-executed after the run (e.g. `xrfnb run --only`); when its
+    work was reused, the later stages' inputs did not change.
+    """
+    names = list(record["stages"])
+    notes = []
+    for i, name in enumerate(names):
+        stage, later = record["stages"][name], [record["stages"][n] for n in names[i + 1:]]
+        after = [n for n, s in zip(names[i + 1:], later) if s["date"] < stage["date"]]
+        if after:
+            why = ("its work was reused (computed on " + str(stage.get("computed_date") or "an unknown date")[:19]
+                   + "), so the later stages' inputs are unchanged" if stage.get("reused")
+                   else "it computed its work again, after the stages that read it")
+            notes.append(f"`{name}` finished after {', '.join(f'`{n}`' for n in after)}: it was executed again on "
+                         f"its own after the run ({stage['date'][:19]}); {why}.")
+    return "".join(f"\n{n}\n" for n in notes)
 
 
 def compute_seconds(record: dict) -> str:
@@ -124,7 +159,10 @@ def run_summary_markdown(record: dict) -> str:
 
 
 def write_execution_record(root: Path | None = None) -> Path:
-    """Render `book/executed/run.json` into `book/execution_record.md` and `book/run_summary.md`."""
+    """Render `book/executed/run.json` into `book/execution_record.md` and `book/run_summary.md`, and the
+    run's results into the verdict box and findings (`book/verdict.md`, `book/findings.md`)."""
+    from .. import verdict
+
     root = root or paths.project_root()
     record_path = root / "book" / "executed" / "run.json"
     if not record_path.exists():
@@ -134,6 +172,7 @@ def write_execution_record(root: Path | None = None) -> Path:
                        ("run_summary.md", run_summary_markdown(record))):
         with atomic_path(root / "book" / name) as tmp:
             tmp.write_text(text)
+    verdict.write(root)
     return root / "book" / "execution_record.md"
 
 
@@ -164,13 +203,14 @@ def finished_record(root: Path) -> dict:
 
 
 def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
-    """Copy a finished run's executed notebooks, run record, figures and results into `book/published/`.
+    """Copy a finished run's executed notebooks, run record, figures and results into `book/published/`,
+    and its trained models into `book/published/model/` (safetensors + JSON, `xrfnb.export`).
 
     The folder is committed, and `build(published=True)` renders the book from it without running
     anything. Every publish also files the run's scaling record under `book/scaling/` and redraws the
     scaling study from all the records there; `scaling_only` does only that (e.g. for `smoke`).
     """
-    from .. import scaling
+    from .. import export, scaling
 
     root = root or paths.project_root()
     record = finished_record(root)
@@ -178,6 +218,10 @@ def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
         with atomic_dir(root / "book" / "published") as tmp:
             for part in RUN_PARTS:
                 shutil.copytree(root / "book" / part, tmp / part)
+            run = root / "runs" / record["profile"]
+            if (run / "smalluvit" / "best.ckpt").exists():  # the trained models, for `xrfnb recolour`
+                params = {k: v for stage in record["stages"].values() for k, v in stage["parameters"].items()}
+                export.write(run, tmp / "model", profile=params)
     scaling.file_record(root / "book" / "results" / "scaling.json", root / "book" / "scaling", record)
     return root / "book" / ("scaling" if scaling_only else "published")
 
@@ -189,7 +233,7 @@ def _published_source(root: Path) -> Path:
         raise RunError(f"{published}: no published run (publish one with `xrfnb publish`)")
     src = root / "_build" / "published-src"
     shutil.rmtree(src, ignore_errors=True)
-    skip = {*RUN_PARTS, "published", "execution_record.md", "run_summary.md"}
+    skip = {*RUN_PARTS, "published", "execution_record.md", "run_summary.md", "verdict.md", "findings.md"}
     shutil.copytree(root / "book", src / "book",
                     ignore=lambda folder, names: skip & set(names) if Path(folder) == root / "book" else set())
     for name in ("_config.yml", "_toc.yml"):

@@ -20,6 +20,14 @@ def compared_models() -> int:
     return len(COMPARED)
 
 
+def dve_trainings(p: dict) -> int:
+    """DVE trainings of chapter 4: its own, plus every other (clustering loss, seed) of its comparison."""
+    from ..dve_losses import CLUSTERINGS
+
+    seeds = p.get("dve_compare_seeds") or []
+    return max(1, len(CLUSTERINGS) * len(seeds) - (p.get("seed", 0) in seeds))
+
+
 def work(stage: str, p: dict) -> float:
     """How much a stage does at parameters `p`, in units that its seconds are proportional to."""
     pixels = p.get("n_samples", 1) * p.get("image_size", 1) ** 2
@@ -27,7 +35,7 @@ def work(stage: str, p: dict) -> float:
     return {
         "02_seed_images": p.get("seed_limit", 1),
         "03_synthetic_maxrf": pixels,
-        "04_train_dve": p.get("dve_spectra", 1) * p.get("dve_epochs", 1),
+        "04_train_dve": p.get("dve_spectra", 1) * p.get("dve_epochs", 1) * dve_trainings(p),
         "05_embedded_dataset": pixels,
         "06_train_smalluvit": train_pixels * p.get("uvit_epochs", 1),
         "07_evaluate": train_pixels * p.get("compare_epochs", p.get("uvit_epochs", 1)) * compared_models(),

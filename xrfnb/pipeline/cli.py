@@ -47,8 +47,10 @@ def _generate(args: argparse.Namespace) -> None:
     config = dataset.GenerateConfig(samples=args.samples, size=args.size, seed=args.seed, counts=args.counts,
                                     **chosen)
     card = dataset.generate(args.seeds, Path(args.out) / "dataset.h5", palette, config, workers=args.workers)
+    made = card.get("made_now")
+    resumed = f" ({made} made now, the rest resumed)" if made is not None and made < card["samples"] else ""
     print(f"dataset: {card['samples']} samples from {card['paintings']} paintings, "
-          f"{card['sizes']['store_bytes'] / 2**20:.1f} MiB, hash {card['content_hash'][:12]}")
+          f"{card['sizes']['store_bytes'] / 2**20:.1f} MiB, hash {card['content_hash'][:12]}{resumed}")
 
 
 def _recolour(args: argparse.Namespace) -> None:
@@ -56,10 +58,15 @@ def _recolour(args: argparse.Namespace) -> None:
     from ..device import torch_device
 
     report = realdata.recolour(args.scan, args.run, args.out, args.format, args.calibration,
-                               torch_device(args.device))
+                               torch_device(args.device), detector=args.detector)
+    print(f"recolour: model {report['model']}")
     print(f"recolour: {report['format']} scan {' x '.join(map(str, report['shape']))}, "
           f"{report['energy_keV'][0]:.3f}-{report['energy_keV'][1]:.3f} keV, "
-          f"{report['counts_per_pixel']:.0f} counts per pixel; elements {' '.join(report['elements']) or 'none'}")
+          f"{report['counts_per_pixel']:.0f} counts per pixel; elements {' '.join(report['elements']) or 'none'}; "
+          f"tube {report['instrument']['anode']} ({len(report['tube_lines_keV'])} peaks)")
+    pigments = ", ".join(f"{k} {100 * v:.0f} %" for k, v in report["pigments"].items()) or "none"
+    print(f"recolour: pigments {pigments}; mixture reduced chi2 {report['mixture']['reduced_chi2']:g}; "
+          f"unexplained {', '.join(report['unexplained_elements']) or 'nothing'}")
     for message in report["warnings"]:
         print(f"recolour: warning: {message}")
     print(f"recolour: recoloured.png, elements.png, pigments.png and report.json in {args.out}")
@@ -119,6 +126,19 @@ def _train(args: argparse.Namespace) -> None:
     print(f"{args.model}: trained into {run}; the notebooks reuse it")
 
 
+def _scaling(args: argparse.Namespace) -> None:
+    from .. import scaling_study
+    from . import paths
+
+    own = [item for item in args.set if item.startswith("scaling_")]
+    train = runner.stage_params_at(args.profile, "06_train_smalluvit", [i for i in args.set if i not in own])
+    found = scaling_study.run_stage(paths.run_dir(args.profile), paths.book_dir("scaling"), args.profile, train,
+                                    scaling_study.ScalingParams.at_profile(args.profile, own),
+                                    runner.resolve_parameters(runner.load_profile("lite"), []), args.plan, args.force)
+    print("scaling: planned only (--plan)" if args.plan else "scaling: book/scaling/fit.json, study.json, study.png "
+          f"and study.md written for {', '.join(found['models'])}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="xrfnb", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -170,16 +190,28 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
     p.set_defaults(func=_train)
 
+    p = sub.add_parser("scaling", help="the controlled scaling study on a run's embedded data (resumable)")
+    p.add_argument("--profile", default="smoke")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.add_argument("--plan", action="store_true", help="measure and print the planned cost; train nothing")
+    p.add_argument("--force", action="store_true", help="run even if the planned worst case exceeds the limit")
+    p.set_defaults(func=_scaling)
+
     p = sub.add_parser("recolour", help="recolour a measured MA-XRF scan with a run's models and explain it")
-    p.add_argument("scan", type=Path, help="the scan: .bcf, .spx, .rpl, .msa, .mca, .h5 (PyXRF, cronomaxrf, "
+    p.add_argument("scan", type=Path, help="the scan: .bcf, .spx, .rpl, .msa, .mca (SPEC, Amptek, multi-element, "
+                                           "one column), .spe (ORTEC), text columns, .h5 (PyXRF, cronomaxrf, "
                                            "a cube) or .npy")
-    p.add_argument("--run", type=Path, required=True, help="run directory with palette.h5, dataset.h5, "
-                                                           "dve/dve.ckpt and smalluvit/best.ckpt")
+    p.add_argument("--run", type=Path, help="a model folder written by `xrfnb publish`, or a run directory with "
+                                            "palette.h5, dataset.h5, dve/dve.ckpt and smalluvit/best.ckpt "
+                                            "(default: the published model, book/published/model)")
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced as a whole)")
-    p.add_argument("--format", help="the format expected, refused if the file is another: bruker-bcf, "
-                                    "bruker-spx, ripple, msa, mca, pyxrf, crono, hdf5 or npy")
+    p.add_argument("--format", help="the format expected, refused if the file is another: "
+                                    "bruker-bcf, bruker-spx, ripple, msa, mca, gse-mca, amptek-mca, ortec-spe, text, "
+                                    "pyxrf, crono, hdf5 or npy")
     p.add_argument("--calibration", nargs=2, type=float, metavar=("OFFSET", "GAIN"),
                    help="keV of channel 0 and keV per channel, for files that store none (e.g. .npy)")
+    p.add_argument("--detector", type=int, help="which detector of a multi-element file (0-based; "
+                                                 "default: all, summed on detector 0's axis)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.set_defaults(func=_recolour)
 

@@ -355,8 +355,7 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
     record_path = out_dir / "run.json"
     previous = read_json(record_path) if record_path.exists() else {}
     stages_record = previous.get("stages", {}) if previous.get("profile") == profile.name else {}
-    for entry in stages_record.values():
-        entry["this_run"] = False
+    unused = unused_overrides(overrides or [], params, [steps[nb.stem]["params"] for nb in chosen])
     run_start = time.perf_counter()
     for i, nb in enumerate(chosen, 1):
         step = steps[nb.stem]
@@ -367,12 +366,12 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
             seconds = execute_stage(nb, inject, out_dir / nb.name, profile.stage_timeout_s, progress)
         made = _check_outputs(nb.stem, step, run_dir)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        stages_record[nb.stem] = {"seconds": round(seconds, 2), "date": now, "key": made["key"], "this_run": True,
+        stages_record[nb.stem] = {"seconds": round(seconds, 2), "date": now, "key": made["key"],
                                   "parameters": made["parameters"],
                                   **_provenance(run_dir, nb.stem, step["done"], seconds, now, made["parameters"])}
         print(f"[{i}/{len(chosen)}] {nb.stem} done in {seconds:.1f} s "
               f"(elapsed {time.perf_counter() - run_start:.1f} s)", flush=True)
-        record = _record(profile, params, root, stages_record, steps, overrides or [])
+        record = _record(profile, root, stages_record, steps, unused)
         write_json(record_path, record)  # after every stage: a later failure keeps what finished
     return record
 
@@ -392,11 +391,12 @@ def _check_outputs(stage: str, step: dict, run_dir: Path) -> dict:
     return rec
 
 
-def _record(profile: Profile, params: dict, root: Path, stages_record: dict, steps: dict,
-            overrides: list[str]) -> dict:
+def _record(profile: Profile, root: Path, stages_record: dict, steps: dict, unused: dict) -> dict:
     """The run record: profile, commit, versions, lock, device, every stage's seconds and the parameters
-    the outputs were made with (each stage's from its record; `as_requested` is false for a stage whose
-    outputs are not what the parameters asked for would give, e.g. one not rerun after a change). An override that no recorded stage uses is listed under `unused`, not as the run's."""
+    the outputs were made with (each stage's from its record; one that stages hold at different values
+    is given per stage). `as_requested` is false for a stage whose outputs are not what the parameters
+    asked for would give (one not rerun after a change); `unused` lists the overrides no stage of the
+    run used, which are not recorded as the run's."""
     for name, entry in stages_record.items():
         entry["as_requested"] = name not in steps or entry.get("key") == steps[name]["key"]
     values: dict[str, dict[str, Any]] = {}
@@ -404,13 +404,6 @@ def _record(profile: Profile, params: dict, root: Path, stages_record: dict, ste
         for key, value in entry.get("parameters", {}).items():
             values.setdefault(key, {})[stage] = value
     made = {k: next(iter(v.values())) if len({repr(x) for x in v.values()}) == 1 else v for k, v in values.items()}
-    ran = {k for entry in stages_record.values() if entry.get("this_run") for k in entry.get("parameters", {})}
-    asked = {item.partition("=")[0] for item in overrides}
-    unused = {k: params[k] for k in sorted(asked - ran)}
-    for key, value in unused.items():
-        print(f"warning: {key}={value!r} was set, but no stage that ran uses it (used by "
-              f"{', '.join(stage_params.users(key))}); the record keeps what their outputs were made with",
-              flush=True)
     return {
         "profile": profile.name,
         "description": profile.description,
@@ -424,6 +417,17 @@ def _record(profile: Profile, params: dict, root: Path, stages_record: dict, ste
         "stages": dict(sorted(stages_record.items())),
         "total_seconds": round(sum(s["seconds"] for s in stages_record.values()), 2),
     }
+
+
+def unused_overrides(overrides: list[str], params: dict, running: list[StageParams]) -> dict:
+    """The `--set` parameters that no stage of this run uses, each warned about once before it starts."""
+    used = {name for cfg in running for name in cfg.names()}
+    unused = {k: params[k] for k in sorted({item.partition("=")[0] for item in overrides}) if k not in used}
+    for key, value in unused.items():
+        print(f"warning: {key}={value!r} is set, but no stage of this run uses it (used by "
+              f"{', '.join(stage_params.users(key))}); the record keeps what their outputs were made with",
+              flush=True)
+    return unused
 
 
 def _provenance(run_dir: Path, stage: str, reused: bool, seconds: float, date: str, parameters: dict) -> dict:

@@ -1,0 +1,112 @@
+"""Loading a model runs no code; a trained run exported as safetensors + JSON, published, used by default."""
+
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from test_publish import finished_run
+from test_readers import write_scan
+
+from xrfnb import dve, export, realdata, recolour, training
+from xrfnb.pipeline import book
+from xrfnb.pipeline.cli import main
+from xrfnb.io import read_json
+
+
+class Payload:
+    """Unpickling this creates a file: what a hostile checkpoint could do instead."""
+
+    def __init__(self, marker: pathlib.Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (self.marker,)
+
+
+def hostile(path, marker, template):
+    """A copy of a real checkpoint whose hyper-parameters carry the payload."""
+    ckpt = torch.load(template, map_location="cpu", weights_only=True)
+    ckpt["hyper_parameters"]["note"] = Payload(marker)
+    torch.save(ckpt, path)
+    return path
+
+
+def test_a_checkpoint_that_needs_unpickling_is_refused_in_one_line_and_runs_nothing(tmp_path, run_dir, capsys):
+    marker = tmp_path / "pwned"
+    proof = hostile(tmp_path / "proof.ckpt", marker, run_dir / "dve" / "dve.ckpt")
+    torch.load(proof, map_location="cpu", weights_only=False)  # the payload is real: an unsafe load runs it
+    assert marker.exists()
+    marker.unlink()
+    shared = tmp_path / "shared_run"
+    shutil.copytree(run_dir, shared)
+    for ckpt, loader in ((shared / "dve" / "dve.ckpt", dve.load), (shared / "smalluvit" / "best.ckpt", recolour.load)):
+        hostile(ckpt, marker, run_dir / ckpt.relative_to(shared))
+        with pytest.raises(ValueError) as err:
+            loader(ckpt)
+        assert str(err.value).startswith(f"{ckpt}: refused: loading it would unpickle arbitrary objects")
+        assert "\n" not in str(err.value) and not marker.exists()
+    path, _, _ = write_scan("msa", tmp_path, realdata.load_run(run_dir).palette)
+    assert main(["recolour", str(path), "--run", str(shared), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(shared / "dve" / "dve.ckpt") in err and "refused" in err
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_trainings_resume_checkpoints_load_weights_only(run_dir, tmp_path):
+    for folder in ("dve", "smalluvit"):
+        last = torch.load(run_dir / folder / "last.ckpt", map_location="cpu", weights_only=True)
+        assert "optimizer_states" in last and last["epoch"] >= 0
+    marker = tmp_path / "pwned"
+    out = tmp_path / "resume"
+    out.mkdir()
+    hostile(out / "last.ckpt", marker, run_dir / "dve" / "last.ckpt")
+    (out / "run.key").write_text("key")
+    with pytest.raises(ValueError, match="last.ckpt: refused"):
+        training.resume_path(out, "key", 5)
+    assert not marker.exists()
+
+
+def outputs(models, embedded, spectra):
+    """The DVE's latents and SmallUViT's RGB for fixed inputs."""
+    return dve.encode(models.dve_model, spectra), recolour.predict(models.module, embedded)
+
+
+def test_an_exported_model_gives_the_runs_outputs_and_loads_from_tensors_and_json_only(tmp_path, run_dir):
+    full, half = export.write(run_dir, tmp_path / "full"), export.write(run_dir, tmp_path / "half", half=True)
+    assert {p.name for p in half.iterdir()} == {"dve.safetensors", "smalluvit.safetensors", "model.json"}
+    meta = read_json(half / "model.json")
+    assert meta["precision"] == "float16" and meta["instrument"]["anode"] == "Mo"
+    assert meta["palette"]["names"][0] == "Red Ochre" and meta["training_counts"] == 400
+    assert (half / "dve.safetensors").stat().st_size < 0.6 * (full / "dve.safetensors").stat().st_size
+    rng = np.random.default_rng(0)
+    original = realdata.load_run(run_dir)
+    spectra = rng.multinomial(400, original.palette.spectra[rng.integers(0, 12, 64)]).astype(np.float32)
+    embedded = rng.normal(size=(2, 3, 16, 16)).astype(np.float32)
+    reference = outputs(original, embedded, spectra)
+    for folder, tolerance in ((full, 1e-6), (half, 2e-2)):
+        exported = realdata.load_run(folder)
+        assert exported.name.startswith(f"{folder} (exported from {run_dir}")
+        for a, b in zip(reference, outputs(exported, embedded, spectra)):
+            np.testing.assert_allclose(a, b, atol=tolerance)
+
+
+def test_publish_writes_the_model_and_recolour_uses_it_by_default(tmp_path, run_dir, monkeypatch, capsys):
+    root = tmp_path / "project"
+    root.mkdir()
+    finished_run(root)
+    scan, _, _ = write_scan("mca", tmp_path, realdata.load_run(run_dir).palette)
+    monkeypatch.setenv("XRFNB_ROOT", str(root))
+    assert main(["recolour", str(scan), "--out", str(tmp_path / "none")]) == 1
+    assert "book/published/model: no such model folder or run directory (publish one with `xrfnb publish`" \
+        in capsys.readouterr().err
+    shutil.copytree(run_dir, root / "runs" / "smoke")
+    book.publish(root)
+    model = root / "book" / "published" / "model"
+    assert read_json(model / "model.json")["profile"] == {"profile": "smoke"}
+    assert main(["recolour", str(scan), "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["model"].startswith(f"{model} (exported from {root / 'runs' / 'smoke'}, profile smoke)")
+    assert f"recolour: model {model}" in capsys.readouterr().out

@@ -1,0 +1,105 @@
+"""The verdict box and findings, written from a run's result files in the layout chapter 7 writes."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from xrfnb import verdict
+from xrfnb.pipeline import book
+
+PAPER = verdict.paper()["metrics"]
+
+
+def write_run(book_dir: Path, profile: str, date: str, ms=(0.80, 0.77, 0.84), loss=(0.19, 0.16, 0.22),
+              floors_metrics=("srgb_loss", "delta_e2000", "ms_ssim", "uiqi")) -> None:
+    """A finished run's `executed/run.json` and `results/` as chapter 7 writes them."""
+    (book_dir / "executed").mkdir(parents=True)
+    (book_dir / "results").mkdir()
+    (book_dir / "executed" / "run.json").write_text(json.dumps(
+        {"profile": profile, "date": date, "parameters": {"uvit_epochs": 40}, "stages": {}}))
+    r = book_dir / "results"
+    (r / "metrics.json").write_text(json.dumps({"srgb_loss": loss[0], "ms_ssim": ms[0], "n_test": 160,
+                                                "n_test_paintings": 17, "profile": profile}))
+    pd.DataFrame([{"metric": "srgb_loss", "paper": PAPER["srgb_loss"]["value"], "reproduced": loss[0],
+                   "95 % interval low": loss[1], "95 % interval high": loss[2]},
+                  {"metric": "ms_ssim", "paper": PAPER["ms_ssim"]["value"], "reproduced": ms[0],
+                   "95 % interval low": ms[1], "95 % interval high": ms[2]}]).to_csv(r / "paper_vs_reproduced.csv", index=False)
+    pd.DataFrame([{"model": verdict.LOOKUP, "ms_ssim": 0.82, "srgb_loss": 0.20, "ms_ssim low": 0.79, "ms_ssim high": 0.85},
+                  {"model": "convolutional U-Net", "ms_ssim": 0.87, "srgb_loss": 0.16, "ms_ssim low": 0.85,
+                   "ms_ssim high": 0.89}]).to_csv(r / "baselines_ablations.csv", index=False)
+    values = {"srgb_loss": 0.10, "delta_e2000": 4.9, "ms_ssim": 0.915, "uiqi": 0.6}
+    pd.DataFrame([{"model": verdict.CLUSTERED, **{m: values[m] + 0.04 for m in floors_metrics}},
+                  {"model": verdict.ORACLE, **{m: values[m] for m in floors_metrics}}]).to_csv(r / "floors.csv", index=False)
+    pd.DataFrame({"counts per pixel": [400, 1600], "ms_ssim": [ms[0], ms[0] - 0.02],
+                  "srgb_loss": [loss[0], loss[0] + 0.04]}).to_csv(r / "robustness_counts.csv", index=False)
+    (r / "scaling.json").write_text(json.dumps({"train_images": 1119, "image_size": 128, "models": {
+        "SmallUViT": {"epochs": 5, "ms_ssim": 0.74}, "U-Net": {"epochs": 5, "ms_ssim": 0.87}}}))
+
+
+def test_the_box_gives_both_sides_with_intervals_the_test_set_and_a_verdict(tmp_path):
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    box = verdict.box_markdown(tmp_path)
+    assert f"{PAPER['ms_ssim']['value']:.4f}" in box and "0.8000 (0.7700 to 0.8400)" in box
+    assert "160 crops of 17 paintings" in box and "falls short of the paper" in box
+    assert "0.9150" in box and "overlap" in box  # the per-pixel oracle's MS-SSIM; the lookup's interval
+    assert "Not yet measured" in box and "smoke" not in box
+
+
+def fit_file(root, profile):
+    (root / "book" / "scaling").mkdir(exist_ok=True)
+    uvit = {"fitted": True, "at": {"paper": {"train_images": 218400, "ms_ssim": 0.8612, "interval": [0.84, 0.88]}}}
+    (root / "book" / "scaling" / "fit.json").write_text(json.dumps({"profile": profile,
+                                                                    "models": {"SmallUViT": uvit}}))
+
+
+def test_the_box_reads_the_scaling_fit_of_its_own_scale_once_it_is_filed(tmp_path):
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    fit_file(tmp_path, "laptop")
+    box = verdict.box_markdown(tmp_path)
+    assert "An extrapolation, not a measurement" in box and "0.8612 (0.8400 to 0.8800)" in box
+
+
+def test_a_scaling_fit_of_another_scale_does_not_answer_for_the_run(tmp_path):
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    fit_file(tmp_path, "smoke")
+    box = verdict.box_markdown(tmp_path)
+    assert "Not yet measured" in box and "0.8612" not in box and "at `smoke` scale" in box
+
+
+def test_a_smoke_book_says_so_and_gives_the_published_numbers(tmp_path):
+    write_run(tmp_path / "book", "smoke", "2026-12-01", ms=(0.46, 0.40, 0.50))
+    write_run(tmp_path / "book" / "published", "laptop", "2026-11-22")
+    box = verdict.box_markdown(tmp_path)
+    assert "`smoke`-scale run" in box and "0.4600 (0.4000 to 0.5000)" in box
+    assert "published `laptop` run" in box and "0.8000 (0.7700 to 0.8400)" in box
+
+
+def test_a_run_without_the_new_floors_says_what_it_lacks(tmp_path):
+    write_run(tmp_path / "book", "laptop", "2026-11-22", floors_metrics=("srgb_loss", "delta_e2000"))
+    assert "no MS-SSIM of the floor" in verdict.box_markdown(tmp_path)
+    assert "hold no ms_ssim or uiqi" in verdict.floors_markdown(verdict.Run.load(tmp_path / "book"))
+
+
+def test_the_srgb_reading_follows_the_measured_pairs(tmp_path):
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    reading = verdict.srgb_reading(verdict.Run.load(tmp_path / "book"))
+    assert reading["reading"] == "as printed" and reading["divided"] == pytest.approx(3 * reading["printed"])
+
+
+def test_a_run_without_results_is_refused_with_what_is_missing(tmp_path):
+    (tmp_path / "book" / "results").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="metrics.json"):
+        verdict.box_markdown(tmp_path)
+
+
+def test_the_execution_record_explains_a_stage_run_again_after_later_ones():
+    record = {"stages": {"04_train_dve": {"date": "2026-11-22T08:22:03", "reused": True,
+                                          "computed_date": "2026-11-22T06:46:16"},
+                         "05_embedded_dataset": {"date": "2026-11-22T06:53:15"},
+                         "07_evaluate": {"date": "2026-11-22T08:18:59"}}}
+    note = book.reruns(record)
+    assert "`04_train_dve` finished after `05_embedded_dataset`, `07_evaluate`" in note and "reused" in note
+    record["stages"]["04_train_dve"]["date"] = "2026-11-22T06:40:00"
+    assert book.reruns(record) == ""

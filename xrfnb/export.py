@@ -1,0 +1,102 @@
+"""A trained run's two models as a folder anyone can load without running code: safetensors + JSON.
+
+`write` stores the DVE and SmallUViT weights as safetensors (float32 by default; `half` stores float16,
+for half the size, once `benchmarks/bench_half.py` has measured it to change no test metric beyond 1e-3
+on the published run) and, in `model.json`, everything else a
+recolouring needs: both configurations, the palette, the instrument the training data were simulated for,
+the training counts per pixel and the profile's parameters. `read` loads it back; safetensors holds only
+tensors, so a shared model folder cannot execute anything. `xrfnb publish` writes the book's model folder,
+which `xrfnb recolour` uses when no run is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from . import dve, physics, recolour
+from .pipeline import paths
+from .io import atomic_dir, read_json, write_json
+from .pigments import Palette
+
+FORMAT = 1
+
+
+def published_folder() -> Path:
+    """Where the book's trained models live: `book/published/model/` (committed)."""
+    return paths.project_root() / "book" / "published" / "model"
+
+
+def training_counts(run: Path) -> float:
+    """The median counts per pixel of a run's dataset, the noise level its models saw."""
+    store = Path(run) / "dataset.h5"
+    if not store.exists():
+        raise FileNotFoundError(f"{store}: no dataset store (it holds the counts per pixel the models saw)")
+    with h5py.File(store, "r") as h5:
+        if "counts" not in h5:
+            raise ValueError(f"{store}: no 'counts' dataset (counts per pixel of each sample)")
+        return float(np.median(h5["counts"][()]))
+
+
+def palette_dict(palette: Palette) -> dict:
+    return {"names": list(palette.names), "rgb": palette.rgb.tolist(), "energy": palette.energy.tolist(),
+            "spectra": palette.spectra.tolist(), "compositions": list(palette.compositions),
+            "lines": list(palette.lines), "sample": palette.sample, "sample_settings": dict(palette.sample_settings)}
+
+
+def palette_from(d: dict, instrument: physics.Instrument) -> Palette:
+    return Palette(tuple(d["names"]), np.array(d["rgb"], np.uint8), np.array(d["energy"]), np.array(d["spectra"]),
+                   tuple(d["compositions"]), tuple(d["lines"]), d["sample"], d.get("sample_settings", {}), instrument)
+
+
+def _weights(module: torch.nn.Module, half: bool) -> dict[str, torch.Tensor]:
+    """A state dict as contiguous CPU tensors, floating ones in float16 when `half`."""
+    return {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+            for k, v in module.state_dict().items()}
+
+
+def write(run: str | Path, folder: str | Path, profile: dict | None = None, half: bool = False) -> Path:
+    """Export a finished run's DVE and SmallUViT into `folder` (replaced as a whole, all or nothing)."""
+    run = Path(run)
+    palette = Palette.load(run / "palette.h5")
+    dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(palette.energy))
+    module = recolour.load(run / "smalluvit" / "best.ckpt")
+    instrument = palette.measured_with()  # the instrument the training data were simulated for
+    meta = {"format": FORMAT, "precision": "float16" if half else "float32", "source": str(run),
+            "dve": asdict(dve_model.cfg), "smalluvit": asdict(module.cfg), "training_counts": training_counts(run),
+            "palette": palette_dict(palette), "instrument": asdict(instrument), "profile": profile or {}}
+    with atomic_dir(folder) as tmp:
+        save_file(_weights(dve_model, half), tmp / "dve.safetensors")
+        save_file(_weights(module, half), tmp / "smalluvit.safetensors")
+        write_json(tmp / "model.json", meta)
+    return Path(folder)
+
+
+def _load_into(module: torch.nn.Module, file: Path) -> None:
+    state = module.state_dict()
+    weights = {k: v.to(state[k].dtype) if k in state else v for k, v in load_file(str(file)).items()}
+    result = module.load_state_dict(weights, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(f"{file}: weights do not match the model of model.json "
+                         f"(missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})")
+
+
+def read(folder: str | Path) -> tuple[Palette, dve.DVE, recolour.Recolouring, float, physics.Instrument, dict]:
+    """The palette, DVE, SmallUViT (float32, eval mode), training counts, instrument and metadata of an
+    exported folder."""
+    folder = Path(folder)
+    meta = read_json(folder / "model.json")
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{folder / 'model.json'}: model folder format {meta.get('format')!r}, expected {FORMAT}")
+    config = dve.DVEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["dve"].items()})
+    dve_model, module = dve.DVE(config), recolour.Recolouring(meta["smalluvit"])
+    _load_into(dve_model, folder / "dve.safetensors")
+    _load_into(module, folder / "smalluvit.safetensors")
+    instrument = physics.Instrument(**meta["instrument"])
+    return (palette_from(meta["palette"], instrument), dve_model.eval(), module.eval(),
+            float(meta["training_counts"]), instrument, meta)
