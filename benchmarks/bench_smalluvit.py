@@ -1,24 +1,41 @@
-"""SmallUViT training throughput at the `lite` size (256 x 256): eager fp32 against bf16 autocast + torch.compile.
+"""SmallUViT training throughput: the model-only step against an epoch of the pipeline's own training loop.
 
-Both variants run the same training step (forward, redmean loss, backward, AdamW) on the paper's
-configuration, side by side in one run, on the GPU when one is present, else on the CPU.
+Side by side in one run, at the same batch and image size, on the GPU when one is present, else on the CPU:
 
-    python benchmarks/bench_smalluvit.py [--size 256] [--batch 64] [--steps 20]
+- the model-only step (forward, redmean loss, backward, AdamW on random tensors), eager fp32 and
+  bf16 autocast + torch.compile;
+- `xrfnb.recolour.train` for two epochs on an embedded store written in the pipeline's layout (data read
+  from HDF5, augmentation, logging, validation, checkpoints), with the precision and compilation the
+  pipeline picks; the second epoch is timed (the first compiles). Its training images per second (what
+  chapter 6 reports) over the model-only step's, at the same precision, is the `ratio`; the epoch with
+  its validation is given too.
+
+The variants are interleaved `--repeats` times (the machine may be shared) and the medians kept.
+
+    python benchmarks/bench_smalluvit.py [--size 128] [--batch 16] [--steps 6] [--train 96] [--label NAME]
 """
 
 import argparse
+import inspect
 import json
+import statistics
+import tempfile
 import time
+from pathlib import Path
 
+import h5py
+import numpy as np
+import pandas as pd
 import torch
 
 import record
-from xrfnb import device
+from xrfnb import device, embedded, recolour
 from xrfnb.metrics import srgb_loss
 from xrfnb.smalluvit import SmallUViT, SmallUViTConfig
 
 
 def images_per_second(size: int, batch: int, steps: int, dev: str, fast: bool) -> float:
+    """The model-only training step on random tensors."""
     torch.manual_seed(0)
     model = SmallUViT(SmallUViTConfig(image_size=size)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -44,21 +61,95 @@ def images_per_second(size: int, batch: int, steps: int, dev: str, fast: bool) -
     return steps * batch / (time.perf_counter() - start)
 
 
+def write_store(path: Path, n_train: int, n_val: int, size: int) -> embedded.EmbeddedStore:
+    """An embedded store in the layout the embedding stage writes (one chunk per sample), random content."""
+    rng = np.random.default_rng(0)
+    n = n_train + n_val
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("embedded", data=rng.normal(size=(n, 3, size, size)).astype(np.float16),
+                          chunks=(1, 3, size, size))
+        h5.create_dataset("rgb", data=rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+                          chunks=(1, size, size, 3), compression="lzf")
+        h5["split"] = np.array([0] * n_train + [1] * n_val, dtype=np.uint8)
+        h5["done"] = np.ones(n, bool)
+        h5.attrs.update(complete=True, key=f"bench-{n}-{size}")
+    return embedded.EmbeddedStore(path)
+
+
+def pipeline_rates(store: embedded.EmbeddedStore, batch: int, folder: Path, fast: bool) -> dict[str, float]:
+    """Two epochs of `recolour.train` (the laptop profile's recipe); the second epoch's rates."""
+    cfg = recolour.TrainParams(uvit_lr=1e-3).model_config(store.shape[-1])
+    options = {"precision": "bf16-mixed", "compile": True} if fast else {}
+    start = time.perf_counter()
+    recolour.train(store, cfg, 2, batch, folder, **options)
+    total = time.perf_counter() - start
+    last = pd.read_csv(folder / "metrics.csv").iloc[-1]
+    n_train, n_val = len(store.indices("train")), len(store.indices("val"))
+    out = {"train_images_per_s": float(last["items_per_s"]), "run_seconds": total}
+    if "epoch_total_seconds" in last:  # the whole epoch: training, validation, logging, checkpoints
+        out["epoch_images_per_s"] = n_train / float(last["epoch_total_seconds"])
+    out["validation_images"] = n_val
+    out["val_ms_ssim"], out["val_loss"] = float(last["val_ms_ssim"]), float(last["val_loss"])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=6, help="timed model-only steps")
+    ap.add_argument("--train", type=int, default=96, help="training images of the pipeline epoch")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--label", default="", help="suffix of the result's name (e.g. before, after)")
+    ap.add_argument("--variants", choices=("both", "eager", "fast"), default="both",
+                    help="eager fp32, bf16 + compile, or both side by side")
     args = ap.parse_args()
     dev = device.torch_device("auto")
     if dev == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # a true fp32 baseline
-    eager = images_per_second(args.size, args.batch, args.steps, dev, fast=False)
-    fast = images_per_second(args.size, args.batch, args.steps, dev, fast=True)
+    fast_available = "compile" in inspect.signature(recolour.train).parameters  # the older pipeline had none
+    samples: dict[str, list] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = write_store(Path(tmp) / "embedded.h5", args.train, max(args.batch, args.train // 4), args.size)
+        for r in range(args.repeats):
+            for fast in ((False, True) if fast_available and args.variants == "both" else
+                         (args.variants == "fast",) if fast_available else (False,)):
+                tag = "bf16_compile" if fast else "eager_fp32"
+                samples.setdefault(f"model_{tag}", []).append(
+                    images_per_second(args.size, args.batch, args.steps, dev, fast))
+                rates = pipeline_rates(store, args.batch, Path(tmp) / f"run-{tag}-{r}", fast)
+                for k, v in rates.items():
+                    samples.setdefault(f"pipeline_{tag}.{k}", []).append(v)
+            samples.setdefault("load_average_1min", []).append(__import__("os").getloadavg()[0])
+        if not fast_available:  # the older pipeline had no fast path: its model-only bf16 step still measured
+            samples["model_bf16_compile"] = [images_per_second(args.size, args.batch, args.steps, dev, True)]
+    checks = {}
+    for tag in ("eager_fp32", "bf16_compile"):  # same seed, same data: the same metrics, run after run
+        if f"pipeline_{tag}.val_ms_ssim" in samples:
+            checks[f"{tag}_repeats_identical"] = len(set(samples[f"pipeline_{tag}.val_ms_ssim"])) == 1
+    if "pipeline_bf16_compile.val_ms_ssim" in samples and "pipeline_eager_fp32.val_ms_ssim" in samples:  # bf16 + compile against fp32 after the same 2 epochs
+        for metric in ("val_ms_ssim", "val_loss"):
+            checks[f"{metric}_bf16_minus_fp32"] = (samples[f"pipeline_bf16_compile.{metric}"][0]
+                                                   - samples[f"pipeline_eager_fp32.{metric}"][0])
+    med = {k: statistics.median(v) for k, v in samples.items()}
     results = {"device": device.describe(), "size": args.size, "batch": args.batch, "steps": args.steps,
-               "eager_fp32_images_per_s": eager, "bf16_compile_images_per_s": fast, "speedup": fast / eager}
+               "train_images": args.train, "repeats": args.repeats,
+               "load_averages_during": samples.pop("load_average_1min"),
+               "eager_fp32_images_per_s": med.get("model_eager_fp32"),
+               "bf16_compile_images_per_s": med.get("model_bf16_compile"),
+               "speedup": (med["model_bf16_compile"] / med["model_eager_fp32"]
+                           if {"model_bf16_compile", "model_eager_fp32"} <= set(med) else None),
+               "checks": checks}
+    for tag in ("eager_fp32", "bf16_compile"):
+        if f"pipeline_{tag}.train_images_per_s" not in med:
+            continue
+        pipe = {k.split(".", 1)[1]: v for k, v in med.items() if k.startswith(f"pipeline_{tag}.")}
+        pipe["ratio"] = pipe["train_images_per_s"] / med[f"model_{tag}"]
+        if "epoch_images_per_s" in pipe:
+            pipe["epoch_ratio"] = pipe["epoch_images_per_s"] / med[f"model_{tag}"]
+        results[f"pipeline_{tag}"] = pipe
     print(json.dumps(results, indent=2))
-    record.save(f"smalluvit_{args.size}px", results)
+    record.save(f"smalluvit_{args.size}px" + (f"_{args.label}" if args.label else ""), results)
 
 
 if __name__ == "__main__":

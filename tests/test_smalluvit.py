@@ -182,3 +182,63 @@ def test_nan_in_a_batch_stops_training_naming_step_and_sample(tmp_path):
 def test_image_size_not_divisible_by_the_patch_is_refused():
     with pytest.raises(ValueError, match="image size 50 is not divisible by the patch size 16"):
         smalluvit.SmallUViTConfig(image_size=50)
+
+
+@pytest.mark.parametrize("kind, kernel", [("mlp", 1), ("conv", 3)])
+def test_a_pixel_path_beside_the_tokens_adds_full_resolution_detail_and_its_parameters(kind, kernel):
+    plain = smalluvit.SmallUViTConfig(image_size=32, **TINY)
+    cfg = smalluvit.SmallUViTConfig(image_size=32, pixel_path=kind, pixel_width=8, **TINY)
+    counts = smalluvit.parameter_counts(smalluvit.SmallUViT(cfg))
+    assert counts["pixel path"] == (3 * 8 + 8 * 8) * kernel ** 2 + 8 + 8 + 8 * 3 + 3
+    assert counts["full"] == smalluvit.parameter_counts(smalluvit.SmallUViT(plain))["full"] + counts["pixel path"]
+    torch.manual_seed(0)
+    model = smalluvit.SmallUViT(cfg).eval()
+    x = torch.randn(1, 3, 32, 32)
+    y = x.clone()
+    y[..., 5, 5] += 1.0  # one pixel changed inside a patch: through the path, the output there changes
+    delta = (model(y) - model(x)).abs()[0].sum(0)
+    assert delta[4:7, 4:7].sum() > 0
+    with pytest.raises(ValueError, match="pixel_path must be one of none, mlp, conv"):
+        smalluvit.SmallUViTConfig(image_size=32, pixel_path="stem")
+
+
+def test_warmup_then_cosine_rises_linearly_and_decays_to_zero():
+    f = recolour.warmup_cosine(100, 0.1)
+    values = [f(s) for s in range(101)]
+    assert values[0] == pytest.approx(0.1) and values[9] == pytest.approx(1.0)
+    assert all(a > b for a, b in zip(values[10:100], values[11:101]))
+    assert values[100] == pytest.approx(0.0, abs=1e-12) and values[55] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        recolour.RecolourConfig(schedule="step")
+
+
+def test_a_split_held_in_memory_gives_the_samples_the_store_gives(tmp_path):
+    store = make_store(tmp_path / "emb.h5")
+    cached, streamed = recolour.EmbeddedSamples(store, "train"), recolour.EmbeddedSamples(store, "train", 0)
+    assert cached.cached is not None and streamed.cached is None
+    for j in range(len(cached)):
+        for a, b in zip(cached[j], streamed[j]):
+            torch.testing.assert_close(torch.as_tensor(a), torch.as_tensor(b), rtol=0, atol=0)
+
+
+def curve(tmp_path, name, **changes):
+    import dataclasses
+
+    import pandas as pd
+
+    cfg = dataclasses.replace(tiny_config(), **changes)
+    recolour.train(make_store(tmp_path / f"{name}.h5", n=40), cfg, 3, 4, tmp_path / name)
+    return pd.read_csv(tmp_path / name / "metrics.csv")
+
+
+def test_training_on_cpu_is_deterministic_and_samples_the_training_ms_ssim(tmp_path):
+    a, b = curve(tmp_path, "a"), curve(tmp_path, "b")
+    timing = ["epoch_seconds", "items_per_s", "epoch_total_seconds"]
+    pd_testing = __import__("pandas").testing
+    pd_testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing))
+    assert a["train_ms_ssim"].notna().all() and (a["epoch_total_seconds"] >= a["epoch_seconds"]).all()
+
+
+def test_the_cosine_recipe_lowers_the_rate_every_epoch(tmp_path):
+    lr = curve(tmp_path, "cos", schedule="cosine", warmup=0.0)["lr"].to_numpy()
+    assert lr[0] == pytest.approx(1e-3) and (np.diff(lr) < 0).all()

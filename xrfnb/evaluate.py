@@ -13,6 +13,7 @@ import yaml
 
 from . import dve, information, metrics, recolour, synth
 from .baselines import ClusterColour
+from .compared import COMPARED
 from .config import StageParams, positive
 from .dataset import Store
 from .embedded import EmbeddedStore
@@ -92,32 +93,18 @@ def pick_examples(table: pd.DataFrame, by: str = "ms_ssim") -> dict[str, int]:
     return {"best": int(s.idxmax()), "typical": int((s - s.median()).abs().idxmin()), "worst": int(s.idxmin())}
 
 
-#: The models chapter 7 compares, in one place: {name: (folder under `runs/<profile>/ablations/`, how
-#: the variant differs from chapter 6's configuration: `arch`, or fields of its `model`)}.
-COMPARED: dict[str, tuple[str, dict]] = {
-    "SmallUViT (paper)": ("smalluvit", {}),
-    "SmallUViT without SPT": ("no_spt", {"spt": False}),
-    "SmallUViT without LSA": ("no_lsa", {"lsa": False}),
-    "SmallUViT without long skips": ("no_skips", {"skip": "none"}),
-    "per-pixel MLP": ("pixel_mlp", {"arch": "pixel_mlp"}),
-    "convolutional U-Net": ("unet", {"arch": "unet"}),
-}
-
-
 def ablation_runs(paper: recolour.RecolourConfig, run: Path) -> dict[str, tuple[recolour.RecolourConfig, Path]]:
-    """Every model of `COMPARED` with the folder it trains in: chapter 6's configuration `paper` with the
+    """Every model of `compared.COMPARED` (the paper's SmallUViT, its ablations, the changes beyond the paper
+    and the learned baselines) with the folder it trains in: chapter 6's configuration `paper` with the
     variant's changes. All train in this stage's own folder, `runs/<profile>/ablations/`."""
-    def variant(changes: dict) -> recolour.RecolourConfig:
-        arch = changes.get("arch", paper.arch)
-        model = dataclasses.replace(paper.model, **{k: v for k, v in changes.items() if k != "arch"})
-        return dataclasses.replace(paper, arch=arch, model=model)
-
-    return {name: (variant(changes), Path(run) / "ablations" / folder) for name, (folder, changes) in COMPARED.items()}
+    return {name: (dataclasses.replace(paper, model=dataclasses.replace(paper.model, **v.model), **v.recipe),
+                   Path(run) / "ablations" / v.folder) for name, v in COMPARED.items()}
 
 
 def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, Path]], centroids: np.ndarray,
             painting: np.ndarray, epochs: int, batch_size: int, accelerator: str = "cpu",
-            precision: str | None = None, given: dict[str, recolour.Recolouring] | None = None) -> pd.DataFrame:
+            precision: str | None = None, given: dict[str, recolour.Recolouring] | None = None,
+            compile: bool = False) -> pd.DataFrame:
     """Train every model of `runs` ({name: (config, folder)}) and the non-learned baseline on the same data
     with the same budget; their test metrics in one table (finished runs are reused). Models in `given`
     (already trained, e.g. chapter 6's at the same budget) are evaluated as they are.
@@ -133,7 +120,7 @@ def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, P
                                            paintings)}}
     for name, (cfg, folder) in runs.items():
         module = (given or {}).get(name) or recolour.train(emb, cfg, epochs, batch_size, folder, accelerator,
-                                                           precision)[0]
+                                                           precision, compile=compile)[0]
         pred = torch.from_numpy(recolour.predict(module, x_test))
         n_params = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
         rows[name] = {"parameters": n_params, **_with_intervals(metrics.per_image(pred, y_test), paintings)}
@@ -166,8 +153,8 @@ class EvaluateParams(StageParams):
     after = ("01_pigments", "03_synthetic_maxrf", "04_train_dve", "05_embedded_dataset", "06_train_smalluvit")
     reads = ("palette.h5", "dataset.h5", "embedded.h5", "dve/dve.ckpt", "smalluvit/best.ckpt",
              "dense_test_sample.h5")
-    code = ("xrfnb.evaluate", "xrfnb.recolour", "xrfnb.smalluvit", "xrfnb.baselines", "xrfnb.metrics",
-            "xrfnb.training")
+    code = ("xrfnb.evaluate", "xrfnb.compared", "xrfnb.diagnosis", "xrfnb.recolour", "xrfnb.smalluvit",
+            "xrfnb.baselines", "xrfnb.metrics", "xrfnb.training")
     unkeyed = frozenset({"robust_counts", "explore_images"})
 
     seed: int = 0  # seeds the robustness and out-of-distribution cubes
@@ -215,8 +202,10 @@ def run_stage(run: Path, params: EvaluateParams) -> Evaluation:
         runs["SmallUViT (paper)"] = (module.cfg, run / "smalluvit")
     dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(store.energy))
     gpu = device == "cuda"
+    fast = bool(trained.get("uvit_fast", False))  # chapter 6's precision and compilation, for every model
     comparison = compare(emb, runs, dve_model.centroids.numpy(), store.painting, params.compare_epochs,
-                         trained["uvit_batch_size"], "gpu" if gpu else "cpu", "bf16-mixed" if gpu else None, given)
+                         trained["uvit_batch_size"], "gpu" if gpu else "cpu", recolour.precision(gpu, fast), given,
+                         compile=fast)
     params.record(run, key)
     return Evaluation(store, emb, Palette.load(run / "palette.h5"), dve_model, module, module.cfg, trained, runs,
                       comparison, device)

@@ -23,13 +23,18 @@ def srgb_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> to
     `eps` inside the root keeps the gradient finite where the colours agree; the mean red is clamped
     to [0, 1] so that out-of-range predictions never turn a weight negative.
     """
+    return srgb_distance(pred, target, eps).mean()
+
+
+def srgb_distance(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """The redmean distance of every pixel (N x H x W) of two N x 3 x H x W tensors: `srgb_loss` unaveraged."""
     if pred.shape != target.shape or pred.ndim != 4 or pred.shape[1] != 3:
         raise ValueError(f"srgb_loss expects two N x 3 x H x W tensors, got {tuple(pred.shape)} "
                          f"and {tuple(target.shape)}")
     r_mean = ((pred[:, 0] + target[:, 0]) / 2).clamp(0, 1)
     d = pred - target
     dist2 = (2 + r_mean) * d[:, 0] ** 2 + 4 * d[:, 1] ** 2 + (3 - r_mean) * d[:, 2] ** 2
-    return torch.sqrt(dist2 + eps).mean()
+    return torch.sqrt(dist2 + eps)
 
 
 def ms_ssim_scales(size: int, kernel_size: int = 11) -> int:

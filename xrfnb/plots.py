@@ -603,3 +603,17 @@ def bar(x, heights, xlabel: str, ylabel: str, title: str = "") -> plt.Figure:
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     fig.tight_layout()
     return fig
+
+
+def patch_error_map(grid: dict) -> plt.Figure:
+    """The mean redmean error at each position inside a patch (`diagnosis.patch_grid`), border ringed."""
+    fig, ax = plt.subplots(figsize=(3.8, 3.2))
+    im = ax.imshow(grid["map"], cmap="magma")
+    p = grid["patch"]
+    ax.add_patch(plt.Rectangle((-0.5, -0.5), p, p, fill=False, edgecolor="#4fc3f7", lw=2))
+    ax.add_patch(plt.Rectangle((0.5, 0.5), p - 2, p - 2, fill=False, edgecolor="#4fc3f7", lw=1, ls="--"))
+    ax.set(title=f"error by position in the {p} x {p} patch\nborder / interior {grid['ratio']:.2f}",
+           xlabel="column in patch", ylabel="row in patch")
+    fig.colorbar(im, ax=ax, label="mean redmean distance")
+    fig.tight_layout()
+    return fig

@@ -4,10 +4,16 @@ The paper's recipe (its section on SmallUViT): the redmean sRGB loss, MS-SSIM as
 ReduceLROnPlateau, data augmentation, dropout and stochastic depth. Where it is silent [choice]: AdamW,
 augmentation by the eight flips and 90-degree rotations applied jointly to input and target, inputs
 standardised per channel with the training set's mean and standard deviation, bf16 autocast on GPU.
+Beyond the paper, as options: a warm-up and cosine-decay schedule (`schedule="cosine"`).
+
+Speed: a split that fits in memory is read from the store once; the training MS-SSIM (a curve, not what
+drives the schedule) is computed on every `TRAIN_MS_SSIM_EVERY`-th training batch, a fixed sample; the
+validation MS-SSIM on every validation image.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,10 +43,16 @@ class RecolourConfig:
     plateau_factor: float = 0.5
     augment: bool = True
     seed: int = 0
+    schedule: str = "plateau"  # the paper's ReduceLROnPlateau, or "cosine": linear warm-up, cosine decay to 0
+    warmup: float = 0.05  # fraction of the training steps that warm up (schedule "cosine")
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r} (known: {', '.join(ARCHITECTURES)})")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r} (known: {', '.join(SCHEDULES)})")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup is a fraction of the training steps in [0, 1), got {self.warmup}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "RecolourConfig":
@@ -48,6 +60,12 @@ class RecolourConfig:
 
 
 ARCHITECTURES = ("smalluvit", "pixel_mlp", "unet")
+SCHEDULES = ("plateau", "cosine")
+#: The training MS-SSIM is computed on training batches 0, k, 2k, ... of every epoch (k this): a fixed
+#: sample of about 1/k of the training images, so that the metric costs a few per cent of a step.
+TRAIN_MS_SSIM_EVERY = 8
+#: A split whose embedded images and targets take at most this many bytes is held in memory.
+MEMORY_LIMIT = 4 << 30
 
 
 def build_model(cfg: RecolourConfig) -> torch.nn.Module:
@@ -122,7 +140,8 @@ class Recolouring(L.LightningModule):
         pred = self(x)
         loss = srgb_loss(pred.float(), y)
         self._log_epoch("train_loss", loss, len(x))
-        self._log_epoch("train_ms_ssim", ms_ssim(pred.detach(), y), len(x))
+        if batch_idx % TRAIN_MS_SSIM_EVERY == 0:
+            self._log_epoch("train_ms_ssim", ms_ssim(pred.detach(), y), len(x))
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
@@ -145,24 +164,51 @@ class Recolouring(L.LightningModule):
 
     def configure_optimizers(self) -> dict:
         opt = torch.optim.AdamW(decay_groups(self.model, self.cfg.weight_decay), lr=self.cfg.lr)
+        if self.cfg.schedule == "cosine":
+            steps = int(self.trainer.estimated_stepping_batches)
+            cosine = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(steps, self.cfg.warmup))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=self.cfg.plateau_factor,
                                                              patience=self.cfg.plateau_patience)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": plateau, "monitor": "val_ms_ssim"}}
 
 
-class EmbeddedSamples(torch.utils.data.Dataset):
-    """(embedded image 3 x H x W, RGB target 3 x H x W in [0, 1], sample index), read from the store on demand."""
+def warmup_cosine(steps: int, warmup: float):
+    """The learning-rate factor at each step: linear from 1/w up to 1 over the first w = warmup x steps
+    steps, then half a cosine down to 0 at the last step."""
+    w = max(1, round(warmup * steps)) if warmup > 0 else 0
 
-    def __init__(self, store: EmbeddedStore, split: str):
+    def factor(step: int) -> float:
+        if step < w:
+            return (step + 1) / w
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - w) / max(1, steps - w))))
+
+    return factor
+
+
+class EmbeddedSamples(torch.utils.data.Dataset):
+    """(embedded image 3 x H x W, RGB target 3 x H x W in [0, 1], sample index) of a split.
+
+    A split of at most `memory_limit` bytes (float16 images and uint8 targets, as stored) is read once
+    into memory: one HDF5 read per sample and epoch cost the pipeline a tenth of its speed. A larger one
+    is read from the store sample by sample (by the loader's workers).
+    """
+
+    def __init__(self, store: EmbeddedStore, split: str, memory_limit: int = MEMORY_LIMIT):
         self.store, self.index = store, store.indices(split)
+        _, c, h, w = store.shape
+        fits = len(self.index) * c * h * w * 3 <= memory_limit
+        self.cached = store.arrays(split) if fits and len(self.index) else None
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, j: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         i = int(self.index[j])
-        x = torch.from_numpy(self.store.embedded(i))
-        y = torch.from_numpy(self.store.rgb(i)).permute(2, 0, 1).float() / 255.0
+        emb, rgb = (self.cached[0][j], self.cached[1][j]) if self.cached is not None else (
+            self.store.h5["embedded"][i], self.store.rgb(i))
+        x = torch.from_numpy(emb.astype(np.float32))
+        y = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
         return x, y, i
 
 
@@ -201,19 +247,21 @@ def check_store(store: EmbeddedStore, cfg: SmallUViTConfig) -> None:
 
 def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size: int, out_dir: str | Path,
           accelerator: str = "cpu", precision: str | None = None, scale: training.Scale | None = None,
-          workers: int = 0, callbacks: list[L.Callback] = ()) -> tuple[Recolouring, Path]:
+          workers: int = 0, callbacks: list[L.Callback] = (), compile: bool = False
+          ) -> tuple[Recolouring, Path]:
     """Train (or resume, or reuse) SmallUViT on an embedded store; returns the best model and the metrics CSV.
 
     Writes `out_dir/last.ckpt` every epoch, `out_dir/best.ckpt` (highest validation MS-SSIM) and
-    `out_dir/metrics.csv`. `precision` 'bf16-mixed' is the GPU default; `workers` processes read the samples;
-    `callbacks` are added to the Trainer's (e.g. to watch or stop a run).
+    `out_dir/metrics.csv`. `precision` 'bf16-mixed' is the GPU default; `compile` runs the network through
+    torch.compile (its checkpoints are the same); `workers` processes read the samples; `callbacks` are
+    added to the Trainer's (e.g. to watch or stop a run).
     """
     check_store(store, config.model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     from . import baselines, metrics as metric_code, smalluvit
 
-    key = training.run_key([asdict(config), batch_size, store.key],
+    key = training.run_key([asdict(config), batch_size, store.key, precision, compile],
                            (sys.modules[__name__], smalluvit, baselines, metric_code, training))
     if training.finished(out_dir, f"{key}:{epochs}", "best.ckpt"):
         return load(out_dir / "best.ckpt", config.model, config.arch), out_dir / "metrics.csv"
@@ -221,6 +269,8 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     data = EmbeddedData(store, batch_size, config.seed, workers)
     mean, std = channel_stats(store, "train")
     module = Recolouring(config, torch.from_numpy(mean), torch.from_numpy(std))
+    if compile:
+        module.model.compile()
     best = ModelCheckpoint(dirpath=out_dir, filename="best-tmp", monitor="val_ms_ssim", mode="max", save_top_k=1,
                            save_weights_only=True, enable_version_counter=False)
     trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator), [best, *callbacks],
@@ -235,6 +285,11 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     trainer.strategy.barrier()
     training.mark_finished(trainer, out_dir, f"{key}:{epochs}")
     return load(out_dir / "best.ckpt", config.model, config.arch), metrics
+
+
+def precision(gpu: bool, fast: bool) -> str | None:
+    """Lightning's precision for training: bf16 autocast on a GPU or when `fast`, else fp32."""
+    return "bf16-mixed" if gpu or fast else None
 
 
 def load(path: str | Path, expected: SmallUViTConfig | None = None,
@@ -292,6 +347,7 @@ class TrainParams(StageParams):
     num_nodes: int = 1  # nodes for training
     strategy: str = "auto"  # Lightning strategy
     loader_workers: int = 0  # processes reading embedded images during training
+    uvit_fast: bool = False  # bf16 autocast + torch.compile in training (a GPU always uses bf16)
 
     def validate(self) -> None:
         positive(self.stage, uvit_epochs=self.uvit_epochs, uvit_batch_size=self.uvit_batch_size,
@@ -309,7 +365,8 @@ class TrainParams(StageParams):
 
 def run_stage(run: Path, params: TrainParams) -> tuple[Recolouring, Path, RecolourConfig]:
     """The SmallUViT stage on a run directory (`embedded.h5` in, `smalluvit/` out), as the notebook and
-    `xrfnb train` run it: bf16 autocast on a GPU, a finished training reused."""
+    `xrfnb train` run it: bf16 autocast on a GPU, and with `params.uvit_fast` bf16 autocast and torch.compile
+    wherever it runs (benchmarks/bench_smalluvit.py measures both); a finished training reused."""
     from .device import torch_device
 
     run = Path(run)
@@ -319,7 +376,7 @@ def run_stage(run: Path, params: TrainParams) -> tuple[Recolouring, Path, Recolo
     gpu = torch_device("auto") == "cuda"
     scale = training.Scale("gpu" if gpu else "cpu", params.devices, params.num_nodes, params.strategy)
     module, metrics_csv = train(store, config, params.uvit_epochs, params.uvit_batch_size, run / "smalluvit",
-                                precision="bf16-mixed" if gpu else None, scale=scale,
-                                workers=params.loader_workers)
+                                precision=precision(gpu, params.uvit_fast), scale=scale,
+                                workers=params.loader_workers, compile=params.uvit_fast)
     params.record(run, key)
     return module, metrics_csv, config

@@ -7,6 +7,11 @@ rearrange back to the image, and a 3 x 3 convolution. With patch 16 and additive
 configuration whose parameter count, without the LSA temperatures and the positional embedding, is the
 paper's 3,485,076 (`parameter_counts` and chapter 6 show the count; the choices page, row 15,
 says why this configuration).
+
+Beyond the paper, as ablation options: `patch_size` (8 gives a four times finer token grid) and
+`pixel_path`, a small convolutional path at full resolution beside the tokens ('mlp': 1 x 1 kernels, one
+pixel's embedding; 'conv': 3 x 3 kernels, its neighbours too) whose output is added to the decoded patches
+before the final convolution, so colour need not be placed patch by patch.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from einops.layers.torch import Rearrange
 from timm.layers import DropPath
 from torch import nn
 from torch.nn import functional as F
+
+
+PIXEL_PATHS = ("none", "mlp", "conv")
 
 
 @dataclass(frozen=True)
@@ -41,12 +49,16 @@ class SmallUViTConfig:
     skip: str = "add"
     spt: bool = True  # ablation switch: False tokenizes plain patches
     lsa: bool = True  # ablation switch: False is standard attention (fixed temperature, diagonal kept)
+    pixel_path: str = "none"  # beyond the paper: 'mlp' or 'conv', a full-resolution path beside the tokens
+    pixel_width: int = 64  # channels of the pixel path
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
             raise ValueError(f"image size {self.image_size} is not divisible by the patch size {self.patch_size}")
         if self.skip not in ("add", "concat", "none"):
             raise ValueError(f"skip must be 'add', 'concat' or 'none', got {self.skip!r}")
+        if self.pixel_path not in PIXEL_PATHS:
+            raise ValueError(f"pixel_path must be one of {', '.join(PIXEL_PATHS)}, got {self.pixel_path!r}")
         if self.depth_in != self.depth_out:
             raise ValueError("U-ViT needs as many out-blocks as in-blocks (one long skip each)")
 
@@ -99,6 +111,15 @@ class LocalitySelfAttention(nn.Module):
         return self.to_out(rearrange(out, "b h n d -> b n (h d)"))
 
 
+class PixelPath(nn.Sequential):
+    """Full-resolution colour from each pixel ('mlp', 1 x 1 kernels) or its 3 x 3 neighbourhood ('conv')."""
+
+    def __init__(self, in_channels: int, out_channels: int, width: int, kind: str):
+        k = 3 if kind == "conv" else 1
+        super().__init__(nn.Conv2d(in_channels, width, k, padding=k // 2), nn.GELU(),
+                         nn.Conv2d(width, width, k, padding=k // 2), nn.GELU(), nn.Conv2d(width, out_channels, 1))
+
+
 class FeedForward(nn.Sequential):
     """Linear, Dropout, GELU, Linear, Dropout (the paper's order)."""
 
@@ -146,11 +167,14 @@ class SmallUViT(nn.Module):
         self.to_image = Rearrange("b (h w) (p1 p2 c) -> b c (h p1) (w p2)", h=cfg.image_size // cfg.patch_size,
                                   p1=cfg.patch_size, p2=cfg.patch_size)
         self.final = nn.Conv2d(cfg.out_channels, cfg.out_channels, 3, padding=1)
+        self.pixels = (PixelPath(cfg.in_channels, cfg.out_channels, cfg.pixel_width, cfg.pixel_path)
+                       if cfg.pixel_path != "none" else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1:] != (self.cfg.in_channels, self.cfg.image_size, self.cfg.image_size):
             raise ValueError(f"SmallUViT expects (N, {self.cfg.in_channels}, {self.cfg.image_size}, "
                              f"{self.cfg.image_size}) input, got {tuple(x.shape)}")
+        image = x
         x = self.tokenize(x) + self.pos_embedding
         skips = []
         for block in self.in_blocks:
@@ -160,7 +184,8 @@ class SmallUViT(nn.Module):
             x = block(x)
         for block in self.out_blocks:
             x = block(x, skips.pop() if self.cfg.skip != "none" else None)
-        return self.final(self.to_image(self.to_patch(self.norm(x))))
+        decoded = self.to_image(self.to_patch(self.norm(x)))
+        return self.final(decoded if self.pixels is None else decoded + self.pixels(image))
 
 
 def parameter_counts(model: SmallUViT) -> dict[str, int]:
@@ -181,6 +206,7 @@ def parameter_counts(model: SmallUViT) -> dict[str, int]:
         "final LayerNorm": count(model.norm),
         "linear to patches": count(model.to_patch),
         "final convolution": count(model.final),
+        **({"pixel path": count(model.pixels)} if model.pixels is not None else {}),
         "LSA temperatures": temperatures,
         "paper count (no temperatures, no positional embedding)": full - temperatures - model.pos_embedding.numel(),
         "full": full,

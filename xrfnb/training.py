@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import lightning as L
+import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
@@ -53,7 +54,8 @@ class EpochCSV(Callback):
 
 
 class EpochTimer(Callback):
-    """Seconds of each epoch's training part and items (spectra or images) per second, logged as metrics."""
+    """Seconds of each epoch's training part and items (spectra or images) per second, and the seconds of
+    the epoch with its validation, logged as metrics."""
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self.start, self.items = time.perf_counter(), 0
@@ -67,6 +69,13 @@ class EpochTimer(Callback):
         seconds = time.perf_counter() - self.start
         module.log("epoch_seconds", seconds, on_step=False, on_epoch=True, sync_dist=True)
         module.log("items_per_s", self.items / seconds, on_step=False, on_epoch=True, sync_dist=True)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        """The whole epoch so far, training and validation, as `epoch_total_seconds`."""
+        if trainer.sanity_checking or not hasattr(self, "start"):
+            return
+        module.log("epoch_total_seconds", time.perf_counter() - self.start, on_step=False, on_epoch=True,
+                   sync_dist=True)
 
 
 class LastCheckpoint(Callback):
@@ -231,3 +240,32 @@ class EpochShuffle(torch.utils.data.Sampler):
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         return iter(torch.randperm(self.n, generator=g).tolist())
+
+
+def convergence(history: pd.DataFrame, patience: int, monitor: str = "val_ms_ssim") -> dict:
+    """Whether a plateau-scheduled training converged, read from its own `metrics.csv` rows.
+
+    Converged means: the learning rate was lowered at least once and the best `monitor` value (highest)
+    lies at least `patience` epochs before the last epoch, so the schedule saw the curve stop improving.
+    Epochs are counted from 1. Returns the numbers and a sentence that states them.
+    """
+    if history.empty or monitor not in history or "lr" not in history:
+        raise ValueError(f"no training curve to judge (need the columns epoch, lr and {monitor})")
+    epochs = len(history)
+    best = int(np.argmax(history[monitor].to_numpy())) + 1
+    lr = history["lr"].to_numpy()
+    reductions = int((np.diff(lr) < 0).sum())
+    since = epochs - best
+    converged = reductions >= 1 and since >= patience
+    lowered = (f"the learning rate was lowered {reductions} time{'s' if reductions != 1 else ''} "
+               f"(from {lr[0]:.3g} to {lr[-1]:.3g})" if reductions else
+               f"the learning rate was never lowered (it stayed at {lr[0]:.3g})")
+    verdict = "Training converged" if converged else "Training had not converged"
+    label = {"val_ms_ssim": "validation MS-SSIM", "val_loss": "validation loss"}.get(monitor, monitor)
+    sentence = (f"{verdict}: its best {label} ({history[monitor].max():.4f}) came in epoch "
+                f"{best} of {epochs}, {since} epoch{'s' if since != 1 else ''} before the end, and {lowered}.")
+    if not converged:
+        sentence += (f" A converged run needs the schedule to lower the rate and then {patience} epochs without a "
+                     f"better value; this one stopped while still learning.")
+    return {"epochs": epochs, "best_epoch": best, "epochs_after_best": since, "lr_reductions": reductions,
+            "converged": converged, "sentence": sentence}

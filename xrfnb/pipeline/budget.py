@@ -15,7 +15,7 @@ from ..io import read_json
 
 def compared_models() -> int:
     """Models the evaluation trains for its baseline and ablation table (the non-learned lookup not counted)."""
-    from ..evaluate import COMPARED
+    from ..compared import COMPARED
 
     return len(COMPARED)
 

@@ -1,0 +1,35 @@
+"""Judging a training from its own curve: where the best epoch fell, how often the rate was lowered."""
+
+import pandas as pd
+import pytest
+
+from xrfnb import training
+
+
+def history(val, lr):
+    return pd.DataFrame({"epoch": range(len(val)), "val_ms_ssim": val, "lr": lr})
+
+
+def test_a_run_still_improving_at_its_last_epoch_has_not_converged():
+    found = training.convergence(history([0.5, 0.6, 0.7, 0.8], [1e-3] * 4), patience=3)
+    assert (found["best_epoch"], found["epochs"], found["lr_reductions"], found["converged"]) == (4, 4, 0, False)
+    assert found["sentence"].startswith("Training had not converged: its best validation MS-SSIM (0.8000) came in epoch 4 "
+                                        "of 4, 0 epochs before the end, and the learning rate was never lowered")
+
+
+def test_a_run_whose_rate_was_lowered_and_then_plateaued_has_converged():
+    val = [0.5, 0.7, 0.8, 0.79, 0.79, 0.79, 0.8, 0.79, 0.79, 0.79]
+    lr = [1e-3] * 6 + [5e-4] * 4
+    found = training.convergence(history(val, lr), patience=3)
+    assert (found["best_epoch"], found["lr_reductions"], found["epochs_after_best"], found["converged"]) == (3, 1, 7, True)
+    assert "lowered 1 time (from 0.001 to 0.0005)" in found["sentence"]
+
+
+def test_a_lowered_rate_with_a_recent_best_is_not_yet_converged():
+    found = training.convergence(history([0.5, 0.6, 0.6, 0.6, 0.6, 0.7], [1e-3] * 5 + [5e-4]), patience=3)
+    assert found["lr_reductions"] == 1 and not found["converged"]
+
+
+def test_no_curve_is_refused():
+    with pytest.raises(ValueError, match="no training curve to judge"):
+        training.convergence(pd.DataFrame(), patience=3)

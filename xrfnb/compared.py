@@ -1,0 +1,48 @@
+"""The models chapter 7 trains beside the paper's SmallUViT: one list, read by the evaluation (what it
+trains, `evaluate.ablation_runs`) and by the time budget (how many, `budget.COMPARED_MODELS`).
+
+Each entry changes the paper's configuration: `model` fields of `SmallUViTConfig`, `recipe` fields of
+`RecolourConfig` (architecture, schedule). The paper's recipe stays the default and the model the book
+reports; the rest are its ablations (without SPT, LSA or long skips), changes beyond the paper aimed at
+the patch grid (patch 8, a per-pixel path beside the tokens) and at the optimisation (warm-up and cosine
+decay), and two learned baselines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A compared model: the folder it trains in (under the run's `ablations/`), its changes, and the cause
+    of the paper model's error that a gain from this change points at (for `diagnosis.dominant_cause`)."""
+
+    folder: str
+    model: dict = field(default_factory=dict)
+    recipe: dict = field(default_factory=dict)
+    cause: str = ""
+
+
+PAPER = "SmallUViT (paper)"
+
+COMPARED: dict[str, Variant] = {
+    PAPER: Variant("smalluvit"),
+    "SmallUViT without SPT": Variant("no_spt", model={"spt": False},
+                                     cause="Shifted Patch Tokenization (the model does better without it)"),
+    "SmallUViT without LSA": Variant("no_lsa", model={"lsa": False},
+                                     cause="Locality Self-Attention (the model does better without it)"),
+    "SmallUViT without long skips": Variant("no_skips", model={"skip": "none"},
+                                            cause="the long skips (the model does better without them)"),
+    "SmallUViT, patch 8": Variant("patch8", model={"patch_size": 8},
+                                  cause="the 16-pixel patch grid (a finer grid does better)"),
+    "SmallUViT + per-pixel path": Variant("pixel_path", model={"pixel_path": "mlp"},
+                                          cause="the patch-wise output (a full-resolution path does better)"),
+    "SmallUViT, warm-up + cosine decay": Variant("cosine", recipe={"schedule": "cosine"},
+                                                 cause="the optimisation recipe (another schedule does better)"),
+    "per-pixel MLP": Variant("pixel_mlp", recipe={"arch": "pixel_mlp"},
+                             cause="the transformer's spatial model (one pixel's embedding alone does better)"),
+    "convolutional U-Net": Variant("unet", recipe={"arch": "unet"},
+                                   cause="the transformer itself (a convolutional network of its size does "
+                                         "better)"),
+}
