@@ -204,6 +204,8 @@ def resume_path(out_dir: Path, key: str, epochs: int) -> str | None:
     if last.exists() and stamp.exists() and stamp.read_text() == key:
         try:
             epoch = load_checkpoint(last).get("epoch", epochs)
+        except ValueError:  # refused: it would unpickle arbitrary objects (never trained over silently)
+            raise
         except Exception as err:  # a checkpoint cut short (a lost node): train afresh rather than fail
             print(f"xrfnb: warning: {last}: unreadable checkpoint ({type(err).__name__}); training afresh",
                   file=sys.stderr)
