@@ -69,6 +69,7 @@ def lab(tmp_path):
     (tmp_path / "book").mkdir()
     shutil.copy(ROOT / "notebooks" / "01_pigments.ipynb", tmp_path / "notebooks")
     shutil.copy(ROOT / "book" / "references.bib", tmp_path / "book")
+    shutil.copy(ROOT / "_config.yml", tmp_path)  # the project's address, which every page header names
     (tmp_path / "_toc.yml").write_text("root: notebooks/01_pigments\n")
     with serve_lab(tmp_path) as base:
         yield base
