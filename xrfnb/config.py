@@ -109,12 +109,15 @@ class StageParams:
 
     def done(self, run: Path) -> bool:
         """Whether `run` holds this stage's outputs made with these parameters from its current inputs."""
-        rec = read_record(run, self.stage)
         try:
-            key = self.current_key(run)
+            return self.holds(run, self.current_key(run))
         except FileNotFoundError:
             return False
-        return rec is not None and rec["key"] == key and all((Path(run) / f).exists() for f in self.writes)
+
+    def holds(self, run: Path, key: str) -> bool:
+        """Whether `run` holds this stage's files, recorded with `key`: the one test of "done"."""
+        rec = read_record(run, self.stage)
+        return rec is not None and rec.get("key") == key and all((Path(run) / f).exists() for f in self.writes)
 
     def record(self, run: Path, key: str, **facts: Any) -> dict:
         """Write the stage record (key, every parameter, the upstream keys and `facts`) once the outputs exist."""

@@ -140,9 +140,7 @@ def plan(params: dict, run_dir: Path, names: list[str] | None = None) -> dict[st
     out: dict[str, dict] = {}
     for stage, cfg in stage_params.build(params).items():  # in stage order
         key = cfg.key({s: out[s]["key"] for s in cfg.after})
-        rec = read_record(run_dir, stage)
-        done = rec is not None and rec.get("key") == key and all((run_dir / f).exists() for f in cfg.writes)
-        out[stage] = {"params": cfg, "key": key, "done": done}
+        out[stage] = {"params": cfg, "key": key, "done": cfg.holds(run_dir, key)}
     return {k: v for k, v in out.items() if names is None or k in names}
 
 
