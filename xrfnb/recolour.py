@@ -24,7 +24,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from . import training
-from .config import StageParams, one_of, positive
+from .config import ParameterError, StageParams, one_of, positive
 from .embedded import EmbeddedStore, channel_stats
 from .io import atomic_path
 from .metrics import ms_ssim, srgb_loss
@@ -45,6 +45,7 @@ class RecolourConfig:
     seed: int = 0
     schedule: str = "plateau"  # the paper's ReduceLROnPlateau, or "cosine": linear warm-up, cosine decay to 0
     warmup: float = 0.05  # fraction of the training steps that warm up (schedule "cosine")
+    stop_patience: int = 0  # stop once validation MS-SSIM has not improved for this many epochs (0: never)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -53,6 +54,8 @@ class RecolourConfig:
             raise ValueError(f"unknown schedule {self.schedule!r} (known: {', '.join(SCHEDULES)})")
         if not 0 <= self.warmup < 1:
             raise ValueError(f"warmup is a fraction of the training steps in [0, 1), got {self.warmup}")
+        if self.stop_patience < 0:
+            raise ValueError(f"stop_patience counts epochs (0: never stop early), got {self.stop_patience}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "RecolourConfig":
@@ -273,8 +276,9 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
         module.model.compile()
     best = ModelCheckpoint(dirpath=out_dir, filename="best-tmp", monitor="val_ms_ssim", mode="max", save_top_k=1,
                            save_weights_only=True, enable_version_counter=False)
-    trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator), [best, *callbacks],
-                                        precision)
+    stop = [training.plateau_stop(config.stop_patience)] if config.stop_patience else []
+    trainer, metrics = training.trainer(out_dir, epochs, scale or training.Scale(accelerator),
+                                        [best, *stop, *callbacks], precision)
     training.fit(trainer, module, data, training.resume_path(out_dir, key, epochs), f"{config.arch} training",
                  batch_size, "uvit_batch_size")
     if not best.best_model_path:
@@ -343,6 +347,7 @@ class TrainParams(StageParams):
     uvit_drop_path: float = 0.1  # stochastic depth rate of the last block
     uvit_skip: str = "add"  # long skips: add (the paper's count) or concat (U-ViT's)
     uvit_patience: int = 3  # ReduceLROnPlateau patience (epochs without a better validation MS-SSIM)
+    uvit_stop_patience: int = 0  # stop after this many epochs without a better one (0: all epochs, the paper's)
     devices: int = 1  # GPUs (or processes) for training
     num_nodes: int = 1  # nodes for training
     strategy: str = "auto"  # Lightning strategy
@@ -354,13 +359,18 @@ class TrainParams(StageParams):
                  uvit_lr=self.uvit_lr, uvit_patience=self.uvit_patience, devices=self.devices,
                  num_nodes=self.num_nodes)
         one_of(self.stage, "uvit_skip", self.uvit_skip, ("add", "concat"))
+        if self.uvit_stop_patience and self.uvit_stop_patience <= self.uvit_patience + 1:
+            raise ParameterError(f"{self.stage}: uvit_stop_patience must be 0 or more than uvit_patience + 1 "
+                                 f"({self.uvit_patience + 1}), so that the plateau schedule lowers the learning "
+                                 f"rate before training stops; got {self.uvit_stop_patience}")
 
     def model_config(self, image_size: int) -> RecolourConfig:
         """The paper's SmallUViT for images of `image_size` px, with these optimisation settings."""
         model = SmallUViTConfig(image_size=image_size, dropout=self.uvit_dropout, drop_path=self.uvit_drop_path,
                                 skip=self.uvit_skip)
         return RecolourConfig(model=model, lr=self.uvit_lr, weight_decay=self.uvit_weight_decay,
-                              plateau_patience=self.uvit_patience, seed=self.seed)
+                              plateau_patience=self.uvit_patience, stop_patience=self.uvit_stop_patience,
+                              seed=self.seed)
 
 
 def run_stage(run: Path, params: TrainParams) -> tuple[Recolouring, Path, RecolourConfig]:

@@ -32,7 +32,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import baselines, metrics, recolour, smalluvit, training
@@ -180,8 +180,7 @@ def train_point(store: TrainingSubset, cfg: recolour.RecolourConfig, study: Stud
         module = recolour.Recolouring(cfg, torch.from_numpy(mean), torch.from_numpy(std))
         best = ModelCheckpoint(dirpath=out_dir, filename="best-tmp", monitor="val_ms_ssim", mode="max",
                                save_top_k=1, save_weights_only=True, enable_version_counter=False)
-        stop = EarlyStopping("val_ms_ssim", mode="max", patience=study.patience, check_finite=False,
-                             check_on_train_epoch_end=False)
+        stop = training.plateau_stop(study.patience, check_finite=False)
         trainer, _ = training.trainer(out_dir, epochs, training.Scale(accelerator),
                                       [best, stop, StopOnDivergence(), *callbacks])
         training.fit(trainer, module, data, training.resume_path(out_dir, key, epochs), f"{cfg.arch} scaling point",

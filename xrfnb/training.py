@@ -17,7 +17,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from .config import code_fingerprint
 from .io import atomic_path
@@ -244,12 +244,24 @@ class EpochShuffle(torch.utils.data.Sampler):
         return iter(torch.randperm(self.n, generator=g).tolist())
 
 
-def convergence(history: pd.DataFrame, patience: int, monitor: str = "val_ms_ssim") -> dict:
+def plateau_stop(patience: int, monitor: str = "val_ms_ssim", check_finite: bool = True) -> EarlyStopping:
+    """Stop a training whose validation `monitor` (highest is best) has not improved for `patience` epochs.
+
+    Beside the plateau schedule, a patience longer than the schedule's lets it lower the learning rate
+    first; with `check_finite` a NaN or infinite value stops too.
+    """
+    return EarlyStopping(monitor, mode="max", patience=patience, check_finite=check_finite,
+                         check_on_train_epoch_end=False)
+
+
+def convergence(history: pd.DataFrame, patience: int, monitor: str = "val_ms_ssim",
+                max_epochs: int | None = None) -> dict:
     """Whether a plateau-scheduled training converged, read from its own `metrics.csv` rows.
 
     Converged means: the learning rate was lowered at least once and the best `monitor` value (highest)
     lies at least `patience` epochs before the last epoch, so the schedule saw the curve stop improving.
-    Epochs are counted from 1. Returns the numbers and a sentence that states them.
+    Epochs are counted from 1. With `max_epochs`, a training that ended before it is said to have been
+    stopped by the stopping rule. Returns the numbers and a sentence that states them.
     """
     if history.empty or monitor not in history or "lr" not in history:
         raise ValueError(f"no training curve to judge (need the columns epoch, lr and {monitor})")
@@ -266,8 +278,11 @@ def convergence(history: pd.DataFrame, patience: int, monitor: str = "val_ms_ssi
     label = {"val_ms_ssim": "validation MS-SSIM", "val_loss": "validation loss"}.get(monitor, monitor)
     sentence = (f"{verdict}: its best {label} ({history[monitor].max():.4f}) came in epoch "
                 f"{best} of {epochs}, {since} epoch{'s' if since != 1 else ''} before the end, and {lowered}.")
+    stopped = max_epochs is not None and epochs < max_epochs
+    if stopped:
+        sentence += f" The stopping rule ended it after {epochs} of at most {max_epochs} epochs."
     if not converged:
         sentence += (f" A converged run needs the schedule to lower the rate and then {patience} epochs without a "
                      f"better value; this one stopped while still learning.")
     return {"epochs": epochs, "best_epoch": best, "epochs_after_best": since, "lr_reductions": reductions,
-            "converged": converged, "sentence": sentence}
+            "converged": converged, "stopped_early": stopped, "sentence": sentence}
