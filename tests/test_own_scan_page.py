@@ -9,7 +9,8 @@ import shlex
 from conftest import ROOT
 from test_readers import emsa, pigment_scan, write_columns, write_gse
 
-from xrfnb import export, readers
+from xrfnb import export, pigments, readers
+from xrfnb.io import read_json
 from xrfnb.pipeline.cli import main
 
 PAGE = ROOT / "book" / "your_own_scan.md"
@@ -37,18 +38,25 @@ def test_every_command_and_cell_of_the_page_runs(tmp_path, run_dir, palette, mon
     calibrations = [(-0.01, 0.01), (0.02, 0.0098)]
     write_gse(tmp_path / "detectors.mca", [pigment_scan(palette, readers.linear_axis(4096, *c), seed=k).sum((0, 1))
                                            for k, c in enumerate(calibrations)], calibrations)
+    copper = pigments.PaletteParams(palette="copper").make_palette()
+    green = pigment_scan(copper, energy, names=("Malachite", "Titanium White")).sum((0, 1))
+    emsa(tmp_path / "green.msa", green)
     commands = [line for block in blocks("bash") for line in block.splitlines() if line.startswith("xrfnb ")]
-    assert len(commands) == 3
+    assert len(commands) == 4
     for command in commands:
         args = shlex.split(command)[1:]
         assert main(args) == 0, command
         out = tmp_path / args[args.index("--out") + 1]
         assert {p.name for p in out.iterdir()} == {"recoloured.png", "elements.png", "pigments.png", "report.json"}
-    cells = blocks("python")
-    assert cells
-    for cell in cells:
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
+    printed = []
+    for cell in blocks("python"):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
             exec(cell, {})
-        assert f"model: {export.published_folder()}" in printed.getvalue()
-        assert "tube: Mo" in printed.getvalue() and "Hg" in printed.getvalue()
+        printed.append(out.getvalue())
+    spot, own = printed
+    assert f"model: {export.published_folder()}" in spot and "tube: Mo" in spot and "Hg" in spot
+    report = read_json(tmp_path / "green" / "report.json")
+    assert report["palette"] == "copper" and "palette: copper" in own
+    assert max(report["pigments"], key=report["pigments"].get) in ("Malachite", "Azurite")
+    assert "Cu" not in report["unexplained_elements"]

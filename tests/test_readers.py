@@ -20,8 +20,9 @@ from xrfnb import readers
 ROWS, COLS = 6, 8
 
 
-def pigment_scan(palette, energy, counts=3000, seed=0):
-    """Left half Cinnabar, right half Red Ochre: multinomial counts from the palette on any energy axis."""
+def pigment_scan(palette, energy, counts=3000, seed=0, names=("Cinnabar", "Red Ochre")):
+    """Left half one pigment, right half another (Cinnabar, Red Ochre): multinomial counts from the palette
+    on any energy axis."""
     rng = np.random.default_rng(seed)
     density = {name: np.interp(energy, palette.energy, spec / np.diff(readers.edges(palette.energy)), 0, 0)
                for name, spec in zip(palette.names, palette.spectra)}
@@ -29,7 +30,7 @@ def pigment_scan(palette, energy, counts=3000, seed=0):
              for name, d in density.items()}
     cube = np.zeros((ROWS, COLS, len(energy)), np.int32)
     for c in range(COLS):
-        p = probs["Cinnabar"] if c < COLS // 2 else probs["Red Ochre"]
+        p = probs[names[0]] if c < COLS // 2 else probs[names[1]]
         cube[:, c] = rng.multinomial(counts, p, size=ROWS)
     return cube
 

@@ -1,9 +1,14 @@
-"""Judging a training from its own curve: where the best epoch fell, how often the rate was lowered."""
+"""Judging a training from its own curve (where the best epoch fell, how often the rate was lowered), and the
+rule that stops it."""
+
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
-from xrfnb import training
+from test_smalluvit import make_store, tiny_config
+from xrfnb import recolour, training
+from xrfnb.config import ParameterError
 
 
 def history(val, lr):
@@ -33,3 +38,25 @@ def test_a_lowered_rate_with_a_recent_best_is_not_yet_converged():
 def test_no_curve_is_refused():
     with pytest.raises(ValueError, match="no training curve to judge"):
         training.convergence(pd.DataFrame(), patience=3)
+
+
+def test_a_run_the_stopping_rule_ended_says_so():
+    val = [0.5, 0.7, 0.8, 0.79, 0.79, 0.79, 0.79, 0.79, 0.79]
+    found = training.convergence(history(val, [1e-3] * 7 + [5e-4] * 2), patience=3, max_epochs=100)
+    assert found["stopped_early"] and found["converged"]
+    assert found["sentence"].endswith("The stopping rule ended it after 9 of at most 100 epochs.")
+    assert not training.convergence(history(val, [1e-3] * 9), patience=3, max_epochs=9)["stopped_early"]
+
+
+def test_training_stops_after_stop_patience_epochs_without_a_better_validation_ms_ssim(tmp_path):
+    store = make_store(tmp_path / "emb.h5")
+    config = replace(tiny_config(), lr=0.0, plateau_patience=0, stop_patience=2)  # lr 0: nothing improves
+    _, csv = recolour.train(store, config, 20, 4, tmp_path / "run")
+    rows = pd.read_csv(csv)
+    assert len(rows) == 3  # the first epoch, then 2 without a better validation MS-SSIM
+
+
+def test_a_stop_patience_the_plateau_schedule_cannot_act_within_is_refused():
+    with pytest.raises(ParameterError, match="uvit_stop_patience must be 0 or more than uvit_patience"):
+        recolour.TrainParams(uvit_patience=3, uvit_stop_patience=4)
+    assert recolour.TrainParams(uvit_patience=3, uvit_stop_patience=5).model_config(32).stop_patience == 5

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from . import dve, physics, recolour
+from . import dve, palette_file, physics, recolour
 from .pipeline import paths
 from .io import atomic_dir, read_json, write_json
 from .pigments import Palette
@@ -46,12 +46,14 @@ def training_counts(run: Path) -> float:
 def palette_dict(palette: Palette) -> dict:
     return {"names": list(palette.names), "rgb": palette.rgb.tolist(), "energy": palette.energy.tolist(),
             "spectra": palette.spectra.tolist(), "compositions": list(palette.compositions),
-            "lines": list(palette.lines), "sample": palette.sample, "sample_settings": dict(palette.sample_settings)}
+            "lines": list(palette.lines), "sample": palette.sample, "sample_settings": dict(palette.sample_settings),
+            "source": palette_file.label(palette.source)}
 
 
 def palette_from(d: dict, instrument: physics.Instrument) -> Palette:
     return Palette(tuple(d["names"]), np.array(d["rgb"], np.uint8), np.array(d["energy"]), np.array(d["spectra"]),
-                   tuple(d["compositions"]), tuple(d["lines"]), d["sample"], d.get("sample_settings", {}), instrument)
+                   tuple(d["compositions"]), tuple(d["lines"]), d["sample"], d.get("sample_settings", {}), instrument,
+                   d.get("source", ""))
 
 
 def _weights(module: torch.nn.Module, half: bool) -> dict[str, torch.Tensor]:

@@ -270,10 +270,8 @@ def both_models(palette: Palette) -> dict[str, Palette]:
     """
     from . import pigments
 
-    axis = physics.EnergyAxis.from_centres(palette.energy)
     out = {palette.sample or "run": palette}
     for name in physics.SAMPLE_MODELS:
         if name != palette.sample:
-            out[name] = pigments.paper_palette(axis.n_channels, axis.e_min, axis.e_max, palette.measured_with(),
-                                               physics.sample_model(name))
+            out[name] = pigments.rebuilt(palette, physics.sample_model(name))
     return out

@@ -1,7 +1,9 @@
-"""The paper's pigment palette: each pigment a pair (reference sRGB, characteristic XRF spectrum).
+"""The pigment palette: each pigment a pair (reference sRGB, characteristic XRF spectrum).
 
-Spectra are computed from each pigment's composition with `xrfnb.physics` (the book's choices page,
-"pigment spectra"), since the paper's tabulated database is not public. `Palette.export_ganx` writes the palette in the layout the
+The paper's 12 pigments by default; the `palette` parameter names another palette file
+(`xrfnb.palette_file`: a bundled one, or your own). Spectra are computed from each pigment's composition
+with `xrfnb.physics` (the book's choices page, "pigment spectra"), since the paper's tabulated database is
+not public, or read from a measured spectrum. `Palette.export_ganx` writes the palette in the layout the
 paper's own generator library `ganx` reads.
 """
 
@@ -19,7 +21,7 @@ import numpy as np
 import xraylib as xr
 import yaml
 
-from . import physics
+from . import palette_file, physics, readers
 from .config import ParameterError, StageParams, one_of, positive
 from .io import atomic_path
 
@@ -54,6 +56,7 @@ class Palette:
     sample: str = ""
     sample_settings: dict = field(default_factory=dict)
     instrument: physics.Instrument | None = None
+    source: str = ""  # the palette file it was built from (`palette_file`: a bundled name or a path)
 
     def __post_init__(self) -> None:
         p, e = len(self.names), len(self.energy)
@@ -76,6 +79,7 @@ class Palette:
             h5.attrs["sample_settings"] = json.dumps(self.sample_settings)
             if self.instrument is not None:
                 h5.attrs["instrument"] = json.dumps(asdict(self.instrument))
+            h5.attrs["source"] = self.source
         return path
 
     @classmethod
@@ -91,7 +95,8 @@ class Palette:
                        compositions=tuple(json.loads(h5.attrs["compositions"])),
                        lines=tuple(json.loads(h5.attrs["lines"])), sample=str(h5.attrs.get("sample", "")),
                        sample_settings=_tuples(json.loads(h5.attrs.get("sample_settings", "{}"))),
-                       instrument=physics.Instrument(**json.loads(instrument)) if instrument else None)
+                       instrument=physics.Instrument(**json.loads(instrument)) if instrument else None,
+                       source=str(h5.attrs.get("source", "")))
 
     def sample_model(self) -> physics.Sample:
         """The sample model the spectra were computed for, with its settings (reference if unknown)."""
@@ -156,14 +161,60 @@ def palette_table() -> dict:
 
 def pigment_spectrum(composition: dict[str, float] | None, axis: physics.EnergyAxis,
                      instrument: physics.Instrument, sample: physics.Sample,
-                     where: str = "pigment") -> np.ndarray:
-    """Normalised spectrum of `composition` measured as `sample` describes (None: the bare plaster)."""
-    plaster = physics.parse_composition(palette_table()["plaster"]["composition"], "plaster")
+                     where: str = "pigment", plaster: dict[str, float] | None = None) -> np.ndarray:
+    """Normalised spectrum of `composition` measured as `sample` describes (None: the bare plaster);
+    `plaster` is the ground's composition (default: the paper's lime plaster)."""
+    ground = physics.parse_composition(plaster or palette_table()["plaster"]["composition"], "plaster")
     pigment = None if composition is None else physics.parse_composition(composition, where)
-    return physics.spectrum(sample.layers(pigment, plaster), axis, instrument)
+    return physics.spectrum(sample.layers(pigment, ground), axis, instrument)
+
+
+def measured_spectrum(pigment: palette_file.Pigment, axis: physics.EnergyAxis) -> np.ndarray:
+    """A measured pigment spectrum on the model's channels: rebinned with its counts conserved (channels
+    the file does not cover stay empty), then normalised."""
+    counts = pigment.measured @ readers.rebin_matrix(pigment.energy, axis.centres)
+    if counts.sum() <= 0:
+        raise palette_file.PaletteError(f"{pigment.spectrum}: pigment {pigment.name!r}: spectrum: no counts "
+                                        f"between {axis.e_min} and {axis.e_max} keV, the model's axis")
+    return counts / counts.sum()
 
 
 @lru_cache(maxsize=8)
+def build_palette(palette: str = "paper", digest: str = "", n_channels: int = 512, e_min: float = 0.5,
+                  e_max: float = 38.5, instrument: physics.Instrument = physics.Instrument(),
+                  sample: physics.Sample = physics.ReferenceSample()) -> Palette:
+    """The pigments of a palette file (`palette_file`: a bundled name or a path) on the given axis.
+
+    A pigment given by composition is computed for `instrument` and `sample`; a measured one is rebinned.
+    `digest` (of the files, `palette_file.digest`) keys the cache, so an edited file is read anew.
+    """
+    table = palette_file.read(palette)
+    axis = physics.EnergyAxis(e_min, e_max, n_channels)
+    spectra = [pigment_spectrum(p.composition, axis, instrument, sample, p.name, table.plaster)
+               if p.composition is not None else measured_spectrum(p, axis) for p in table.pigments]
+    return Palette(
+        names=tuple(p.name for p in table.pigments),
+        rgb=np.array([p.rgb for p in table.pigments], dtype=np.uint8),
+        energy=axis.centres,
+        spectra=np.stack(spectra),
+        compositions=tuple(dict(p.composition or {}) for p in table.pigments),
+        lines=tuple(p.lines for p in table.pigments),
+        sample=physics.model_name(sample),
+        sample_settings=asdict(sample),
+        instrument=instrument,
+        source=palette,
+    )
+
+
+def rebuilt(palette: Palette, sample: physics.Sample) -> Palette:
+    """The same palette file on the same axis and instrument, under another sample model (measured
+    pigments keep their measured spectrum)."""
+    axis = physics.EnergyAxis.from_centres(palette.energy)
+    source = palette.source or "paper"
+    return build_palette(source, palette_file.digest(palette_file.read(source)), axis.n_channels, axis.e_min,
+                         axis.e_max, palette.measured_with(), sample)
+
+
 def paper_palette(n_channels: int = 512, e_min: float = 0.5, e_max: float = 38.5,
                   instrument: physics.Instrument = physics.Instrument(),
                   sample: physics.Sample = physics.ReferenceSample()) -> Palette:
@@ -172,30 +223,18 @@ def paper_palette(n_channels: int = 512, e_min: float = 0.5, e_max: float = 38.5
     The default sample is a thick layer of each pure pigment, as the paper's reference database was
     measured; `physics.FrescoSample()` paints each pigment over lime plaster instead.
     """
-    axis = physics.EnergyAxis(e_min, e_max, n_channels)
-    table = palette_table()["pigments"]
-    names = tuple(table)
-    spectra = np.stack([pigment_spectrum(table[n]["composition"], axis, instrument, sample, n) for n in names])
-    return Palette(
-        names=names,
-        rgb=np.array([table[n]["rgb"] for n in names], dtype=np.uint8),
-        energy=axis.centres,
-        spectra=spectra,
-        compositions=tuple(dict(table[n]["composition"]) for n in names),
-        lines=tuple(table[n]["lines"] for n in names),
-        sample=physics.model_name(sample),
-        sample_settings=asdict(sample),
-        instrument=instrument,
-    )
+    return build_palette("paper", "", n_channels, e_min, e_max, instrument, sample)
 
 
 @dataclass(frozen=True)
 class PaletteParams(StageParams):
-    """Chapter 1: the energy axis, the instrument and the sample model the palette's spectra are computed for."""
+    """Chapter 1: the palette, and the energy axis, instrument and sample model its spectra are computed for."""
 
     stage = "01_pigments"
     writes = ("palette.h5",)
-    code = ("xrfnb.physics", "xrfnb.pigments")
+    code = ("xrfnb.physics", "xrfnb.pigments", "xrfnb.palette_file", "xrfnb.readers")
+
+    palette: str = "paper"  # paper (the 12 pigments), copper (plus azurite, malachite), or a palette YAML file
 
     n_channels: int = 512  # detector channels on the energy axis
     e_min: float = 0.5  # keV, lower edge of the axis
@@ -214,6 +253,14 @@ class PaletteParams(StageParams):
         if not 0 <= self.e_min < self.e_max:
             raise ParameterError(f"{self.stage}: need 0 <= e_min < e_max, got {self.e_min} and {self.e_max}")
         one_of(self.stage, "sample_model", self.sample_model, tuple(physics.SAMPLE_MODELS))
+        try:
+            palette_file.read(self.palette)
+        except palette_file.PaletteError as err:
+            raise ParameterError(f"{self.stage}: palette: {err}") from None
+
+    def content(self) -> dict[str, str]:
+        """The palette's files (YAML and measured spectra) are part of the key: another palette, another run."""
+        return {"palette": palette_file.digest(palette_file.read(self.palette))}
 
     def instrument(self) -> physics.Instrument:
         return physics.Instrument(anode=self.anode, tube_kv=self.tube_kv, air_cm=self.air_cm, noise_ev=self.noise_ev)
@@ -227,16 +274,18 @@ class PaletteParams(StageParams):
     def axis(self) -> physics.EnergyAxis:
         return physics.EnergyAxis(self.e_min, self.e_max, self.n_channels)
 
-    def palette(self, sample_model: str | None = None) -> Palette:
-        """The paper's palette for these settings (under another sample model if one is named)."""
+    def make_palette(self, sample_model: str | None = None) -> Palette:
+        """This run's palette for these settings (under another sample model if one is named)."""
         sample = self.samples()[sample_model or self.sample_model]
-        return paper_palette(self.n_channels, self.e_min, self.e_max, self.instrument(), sample)
+        digest = self.content()["palette"]
+        return build_palette(self.palette, digest, self.n_channels, self.e_min, self.e_max, self.instrument(),
+                             sample)
 
 
 def run_stage(run: Path, params: PaletteParams) -> Palette:
     """The pigments stage on a run directory: `palette.h5` (and its ganx export) out, with its record."""
     run = Path(run)
-    palette = params.palette()
+    palette = params.make_palette()
     palette.save(run / "palette.h5")
     palette.export_ganx(run / "palette_ganx")
     params.record(run, params.current_key(run))
@@ -255,6 +304,8 @@ def visible_lines(composition: dict[str, float], spectrum: np.ndarray, backgroun
     lines below `e_floor` keV (absorbed by air and the detector window) are ignored.
     Returns (label such as "Fe Ka", line energy keV), strongest first.
     """
+    if not composition:  # a measured pigment: no composition to label lines from
+        return []
     width = energy[1] - energy[0]
     found = []
     for symbol in physics.parse_composition(composition):

@@ -11,6 +11,7 @@ work, which is why the explanation maps come with it.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import xraylib as xr
 
-from . import dve, explain, export, physics, plots
+from . import dve, explain, export, palette_file, physics, pigments, plots
 from .io import atomic_dir, write_json
 from .pigments import Palette
 from .readers import Cube, ScanError, ScanWarning, edges, rebin_matrix
@@ -128,6 +129,14 @@ class Run:
     name: str
 
 
+def explaining_palette(palette: str, models: Run) -> Palette:
+    """A palette file's pigments on the model's channels, computed for its instrument and sample model."""
+    axis = physics.EnergyAxis.from_centres(models.palette.energy)
+    table = palette_file.read(palette)
+    return pigments.build_palette(palette, palette_file.digest(table), axis.n_channels, axis.e_min, axis.e_max,
+                                  models.instrument, models.palette.sample_model())
+
+
 def load_run(run: str | Path | None = None) -> Run:
     """Read a model folder written by `xrfnb publish` (`model.json` + safetensors) or a run directory
     (`palette.h5`, `dataset.h5`, `dve/dve.ckpt`, `smalluvit/best.ckpt`); None: the published model."""
@@ -227,9 +236,12 @@ def _explain(cube: Cube, counts: np.ndarray, usable: np.ndarray, models: Run) ->
 
 def recolour(scan: str | Path, run: str | Path | None, out: str | Path, format: str | None = None,
              calibration: tuple[float, float] | None = None, device: str = "cpu", counts_tolerance: float = 2.0,
-             seed: int = 0, detector: int | None = None) -> dict:
+             seed: int = 0, detector: int | None = None, palette: str | None = None) -> dict:
     """Recolour a measured scan with a run's models (None: the published model) and explain it; returns
     the report.
+
+    `palette` (a bundled palette's name or a palette file, `xrfnb.palette_file`) explains the scan with
+    other pigments than the model's own; the recolouring is still the model's, trained on its palette.
 
     Writes into `out` (all or nothing): `recoloured.png`, `elements.png` (net counts at xraylib's line
     energies), `pigments.png` (the dominant pigment per pixel of a non-negative least-squares unmixing
@@ -237,6 +249,8 @@ def recolour(scan: str | Path, run: str | Path | None, out: str | Path, format: 
     """
     scan, out = Path(scan), Path(out)
     models = load_run(run)
+    if palette is not None:
+        models = dataclasses.replace(models, palette=explaining_palette(palette, models))
     cube = load_cube(scan, format, calibration, detector)
     energy = models.palette.energy
     with _recording() as messages:
@@ -249,7 +263,8 @@ def recolour(scan: str | Path, run: str | Path | None, out: str | Path, format: 
         explanation, maps, best = _explain(cube, counts, usable, models)
     names = models.palette.names
     report = {
-        "scan": str(scan), "model": models.name, "format": cube.format,
+        "scan": str(scan), "model": models.name, "palette": palette_file.label(models.palette.source),
+        "format": cube.format,
         "shape": list(cube.counts.shape),
         "energy_keV": [float(cube.energy[0]), float(cube.energy[-1])],
         "counts_per_pixel": float(np.median(cube.counts.sum(-1))),

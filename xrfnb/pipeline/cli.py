@@ -25,10 +25,8 @@ def _publish(args: argparse.Namespace) -> None:
 def _palette_export(args: argparse.Namespace) -> None:
     from .. import pigments
 
-    from .. import physics
-
-    palette = pigments.paper_palette(n_channels=args.channels, sample=physics.sample_model(args.sample))
-    print(f"palette: {palette.export_ganx(args.dir)}")
+    params = pigments.PaletteParams(palette=args.palette, n_channels=args.channels, sample_model=args.sample)
+    print(f"palette: {params.make_palette().export_ganx(args.dir)}")
 
 
 def _seeds(args: argparse.Namespace) -> None:
@@ -58,8 +56,8 @@ def _recolour(args: argparse.Namespace) -> None:
     from ..device import torch_device
 
     report = realdata.recolour(args.scan, args.run, args.out, args.format, args.calibration,
-                               torch_device(args.device), detector=args.detector)
-    print(f"recolour: model {report['model']}")
+                               torch_device(args.device), detector=args.detector, palette=args.palette)
+    print(f"recolour: model {report['model']}; pigments of the {report['palette']} palette")
     print(f"recolour: {report['format']} scan {' x '.join(map(str, report['shape']))}, "
           f"{report['energy_keV'][0]:.3f}-{report['energy_keV'][1]:.3f} keV, "
           f"{report['counts_per_pixel']:.0f} counts per pixel; elements {' '.join(report['elements']) or 'none'}; "
@@ -213,6 +211,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", type=int, help="which detector of a multi-element file (0-based; "
                                                  "default: all, summed on detector 0's axis)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--palette", help="explain the scan with these pigments: paper, copper or a palette YAML file "
+                                     "(default: the model's own; the recolouring stays the model's)")
     p.set_defaults(func=_recolour)
 
     p = sub.add_parser("book", help="build the Jupyter Book into _build/html")
@@ -232,6 +232,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("dir", type=Path)
     e.add_argument("--channels", type=int, default=512)
     e.add_argument("--sample", default="reference", help="sample model: reference (pure pigment) or fresco")
+    e.add_argument("--palette", default="paper",
+                   help="paper, copper, or a palette YAML file (the layout of xrfnb/data/palette.yml)")
     e.set_defaults(func=_palette_export)
     return top
 
