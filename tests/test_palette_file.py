@@ -143,3 +143,15 @@ def test_palette_export_writes_the_chosen_palette_for_ganx(tmp_path):
     assert cli.main(["palette", "export", str(tmp_path / "ganx"), "--palette", "copper", "--channels", "256"]) == 0
     back = pigments.load_ganx(tmp_path / "ganx" / "palette.json")
     assert back.names[-2:] == ("Azurite", "Malachite") and back.spectra.shape == (14, 256)
+
+
+def test_a_run_with_a_bad_palette_stops_before_any_stage_writes(tmp_path, monkeypatch, capsys):
+    from conftest import copy_project
+
+    project = copy_project(tmp_path / "project")
+    monkeypatch.setenv("XRFNB_ROOT", str(project))
+    bad = write_palette(tmp_path / "bad.yml", BAD["rgb"][0])
+    assert cli.main(["run", "--profile", "smoke", "--set", f"palette={bad}"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pigment 'A': rgb" in err
+    assert not (project / "runs").exists() and not (project / "book" / "executed").exists()
