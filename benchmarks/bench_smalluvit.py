@@ -1,4 +1,5 @@
-"""SmallUViT training throughput: the model-only step against an epoch of the pipeline's own training loop.
+"""SmallUViT (or U-Net, `--arch unet`) training throughput: the model-only step against an epoch of the
+pipeline's own training loop.
 
 Side by side in one run, at the same batch and image size, on the GPU when one is present, else on the CPU:
 
@@ -12,7 +13,8 @@ Side by side in one run, at the same batch and image size, on the GPU when one i
 
 The variants are interleaved `--repeats` times (the machine may be shared) and the medians kept.
 
-    python benchmarks/bench_smalluvit.py [--size 128] [--batch 16] [--steps 6] [--train 96] [--label NAME]
+    python benchmarks/bench_smalluvit.py [--arch smalluvit|unet] [--size 128] [--batch 16] [--steps 6]
+                                         [--train 96] [--label NAME]
 """
 
 import argparse
@@ -21,6 +23,7 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -31,13 +34,13 @@ import torch
 import record
 from xrfnb import device, embedded, recolour
 from xrfnb.metrics import srgb_loss
-from xrfnb.smalluvit import SmallUViT, SmallUViTConfig
+from xrfnb.smalluvit import SmallUViTConfig
 
 
-def images_per_second(size: int, batch: int, steps: int, dev: str, fast: bool) -> float:
+def images_per_second(size: int, batch: int, steps: int, dev: str, fast: bool, arch: str = "smalluvit") -> float:
     """The model-only training step on random tensors."""
     torch.manual_seed(0)
-    model = SmallUViT(SmallUViTConfig(image_size=size)).to(dev)
+    model = recolour.build_model(recolour.RecolourConfig(SmallUViTConfig(image_size=size), arch=arch)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x, y = torch.randn(batch, 3, size, size, device=dev), torch.rand(batch, 3, size, size, device=dev)
     forward = torch.compile(model) if fast else model
@@ -76,9 +79,10 @@ def write_store(path: Path, n_train: int, n_val: int, size: int) -> embedded.Emb
     return embedded.EmbeddedStore(path)
 
 
-def pipeline_rates(store: embedded.EmbeddedStore, batch: int, folder: Path, fast: bool) -> dict[str, float]:
+def pipeline_rates(store: embedded.EmbeddedStore, batch: int, folder: Path, fast: bool,
+                   arch: str = "smalluvit") -> dict[str, float]:
     """Two epochs of `recolour.train` (the laptop profile's recipe); the second epoch's rates."""
-    cfg = recolour.TrainParams(uvit_lr=1e-3).model_config(store.shape[-1])
+    cfg = replace(recolour.TrainParams(uvit_lr=1e-3).model_config(store.shape[-1]), arch=arch)
     options = {"precision": "bf16-mixed", "compile": True} if fast else {}
     start = time.perf_counter()
     recolour.train(store, cfg, 2, batch, folder, **options)
@@ -101,6 +105,8 @@ def main() -> None:
     ap.add_argument("--train", type=int, default=96, help="training images of the pipeline epoch")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--label", default="", help="suffix of the result's name (e.g. before, after)")
+    ap.add_argument("--arch", choices=("smalluvit", "unet"), default="smalluvit",
+                    help="the paper's SmallUViT or the U-Net baseline, in the same training loop")
     ap.add_argument("--variants", choices=("both", "eager", "fast"), default="both",
                     help="eager fp32, bf16 + compile, or both side by side")
     args = ap.parse_args()
@@ -116,13 +122,14 @@ def main() -> None:
                          (args.variants == "fast",) if fast_available else (False,)):
                 tag = "bf16_compile" if fast else "eager_fp32"
                 samples.setdefault(f"model_{tag}", []).append(
-                    images_per_second(args.size, args.batch, args.steps, dev, fast))
-                rates = pipeline_rates(store, args.batch, Path(tmp) / f"run-{tag}-{r}", fast)
+                    images_per_second(args.size, args.batch, args.steps, dev, fast, args.arch))
+                rates = pipeline_rates(store, args.batch, Path(tmp) / f"run-{tag}-{r}", fast, args.arch)
                 for k, v in rates.items():
                     samples.setdefault(f"pipeline_{tag}.{k}", []).append(v)
             samples.setdefault("load_average_1min", []).append(__import__("os").getloadavg()[0])
         if not fast_available:  # the older pipeline had no fast path: its model-only bf16 step still measured
-            samples["model_bf16_compile"] = [images_per_second(args.size, args.batch, args.steps, dev, True)]
+            samples["model_bf16_compile"] = [images_per_second(args.size, args.batch, args.steps, dev, True,
+                                                                 args.arch)]
     checks = {}
     for tag in ("eager_fp32", "bf16_compile"):  # same seed, same data: the same metrics, run after run
         if f"pipeline_{tag}.val_ms_ssim" in samples:
@@ -132,7 +139,7 @@ def main() -> None:
             checks[f"{metric}_bf16_minus_fp32"] = (samples[f"pipeline_bf16_compile.{metric}"][0]
                                                    - samples[f"pipeline_eager_fp32.{metric}"][0])
     med = {k: statistics.median(v) for k, v in samples.items()}
-    results = {"device": device.describe(), "size": args.size, "batch": args.batch, "steps": args.steps,
+    results = {"device": device.describe(), "arch": args.arch, "size": args.size, "batch": args.batch, "steps": args.steps,
                "train_images": args.train, "repeats": args.repeats,
                "load_averages_during": samples.pop("load_average_1min"),
                "eager_fp32_images_per_s": med.get("model_eager_fp32"),
@@ -149,7 +156,7 @@ def main() -> None:
             pipe["epoch_ratio"] = pipe["epoch_images_per_s"] / med[f"model_{tag}"]
         results[f"pipeline_{tag}"] = pipe
     print(json.dumps(results, indent=2))
-    record.save(f"smalluvit_{args.size}px" + (f"_{args.label}" if args.label else ""), results)
+    record.save(f"{args.arch}_{args.size}px" + (f"_{args.label}" if args.label else ""), results)
 
 
 if __name__ == "__main__":
