@@ -62,6 +62,15 @@ def _weights(module: torch.nn.Module, half: bool) -> dict[str, torch.Tensor]:
             for k, v in module.state_dict().items()}
 
 
+def source_name(run: Path) -> str:
+    """A run as a report names it: relative to the project (`runs/laptop`), else by its folder's name, so
+    that a published model carries no machine's paths."""
+    try:
+        return str(run.resolve().relative_to(paths.project_root().resolve()))
+    except ValueError:
+        return run.name
+
+
 def write(run: str | Path, folder: str | Path, profile: dict | None = None, half: bool = False) -> Path:
     """Export a finished run's DVE and SmallUViT into `folder` (replaced as a whole, all or nothing)."""
     run = Path(run)
@@ -69,7 +78,7 @@ def write(run: str | Path, folder: str | Path, profile: dict | None = None, half
     dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(palette.energy))
     module = recolour.load(run / "smalluvit" / "best.ckpt")
     instrument = palette.measured_with()  # the instrument the training data were simulated for
-    meta = {"format": FORMAT, "precision": "float16" if half else "float32", "source": str(run),
+    meta = {"format": FORMAT, "precision": "float16" if half else "float32", "source": source_name(run),
             "dve": asdict(dve_model.cfg), "smalluvit": asdict(module.cfg), "training_counts": training_counts(run),
             "palette": palette_dict(palette), "instrument": asdict(instrument), "profile": profile or {}}
     with atomic_dir(folder) as tmp:
