@@ -103,3 +103,17 @@ def test_the_execution_record_explains_a_stage_run_again_after_later_ones():
     assert "`04_train_dve` finished after `05_embedded_dataset`, `07_evaluate`" in note and "reused" in note
     record["stages"]["04_train_dve"]["date"] = "2026-11-22T06:40:00"
     assert book.reruns(record) == ""
+
+
+def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tmp_path):
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    findings = verdict.best_beside_floor(verdict.Run.load(tmp_path / "book"))
+    assert "*The best model at this budget is the convolutional U-Net*" in findings
+    assert "MS-SSIM 0.8700 and sRGB loss 0.1600, 1.60 times the per-pixel oracle floor of 0.1000" in findings
+    assert "within 1.3x the floor (not met)" in findings and "at least 0.9 (not met)" in findings
+    table = tmp_path / "book" / "results" / "baselines_ablations.csv"
+    rows = pd.read_csv(table)
+    rows.loc[rows["model"] == "convolutional U-Net", ["ms_ssim", "srgb_loss"]] = [0.91, 0.12]
+    rows.to_csv(table, index=False)
+    findings = verdict.best_beside_floor(verdict.Run.load(tmp_path / "book"))
+    assert "1.20 times" in findings and "(met)" in findings and "not met" not in findings
