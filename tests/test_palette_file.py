@@ -155,3 +155,11 @@ def test_a_run_with_a_bad_palette_stops_before_any_stage_writes(tmp_path, monkey
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pigment 'A': rgb" in err
     assert not (project / "runs").exists() and not (project / "book" / "executed").exists()
+
+
+def test_a_relative_palette_path_is_found_from_the_project_root_where_notebooks_run_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("XRFNB_ROOT", str(tmp_path))
+    write_palette(tmp_path / "mine.yml", {"Mine": OWN}, extends="paper")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # where papermill runs a stage
+    assert palette_file.read("mine.yml").pigments[-1].name == "Mine"

@@ -83,10 +83,16 @@ class _UniqueKeys(yaml.SafeLoader):
 
 
 def locate(palette: str) -> Path:
-    """The file a `palette` parameter names: a bundled palette's name, or a path."""
+    """The file a `palette` parameter names: a bundled palette's name, or a path (a relative one from the
+    working folder, else from the project's root, where `xrfnb run` is started while notebooks run in
+    `notebooks/`)."""
     if palette in BUNDLED:
         return Path(str(resources.files("xrfnb").joinpath(BUNDLED[palette])))
     path = Path(palette).expanduser()
+    if not path.is_absolute() and not path.is_file():
+        from .pipeline import paths
+
+        path = paths.project_root() / path
     if not path.is_file():
         raise PaletteError(f"{palette}: no such palette file (or one of the bundled palettes: "
                            f"{', '.join(BUNDLED)})")
