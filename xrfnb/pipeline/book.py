@@ -195,9 +195,10 @@ def finished_record(root: Path) -> dict:
         if stage is None or not executed.exists():
             raise RunError(f"cannot publish: stage {notebook.stem} has not run at the {record['profile']!r} "
                            f"profile (run `xrfnb run --profile {record['profile']}`)")
-        if stage["parameters"].get("profile") != record["profile"]:
-            raise RunError(f"cannot publish: stage {notebook.stem} ran at the "
-                           f"{stage['parameters'].get('profile')!r} profile, the run is {record['profile']!r}")
+        ran_at = stage["parameters"].get("profile", record["profile"])  # stage records live under runs/<profile>/
+        if ran_at != record["profile"]:
+            raise RunError(f"cannot publish: stage {notebook.stem} ran at the {ran_at!r} profile, the run is "
+                           f"{record['profile']!r}")
         if read_json(executed).get("metadata", {}).get("papermill", {}).get("exception"):
             raise RunError(f"cannot publish: {executed} records a failed execution")
     return record
