@@ -85,7 +85,7 @@ def file_record(source: Path, folder: Path, run: dict) -> None:
     data = read_json(source)
     data["device"], data["date"] = run["device"], run["date"]
     write_json(folder / f"{data['profile']}.json", data)
-    records = [read_json(p) for p in sorted(folder.glob("*.json"))]
+    records = [r for r in (read_json(p) for p in sorted(folder.glob("*.json"))) if "train_images" in r]  # not the study's files
     fig = figure(records)
     with atomic_path(folder / "scaling.png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
