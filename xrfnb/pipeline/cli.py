@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from . import book, runner
@@ -55,8 +56,10 @@ def _recolour(args: argparse.Namespace) -> None:
     from .. import realdata
     from ..device import torch_device
 
-    report = realdata.recolour(args.scan, args.run, args.out, args.format, args.calibration,
-                               torch_device(args.device), detector=args.detector, palette=args.palette)
+    with warnings.catch_warnings():  # each scan warning is printed below, once, as a line of the report
+        warnings.simplefilter("ignore", realdata.ScanWarning)
+        report = realdata.recolour(args.scan, args.run, args.out, args.format, args.calibration,
+                                   torch_device(args.device), detector=args.detector, palette=args.palette)
     print(f"recolour: model {report['model']}; pigments of the {report['palette']} palette")
     print(f"recolour: {report['format']} scan {' x '.join(map(str, report['shape']))}, "
           f"{report['energy_keV'][0]:.3f}-{report['energy_keV'][1]:.3f} keV, "

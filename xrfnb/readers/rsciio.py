@@ -7,6 +7,7 @@ XRF header also names the tube's anode, which RosettaSciIO leaves out, so it is 
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from importlib import import_module
 from pathlib import Path
@@ -23,6 +24,19 @@ def _library(module: str):
     except ImportError:
         raise RuntimeError("reading Bruker, ripple and MSA files needs RosettaSciIO: "
                            "pip install 'xrfnb[scans]'") from None
+
+
+def _file_reader(module: str, path: Path, **options) -> list[dict]:
+    """RosettaSciIO's reader for `path`, with its log quiet: what it would log about a bad file (some of it
+    as a logging traceback) reaches the user as the one-line error the file's failure raises."""
+    library = _library(module)  # imported first: importing RosettaSciIO sets its log's level
+    log = logging.getLogger("rsciio")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        return library.file_reader(str(path), **options)
+    finally:
+        log.setLevel(level)
 
 
 def recorded(metadata: dict, anode: str | None = None) -> Recorded:
@@ -49,7 +63,7 @@ def signal_cube(signal: dict, fmt: str, path: Path, anode: str | None = None) ->
 
 
 def read_bcf(path: Path, options: Options) -> Cube:
-    signals = _library("bruker").file_reader(str(path), select_type="spectrum_image")
+    signals = _file_reader("bruker", path, select_type="spectrum_image")
     if not signals:
         raise ScanError(f"{path}: the .bcf holds no hypermap")
     return signal_cube(signals[0], "bruker-bcf", path)
@@ -62,11 +76,11 @@ def spx_anode(path: Path) -> str | None:
 
 
 def read_spx(path: Path, options: Options) -> Cube:
-    return signal_cube(_library("bruker").file_reader(str(path))[0], "bruker-spx", path, spx_anode(path))
+    return signal_cube(_file_reader("bruker", path)[0], "bruker-spx", path, spx_anode(path))
 
 
 def read_ripple(path: Path, options: Options) -> Cube:
-    signal = _library("ripple").file_reader(str(path))[0]
+    signal = _file_reader("ripple", path)[0]
     info = signal["original_metadata"]
     spectral = signal["axes"][-1]
     if "depth-scale" not in info and "ev-per-chan" not in info:
@@ -79,4 +93,4 @@ def read_ripple(path: Path, options: Options) -> Cube:
 
 
 def read_msa(path: Path, options: Options) -> Cube:
-    return signal_cube(_library("msa").file_reader(str(path))[0], "msa", path)
+    return signal_cube(_file_reader("msa", path)[0], "msa", path)
