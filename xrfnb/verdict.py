@@ -122,6 +122,11 @@ def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
+def trained_epochs(run: Run) -> str:
+    """The epochs chapter 6 trained (fewer than asked when the stopping rule ended it), from its glue."""
+    return str(run.glue.get("uvit_epochs", run.record["parameters"]["uvit_epochs"]))
+
+
 def verdict_sentence(run: Run) -> str:
     """One sentence: where this run's MS-SSIM and loss sit against the paper's, by their intervals."""
     p = paper()["metrics"]
@@ -143,7 +148,7 @@ def causes(run: Run, scale: dict) -> list[str]:
     train, paper_train = run.scaling.get("train_images"), round(scale["images"] * scale["train_fraction"])
     if train:
         found.append(f"*Scale.* SmallUViT trained on {train:,d} crops of {run.scaling['image_size']} px from "
-                     f"{run.glue.get('n_seeds', 'the bundled')} paintings for {run.record['parameters']['uvit_epochs']} "
+                     f"{run.glue.get('n_seeds', 'the bundled')} paintings for {trained_epochs(run)} "
                      f"epochs; the paper trained on about {paper_train:,d} images "
                      f"({scale['train_fraction']:.0%} of about {scale['images']:,d}) for {scale['epochs']} epochs, "
                      f"{paper_train / train:.0f} times more images.")
@@ -296,7 +301,7 @@ FLOOR_FACTOR_GOAL, MS_SSIM_GOAL = 1.3, 0.90
 
 def best_beside_floor(run: Run) -> str | None:
     """The best model of chapter 7's table (highest test MS-SSIM) beside the per-pixel floor and the goals."""
-    models = run.comparison.loc[[m for m in run.comparison.index if not str(m).startswith("oracle")]]
+    models = run.comparison.loc[[m for m in run.comparison.index if m not in run.floors.index]]
     floor = run.floor(ORACLE, "srgb_loss")
     if models.empty or floor is None or "ms_ssim" not in models or models["ms_ssim"].isna().all():
         return None
