@@ -206,13 +206,18 @@ def build_palette(palette: str = "paper", digest: str = "", n_channels: int = 51
     )
 
 
+def palette_on(palette: str, axis: physics.EnergyAxis, instrument: physics.Instrument,
+               sample: physics.Sample) -> Palette:
+    """A palette file (a bundled name or a path) on `axis`, as it is now: built again once its files change."""
+    digest = palette_file.digest(palette_file.read(palette))
+    return build_palette(palette, digest, axis.n_channels, axis.e_min, axis.e_max, instrument, sample)
+
+
 def rebuilt(palette: Palette, sample: physics.Sample) -> Palette:
     """The same palette file on the same axis and instrument, under another sample model (measured
     pigments keep their measured spectrum)."""
-    axis = physics.EnergyAxis.from_centres(palette.energy)
-    source = palette.source or "paper"
-    return build_palette(source, palette_file.digest(palette_file.read(source)), axis.n_channels, axis.e_min,
-                         axis.e_max, palette.measured_with(), sample)
+    return palette_on(palette.source or "paper", physics.EnergyAxis.from_centres(palette.energy),
+                      palette.measured_with(), sample)
 
 
 def paper_palette(n_channels: int = 512, e_min: float = 0.5, e_max: float = 38.5,
@@ -277,9 +282,7 @@ class PaletteParams(StageParams):
     def make_palette(self, sample_model: str | None = None) -> Palette:
         """This run's palette for these settings (under another sample model if one is named)."""
         sample = self.samples()[sample_model or self.sample_model]
-        digest = self.content()["palette"]
-        return build_palette(self.palette, digest, self.n_channels, self.e_min, self.e_max, self.instrument(),
-                             sample)
+        return palette_on(self.palette, self.axis(), self.instrument(), sample)
 
 
 def run_stage(run: Path, params: PaletteParams) -> Palette:

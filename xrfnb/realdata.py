@@ -131,10 +131,8 @@ class Run:
 
 def explaining_palette(palette: str, models: Run) -> Palette:
     """A palette file's pigments on the model's channels, computed for its instrument and sample model."""
-    axis = physics.EnergyAxis.from_centres(models.palette.energy)
-    table = palette_file.read(palette)
-    return pigments.build_palette(palette, palette_file.digest(table), axis.n_channels, axis.e_min, axis.e_max,
-                                  models.instrument, models.palette.sample_model())
+    return pigments.palette_on(palette, physics.EnergyAxis.from_centres(models.palette.energy), models.instrument,
+                               models.palette.sample_model())
 
 
 def load_run(run: str | Path | None = None) -> Run:
