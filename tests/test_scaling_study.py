@@ -96,6 +96,9 @@ def test_the_study_fits_extrapolates_and_a_rerun_skips_finished_points(tmp_path)
     points = sorted((out / "points" / "test").glob("*.json"))
     assert [json.loads(p.read_text())["train_images"] for p in points] == [32, 4, 8, 16]  # named by paintings
     assert (out / "study.png").stat().st_size > 10_000 and "extrapolat" in (out / "study.md").read_text()
+    shown = max(json.loads(p.read_text())["epochs_run"] for p in points) * 32
+    assert f"at most {shown:,} images shown to a model" in (out / "study.md").read_text()
+    assert f"{100 * 218_400 / shown:,.0f} times as many" in (out / "study.md").read_text()
     stamps = [p.stat().st_mtime_ns for p in points]
     log.clear()
     scaling_study.run_study(tmp_path, out, study_config(), "test", TARGETS, 1e9, progress=log.append)
@@ -198,7 +201,7 @@ def test_a_profiles_training_images_are_counted_as_the_dataset_splits_them():
 
 def test_a_profiles_scaling_block_and_overrides_set_the_study_and_unknown_keys_are_refused():
     laptop = scaling_study.ScalingParams.at_profile("laptop", ["scaling_fractions=[0.25, 1.0]"])
-    assert laptop.scaling_budget_tflop == 56.0 and laptop.scaling_fractions == (0.25, 1.0)
+    assert laptop.scaling_budget_tflop == 32.0 and laptop.scaling_fractions == (0.25, 1.0)
     assert scaling_study.ScalingParams.at_profile("smoke") == scaling_study.ScalingParams()
     with pytest.raises(ValueError, match=r"scaling parameters \['scaling_budget'\] unknown"):
         scaling_study.ScalingParams.at_profile("smoke", ["scaling_budget=3"])

@@ -66,7 +66,21 @@ def caveats(records: list[dict], targets: dict[str, int], all_paintings: int, pa
         f"{len(capped)} of the {len(done)} finished points stopped at the compute budget rather than at "
         f"convergence; their error is an upper bound of the converged one, so the fit may be pessimistic."
         if done else "No point finished.",
+        *([_compute_note(done, paper)] if done else []),
     ]
+
+
+def _compute_note(done: list[dict], paper: dict) -> str:
+    """How the study's compute per point compares with the paper's 100 epochs over its training set: the
+    fit varies the data at a fixed budget, so its floor c holds this budget's limit too."""
+    shown = max(r["epochs_run"] * r["epoch_images"] for r in done)
+    epochs = sorted({r["epochs_run"] for r in done})
+    papers = paper["train_images"] * paper["epochs"]
+    return (f"Every point spends one budget ({done[0]['budget_tflop']:g} TFLOP; {epochs[0]} to {epochs[-1]} epochs "
+            f"of {done[0]['epoch_images']:,} images, at most {shown:,} images shown to a model). The paper showed "
+            f"{paper['epochs']} epochs of {paper['train_images']:,} images, {papers:,} in all, {papers / shown:,.0f} "
+            f"times as many: the curve varies the data at this budget, so the value at the paper's size is what "
+            f"that data would give at this budget, and its floor c includes what the budget leaves unlearnt.")
 
 
 def verdicts(document: dict) -> list[str]:
