@@ -119,3 +119,26 @@ def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tm
     rows.to_csv(table, index=False)
     findings = verdict.best_beside_floor(verdict.Run.load(tmp_path / "book"))
     assert "1.20 times" in findings and "(met)" in findings and "not met" not in findings
+
+
+def study_file(root, profile, points):
+    fit_file(root, profile)
+    (root / "book" / "scaling" / "study.json").write_text(json.dumps({"points": points}))
+
+
+def point(model, images, ms, loss, status="ok"):
+    return {"model": model, "train_images": images, "status": status, "epochs_run": 9, "train_tflop": 31.9,
+            "test": {"ms_ssim": {"mean": ms}, "srgb_loss": {"mean": loss}}}
+
+
+def test_the_scaling_studys_best_point_is_named_beside_the_floor_only_for_the_runs_own_profile(tmp_path):
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    run = verdict.Run.load(tmp_path / "book")
+    assert verdict.best_in_study(run, tmp_path) is None  # no study filed
+    study_file(tmp_path, "smoke", [point("U-Net", 67, 0.95, 0.11)])
+    assert verdict.best_in_study(run, tmp_path) is None  # another profile's study says nothing of this run
+    study_file(tmp_path, "laptop", [point("SmallUViT", 1119, 0.81, 0.19), point("per-pixel MLP", 560, 0.86, 0.17),
+                                    {"model": "U-Net", "train_images": 1119, "status": "failed", "reason": "nan"}])
+    said = verdict.best_in_study(run, tmp_path)
+    assert said.startswith("*The scaling study's best point is the per-pixel MLP* on 560 training images (9 epochs")
+    assert "MS-SSIM 0.8600 and sRGB loss 0.1700, 1.70 times the per-pixel oracle floor" in said

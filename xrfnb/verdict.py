@@ -307,17 +307,38 @@ def best_beside_floor(run: Run) -> str | None:
         return None
     name = models["ms_ssim"].astype(float).idxmax()
     best = models.loc[name]
-    ratio = float(best["srgb_loss"]) / floor
     epochs = run.glue.get("compare_epochs")
+    return (f"*The best model at this budget is the {name}* ({f'{epochs} epochs, ' if epochs else ''}chapter 7's "
+            f"table): {_against_goals(float(best['ms_ssim']), float(best['srgb_loss']), floor)}")
+
+
+def best_in_study(run: Run, root: Path) -> str | None:
+    """The scaling study's best finished point (highest test MS-SSIM, same test set) when the study filed in
+    `book/scaling/` is on this run's profile, beside the per-pixel floor and the goals."""
+    study, fit = root / "book" / "scaling" / "study.json", root / "book" / "scaling" / "fit.json"
+    floor = run.floor(ORACLE, "srgb_loss")
+    if floor is None or not study.exists() or not fit.exists() or read_json(fit).get("profile") != run.profile:
+        return None
+    done = [p for p in read_json(study)["points"] if p["status"] == "ok"]
+    if not done:
+        return None
+    best = max(done, key=lambda p: p["test"]["ms_ssim"]["mean"])
+    return (f"*The scaling study's best point is the {best['model']}* on {best['train_images']:,} training images "
+            f"({best['epochs_run']} epochs, {best['train_tflop']:.1f} TFLOP): "
+            f"{_against_goals(best['test']['ms_ssim']['mean'], best['test']['srgb_loss']['mean'], floor)}")
+
+
+def _against_goals(ms_ssim: float, loss: float, floor: float) -> str:
+    """A model's test numbers, its loss as a multiple of the per-pixel floor, and the goals met or not."""
+    ratio = loss / floor
 
     def met(ok: bool) -> str:
         return "met" if ok else "not met"
 
-    return (f"*The best model at this budget is the {name}* ({f'{epochs} epochs, ' if epochs else ''}chapter 7's "
-            f"table): MS-SSIM {float(best['ms_ssim']):.4f} and sRGB loss {float(best['srgb_loss']):.4f}, "
-            f"{ratio:.2f} times the per-pixel oracle floor of {floor:.4f}. Against the goals beyond the paper, a "
-            f"loss within {FLOOR_FACTOR_GOAL}x the floor ({met(ratio <= FLOOR_FACTOR_GOAL)}) and an MS-SSIM of at "
-            f"least {MS_SSIM_GOAL} ({met(float(best['ms_ssim']) >= MS_SSIM_GOAL)}).")
+    return (f"MS-SSIM {ms_ssim:.4f} and sRGB loss {loss:.4f}, {ratio:.2f} times the per-pixel oracle floor of "
+            f"{floor:.4f}. Against the goals beyond the paper, a loss within {FLOOR_FACTOR_GOAL}x the floor "
+            f"({met(ratio <= FLOOR_FACTOR_GOAL)}) and an MS-SSIM of at least {MS_SSIM_GOAL} "
+            f"({met(ms_ssim >= MS_SSIM_GOAL)}).")
 
 
 def findings_markdown(root: Path) -> str:
@@ -348,7 +369,7 @@ def findings_markdown(root: Path) -> str:
         f"{run.interval('srgb_loss')[0] / 3:.4f} against the paper's {p['srgb_loss']['value']:.4f}.\n",
         "## What the tables say\n",
     ]
-    said = [b for b in (best_beside_floor(run),) if b]
+    said = [b for b in (best_beside_floor(run), best_in_study(run, root)) if b]
     if LOOKUP in run.comparison.index:
         said += [c for c in causes(run, paper()["training"]) if c.startswith("*The model adds")]
     if {400, 1600} <= set(run.counts.index) and "ms_ssim" in run.counts.columns:
