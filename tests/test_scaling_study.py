@@ -201,7 +201,7 @@ def test_a_profiles_training_images_are_counted_as_the_dataset_splits_them():
 
 def test_a_profiles_scaling_block_and_overrides_set_the_study_and_unknown_keys_are_refused():
     laptop = scaling_study.ScalingParams.at_profile("laptop", ["scaling_fractions=[0.25, 1.0]"])
-    assert laptop.scaling_budget_tflop == 32.0 and laptop.scaling_fractions == (0.25, 1.0)
+    assert laptop.scaling_budget_tflop == 16.0 and laptop.scaling_fractions == (0.25, 1.0)
     assert scaling_study.ScalingParams.at_profile("smoke") == scaling_study.ScalingParams()
     with pytest.raises(ValueError, match=r"scaling parameters \['scaling_budget'\] unknown"):
         scaling_study.ScalingParams.at_profile("smoke", ["scaling_budget=3"])
