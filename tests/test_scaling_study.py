@@ -205,3 +205,16 @@ def test_a_profiles_scaling_block_and_overrides_set_the_study_and_unknown_keys_a
     assert scaling_study.ScalingParams.at_profile("smoke") == scaling_study.ScalingParams()
     with pytest.raises(ValueError, match=r"scaling parameters \['scaling_budget'\] unknown"):
         scaling_study.ScalingParams.at_profile("smoke", ["scaling_budget=3"])
+
+
+def test_the_caveats_compare_the_budget_with_the_papers_and_name_a_model_whose_one_epoch_exceeds_it():
+    points = synthetic_points([150, 300, 600])
+    for p in points:
+        p.update(epoch_images=600, budget_tflop=0.1)
+    points[0].update(model="U", epochs_run=1, train_tflop=0.174)
+    paper = scaling_study.paper_scale()
+    notes = scaling_report.caveats(points, TARGETS, 30, paper)
+    shown = 3 * 600
+    assert (f"at most {shown:,} images shown to a model). The paper showed {paper['epochs']} epochs of "
+            f"{paper['train_images']:,} images") in notes[-1]
+    assert "The U's single epoch is 1.74 times the budget" in notes[-1] and "The M's" not in notes[-1]

@@ -76,11 +76,15 @@ def _compute_note(done: list[dict], paper: dict) -> str:
     shown = max(r["epochs_run"] * r["epoch_images"] for r in done)
     epochs = sorted({r["epochs_run"] for r in done})
     papers = paper["train_images"] * paper["epochs"]
-    return (f"Every point spends one budget ({done[0]['budget_tflop']:g} TFLOP; {epochs[0]} to {epochs[-1]} epochs "
+    over = sorted({r["model"]: r["train_tflop"] / r["budget_tflop"] for r in done
+                   if r["epochs_run"] == 1 and r["train_tflop"] > 1.1 * r["budget_tflop"]}.items())
+    exceeded = "".join(f" The {model}'s single epoch is {ratio:.2f} times the budget (a point trains at least one "
+                       f"epoch), so it had that much more compute than the others." for model, ratio in over)
+    return (f"Every point is given one budget ({done[0]['budget_tflop']:g} TFLOP; {epochs[0]} to {epochs[-1]} epochs "
             f"of {done[0]['epoch_images']:,} images, at most {shown:,} images shown to a model). The paper showed "
             f"{paper['epochs']} epochs of {paper['train_images']:,} images, {papers:,} in all, {papers / shown:,.0f} "
             f"times as many: the curve varies the data at this budget, so the value at the paper's size is what "
-            f"that data would give at this budget, and its floor c includes what the budget leaves unlearnt.")
+            f"that data would give at this budget, and its floor c includes what the budget leaves unlearnt.{exceeded}")
 
 
 def verdicts(document: dict) -> list[str]:
