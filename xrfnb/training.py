@@ -121,7 +121,7 @@ def trainer(out_dir: Path, epochs: int, scale: Scale, callbacks: list[Callback] 
                   enable_checkpointing=own, default_root_dir=out_dir,
                   callbacks=[checkpoints, EpochTimer(), EpochCSV(metrics), *callbacks], precision=precision)
     # Deterministic algorithms stay on, but new tensors are not filled with NaN first: that debugging aid
-    # changes no result (tested) and cost the U-Net about a fifth of its CPU training step (RESULTS.md)
+    # changes no result (tested) and slowed the U-Net's CPU step when the cores were shared (RESULTS.md)
     torch.utils.deterministic.fill_uninitialized_memory = False
     return t, metrics
 
