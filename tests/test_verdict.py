@@ -61,6 +61,21 @@ def test_the_box_reads_the_scaling_fit_of_its_own_scale_once_it_is_filed(tmp_pat
     assert "An extrapolation, not a measurement" in box and "0.8612 (0.8400 to 0.8800)" in box
 
 
+def test_the_box_says_what_more_data_alone_adds_at_the_studys_budget(tmp_path):
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    fit_file(tmp_path, "laptop")
+    box = verdict.box_markdown(tmp_path)
+    assert "more data alone" not in box  # no measured points, no budget: nothing is claimed
+    fit = json.loads((tmp_path / "book" / "scaling" / "fit.json").read_text())
+    fit["models"]["SmallUViT"]["points"] = [{"train_images": 100, "status": "ok", "ms_ssim": 0.80},
+                                            {"train_images": 800, "status": "ok", "ms_ssim": 0.85},
+                                            {"train_images": 1600, "status": "failed"}]
+    (tmp_path / "book" / "scaling" / "fit.json").write_text(json.dumps(fit))
+    (tmp_path / "book" / "scaling" / "study.json").write_text(json.dumps({"plan": {"budget_tflop": 16.0}}))
+    box = verdict.box_markdown(tmp_path)
+    assert "budget of 16 TFLOP" in box and "(800 images) reached 0.8500" in box and "adds +0.0112" in box
+
+
 def test_a_scaling_fit_of_another_scale_does_not_answer_for_the_run(tmp_path):
     write_run(tmp_path / "book", "laptop", "2026-11-22")
     fit_file(tmp_path, "smoke")

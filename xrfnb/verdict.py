@@ -200,8 +200,21 @@ def what_it_would_take(root: Path, profile: str) -> str:
     return (f"*An extrapolation, not a measurement.* The scaling study on the `{profile}` data fits "
             f"1 − MS-SSIM = a·N^−α + c; at the paper's {at['train_images']:,} training images it gives SmallUViT "
             f"an MS-SSIM of {at['ms_ssim']:.4f} ({lo:.4f} to {hi:.4f}), against the paper's "
-            f"{paper()['metrics']['ms_ssim']['value']:.4f}. What the curve cannot account for is listed on the "
-            f"results page.")
+            f"{paper()['metrics']['ms_ssim']['value']:.4f}.{_at_the_budget(root, uvit, at['ms_ssim'])} "
+            f"What the curve cannot account for is listed on the results page.")
+
+
+def _at_the_budget(root: Path, fit: dict, extrapolated: float) -> str:
+    """What more data alone adds beyond the study's largest measured point, at the study's one budget."""
+    done = [p for p in fit.get("points", []) if p.get("status") == "ok"]
+    study = root / "book" / "scaling" / "study.json"
+    budget = read_json(study).get("plan", {}).get("budget_tflop") if study.exists() else None
+    if not done or budget is None:
+        return ""
+    last = max(done, key=lambda p: p["train_images"])
+    return (f" That is at the study's compute budget of {budget:g} TFLOP a training run: its largest measured "
+            f"point ({last['train_images']:,} images) reached {last['ms_ssim']:.4f}, so at this budget more "
+            f"data alone adds {extrapolated - last['ms_ssim']:+.4f}.")
 
 
 def _numbers_table(run: Run, scale: dict) -> str:
