@@ -240,8 +240,8 @@ def test_training_on_cpu_is_deterministic_and_samples_the_training_ms_ssim(tmp_p
 
 
 def test_training_keeps_deterministic_algorithms_but_does_not_fill_new_memory(tmp_path):
-    """Filling every new tensor with NaN (a debugging aid of deterministic mode) cost the U-Net a fifth of
-    its CPU step; turning it off must leave the trained weights bit for bit the same."""
+    """Filling every new tensor with NaN (a debugging aid of deterministic mode) slowed the U-Net's CPU step
+    on shared cores; turning it off must leave the trained weights bit for bit the same."""
     from xrfnb import training
 
     def weights(fill: bool) -> list[torch.Tensor]:
