@@ -88,3 +88,24 @@ def test_line_contrasts_find_the_element_that_separates_two_pigments(palette):
     found = information.separating_elements(information.line_contrasts(s, palette.energy))
     by_element = {row["element"]: row for row in found}
     assert by_element["Hg L3M5"]["high"] == 0 and by_element["Ti KL3"]["high"] == 1
+
+
+def test_pooled_decisions_are_those_of_the_pooled_counts():
+    """Pooling the log-likelihoods is the cheap form of pooling the counts: every decision is the same."""
+    from scipy import ndimage
+
+    close = two_cluster_sample(np.array([[0.3, 0.2, 0.25, 0.25], [0.2, 0.3, 0.25, 0.25]]), counts=30)
+    cube = close.cube()
+    log_p = np.log(close.mixtures)
+    for pool in (3, 5):
+        summed = ndimage.uniform_filter(cube.astype(np.float64), size=(pool, pool, 1), mode="nearest")
+        assert (information.oracle_labels(cube, close.mixtures, pool) == (summed @ log_p.T).argmax(-1)).all()
+
+
+def test_measurements_do_not_depend_on_the_number_of_workers(palette):
+    crops = np.random.default_rng(1).integers(0, 256, (3, 24, 24, 3), dtype=np.uint8)
+    samples = [(synth.synthesize(crop, palette, seed=i), crop) for i, crop in enumerate(crops)]
+    alone = information.diagnostics(samples, palette, 0.75, pools=(1, 3))
+    shared = information.diagnostics(samples, palette, 0.75, pools=(1, 3), workers=2)
+    assert list(alone.columns) == list(shared.columns) and len(shared) == 3
+    np.testing.assert_allclose(shared.values, alone.values, rtol=1e-5, atol=1e-6)

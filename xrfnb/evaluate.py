@@ -69,15 +69,17 @@ def paper_vs_reproduced(per_image: pd.DataFrame, paintings: np.ndarray, profile:
     return pd.DataFrame(rows)
 
 
-def floors(store: Store, indices: np.ndarray, palette: Palette, pools: tuple[int, ...] = (1, 3)) -> pd.DataFrame:
+def floors(store: Store, indices: np.ndarray, palette: Palette, pools: tuple[int, ...] = (1, 3),
+           workers: int = 1) -> pd.DataFrame:
     """What the data allow on the given test images, as rows that sit beside `compare`'s.
 
     The first row is the clustered image itself (every pixel its cluster's mean colour), which no model of
     these cubes can beat; the others are the maximum-likelihood cluster decoder given the true mixtures,
-    per pixel or on counts pooled over p x p neighbourhoods. Columns: `information.FLOOR_METRICS`.
+    per pixel or on counts pooled over p x p neighbourhoods. Columns: `information.FLOOR_METRICS`. The
+    images are measured over `workers` processes.
     """
     found = information.diagnostics(information.store_samples(store, indices), palette, store.config.threshold,
-                                    pools)
+                                    pools, workers)
     return information.floor_table(found, pools)
 
 
@@ -155,15 +157,17 @@ class EvaluateParams(StageParams):
              "dense_test_sample.h5")
     code = ("xrfnb.evaluate", "xrfnb.compared", "xrfnb.diagnosis", "xrfnb.recolour", "xrfnb.smalluvit",
             "xrfnb.baselines", "xrfnb.metrics", "xrfnb.training")
-    unkeyed = frozenset({"robust_counts", "explore_images"})
+    unkeyed = frozenset({"robust_counts", "explore_images", "workers"})
 
     seed: int = 0  # seeds the robustness and out-of-distribution cubes
     compare_epochs: int = 15  # the training budget of every model in the baseline and ablation table
     robust_counts: list[int] = dataclasses.field(default_factory=lambda: [50, 100, 200, 400, 1000, 2000])
     explore_images: int = 12  # test images the static page of the test-set explorer holds (every model each)
+    workers: int = 1  # processes measuring the data's floors (the same rows for any number)
 
     def validate(self) -> None:
-        positive(self.stage, compare_epochs=self.compare_epochs, explore_images=self.explore_images)
+        positive(self.stage, compare_epochs=self.compare_epochs, explore_images=self.explore_images,
+                 workers=self.workers)
         positive(self.stage, **{f"robust_counts[{i}]": c for i, c in enumerate(self.robust_counts)})
 
 
@@ -226,10 +230,11 @@ def robustness(store: Store, palette: Palette, dve_model: dve.DVE, module: recol
     recolouring trusts its input statistics. Returns (metrics by counts, metrics by realism option).
     """
     base = [store.synthesis(int(i)) for i in indices]
-    target = rgb_tensor(np.stack([store.rgb(int(i)) for i in indices]))
+    target = rgb_tensor(np.stack([store.rgb(int(i)) for i in indices])).to(device)
 
-    def score(syntheses: list[synth.Synthesis]) -> dict[str, float]:
-        return metrics.evaluate(torch.from_numpy(recolour_syntheses(syntheses, dve_model, module, device)), target)
+    def score(syntheses: list[synth.Synthesis]) -> dict[str, float]:  # the metrics on the models' device
+        pred = torch.from_numpy(recolour_syntheses(syntheses, dve_model, module, device)).to(device)
+        return metrics.evaluate(pred, target)
 
     by_counts = pd.DataFrame({c: score([dataclasses.replace(s, counts=c) for s in base]) for c in counts}).T
     by_counts.index.name = "counts per pixel"
