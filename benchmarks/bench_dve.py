@@ -4,7 +4,7 @@ Spectra are drawn from the paper palette's spectra (400 counts, 512 channels). T
 whole Lightning epochs after a warm-up epoch; embedding covers encoding alone and drawing + encoding
 whole 128 x 128 cubes, the way the embedding stage works.
 
-    python benchmarks/bench_dve.py [--spectra 100000] [--batch 4096]
+    python benchmarks/bench_dve.py [--spectra 100000] [--batch 4096] [--label NAME]
 """
 
 import argparse
@@ -60,6 +60,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spectra", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=4096)
+    ap.add_argument("--label", default="", help="suffix of the result's name (e.g. gpu)")
     args = ap.parse_args()
     palette = pigments.paper_palette()
     counts = spectra(args.spectra, palette)
@@ -73,7 +74,7 @@ def main() -> None:
             "draw_and_encode_spectra_per_s": cube_embed_rate(model, palette, device),
         }
     print(json.dumps(results, indent=2))
-    record.save("dve", results)
+    record.save("dve" + (f"_{args.label}" if args.label else ""), results)
 
 
 if __name__ == "__main__":

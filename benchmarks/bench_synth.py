@@ -6,7 +6,7 @@ K in {9, 10}, on one CPU core. ganx 0.0.2 crashes when the top channels of a mix
 `get_xrf_distr_2D` is given a fixed-length histogram; its algorithm and cost are unchanged.
 On a GPU, also reports cubes per second of the torch sampler.
 
-    python benchmarks/bench_synth.py [--repeat 5] [--size 128]
+    python benchmarks/bench_synth.py [--repeat 5] [--size 128] [--label NAME]
 """
 
 import os
@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--channels", type=int, default=512)
+    ap.add_argument("--label", default="", help="suffix of the result's name (e.g. gpu)")
     args = ap.parse_args()
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     torch.set_num_threads(1)
@@ -107,7 +108,7 @@ def main() -> None:
         results["gpu_cubes_per_s"] = 1 / sec
 
     print(json.dumps(results, indent=2))
-    record.save("synth", results)
+    record.save("synth" + (f"_{args.label}" if args.label else ""), results)
     print(f"ganx 0.0.2: {results['ganx_s']:.3f} s/cube   xrfnb: {results['xrfnb_s'] * 1e3:.1f} ms/cube "
           f"(clustering {results['xrfnb_cluster_s'] * 1e3:.1f} ms, counts {results['xrfnb_cube_s'] * 1e3:.1f} ms)"
           f"   ratio {results['speedup']:.1f}x on one CPU core")
