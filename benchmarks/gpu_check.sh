@@ -96,9 +96,16 @@ phase() {  # phase NAME LIMIT_S COMMAND...: run once, time-boxed, and mark it do
   printf '%s\t%s\t%s\t%s\n' "$name" "$start" "$end" "$code" >>"$state/phases.tsv"
   if [ "$code" -eq 0 ]; then touch "$state/$name.done"; echo "== $name: ok"; else
     echo "== $name: FAILED (exit $code)"
-    pkill -f ipykernel_launcher  # a notebook kernel runs in a session of its own, which a time-out does not end
+    end_kernels
   fi
   return 0
+}
+
+end_kernels() {  # this checkout's notebook kernels: each runs in a session of its own, which a time-out does not end
+  local pid
+  for pid in $(pgrep -f ipykernel_launcher); do
+    case $(readlink "/proc/$pid/cwd") in "$root"/*) kill "$pid" 2>/dev/null ;; esac
+  done
 }
 
 install() {
