@@ -3,7 +3,7 @@
 # `lite` profile, publish it, run the GPU benchmarks, and pack everything into at most 8 files under $OUT.
 #
 #   here, first:      bash benchmarks/gpu_check.sh --prepare
-#   on the machine:   bash benchmarks/gpu_check.sh              (the device tool's run, carrying .whl)
+#   on the machine:   bash benchmarks/gpu_check.sh              (the device tool's run: carry .whl, timeout_s 570)
 #   back here:        bash benchmarks/gpu_check.sh --unpack FOLDER    (FOLDER: where the files came back)
 #                     bash benchmarks/gpu_check.sh --restore          (instead, when nothing usable came back)
 #
