@@ -39,7 +39,8 @@ unpack() {  # the files that came back -> the working tree: published book, scal
 }
 pins() { for n in "$@"; do grep -i "^$n==" requirements.lock || { echo "gpu_check: $n not in the lock" >&2; exit 2; }; done; }
 prepare() {  # here: the wheelhouse, and the published book set aside, so that what travels fits 64 MiB
-  if ! compgen -G ".whl/*.whl" >/dev/null; then
+  if ! compgen -G ".whl/myst_nb-*.whl" >/dev/null; then  # the last of them to be fetched: a whole wheelhouse
+    rm -rf .whl
     # what the notebooks import beyond the machine's own packages, with their dependencies; then, without
     # theirs, what the book's glue and citations need at run time (myst-nb's glue needs docutils alone,
     # not Sphinx, which the book's build here needs)
