@@ -109,3 +109,18 @@ def test_measurements_do_not_depend_on_the_number_of_workers(palette):
     shared = information.diagnostics(samples, palette, 0.75, pools=(1, 3), workers=2)
     assert list(alone.columns) == list(shared.columns) and len(shared) == 3
     np.testing.assert_allclose(shared.values, alone.values, rtol=1e-5, atol=1e-6)
+
+
+def test_clusters_of_one_mixture_go_to_the_first_of_them_whatever_the_rounding():
+    """Three clusters, two of which draw from the same mixture up to rounding: the oracle cannot tell those
+    two apart, so all their pixels go to the first, and the third keeps its own."""
+    mixtures = np.array([[0.4, 0.3, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
+    mixtures[2, 0] += 4e-18  # what the threshold's pigment weights leave behind
+    labels = np.repeat(np.arange(3, dtype=np.uint8), 64).reshape(12, 16)
+    s = synth.Synthesis(labels=labels, cluster_rgb=np.eye(3), weights=np.eye(3), mixtures=mixtures, seed=0,
+                        image_index=0, counts=400)
+    assert list(information.first_alike(mixtures)) == [0, 1, 0]
+    for pool in (1, 3):
+        decided = information.oracle_labels(s.cube(), mixtures, pool)
+        assert set(np.unique(decided[labels != 1])) == {0}
+        assert (decided[labels == 1] == 1).mean() > 0.9

@@ -51,19 +51,37 @@ def colour_nats(mixtures: np.ndarray, shares: np.ndarray, counts: float) -> floa
     return float(counts * shares @ kl)
 
 
+def first_alike(mixtures: np.ndarray, tol: float = TINY) -> np.ndarray:
+    """For each cluster (K, E rows), the first cluster whose mixture equals its own within `tol`.
+
+    Clusters whose pigments pass the threshold alike draw from one mixture, up to rounding (about 1e-18),
+    and nothing in their counts tells them apart; which of them wins a likelihood comparison is rounding.
+    """
+    m = np.asarray(mixtures, np.float64)
+    first = np.arange(len(m))
+    for k in range(1, len(m)):
+        alike = np.flatnonzero(np.abs(m[:k] - m[k]).max(1) <= tol)
+        if len(alike):
+            first[k] = first[alike[0]]
+    return first
+
+
 def oracle_labels(cube: np.ndarray, mixtures: np.ndarray, pool: int = 1) -> np.ndarray:
     """Maximum-likelihood cluster of every pixel (H, W) given the true mixtures (K, E).
 
     With `pool` > 1 each pixel is decided on the counts summed over its pool x pool neighbourhood
     (edges repeat the border pixels). Summing and the log-likelihood are both linear in the counts, so the
-    sum is taken over the K log-likelihoods rather than the E channels: the same decision, E / K times less work.
+    sum is taken over the K log-likelihoods rather than the E channels: E / K times less work. Clusters of
+    one mixture (`first_alike`) are decided as one, and their pixels go to the first of them, so that no
+    decision depends on rounding.
     """
     counts = np.asarray(cube, np.float64)
-    log_p = np.log(np.clip(np.asarray(mixtures, np.float64), TINY, None))
+    distinct = np.unique(first_alike(mixtures))
+    log_p = np.log(np.clip(np.asarray(mixtures, np.float64)[distinct], TINY, None))
     loglik = (counts.reshape(-1, counts.shape[-1]) @ log_p.T).reshape(*cube.shape[:2], len(log_p))
     if pool > 1:
         loglik = ndimage.uniform_filter(loglik, size=(pool, pool, 1), mode="nearest") * pool * pool
-    return loglik.argmax(-1)
+    return distinct[loglik.argmax(-1)]
 
 
 #: The scores of every floor: the paper's loss and metric, the index its figures show, and CIEDE2000.
