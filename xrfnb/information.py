@@ -75,10 +75,19 @@ def oracle_labels(cube: np.ndarray, mixtures: np.ndarray, pool: int = 1) -> np.n
     one mixture (`first_alike`) are decided as one, and their pixels go to the first of them, so that no
     decision depends on rounding.
     """
-    counts = np.asarray(cube, np.float64)
+    return _decide(*_log_likelihoods(cube, mixtures), pool)
+
+
+def _log_likelihoods(cube: np.ndarray, mixtures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct mixtures' clusters (D,) and every pixel's log-likelihood under each (H, W, D)."""
     distinct = np.unique(first_alike(mixtures))
     log_p = np.log(np.clip(np.asarray(mixtures, np.float64)[distinct], TINY, None))
-    loglik = (counts.reshape(-1, counts.shape[-1]) @ log_p.T).reshape(*cube.shape[:2], len(log_p))
+    counts = np.asarray(cube, np.float64).reshape(-1, cube.shape[-1])
+    return distinct, (counts @ log_p.T).reshape(*cube.shape[:2], len(distinct))
+
+
+def _decide(distinct: np.ndarray, loglik: np.ndarray, pool: int) -> np.ndarray:
+    """The most likely cluster of every pixel, on log-likelihoods summed over pool x pool neighbourhoods."""
     if pool > 1:
         loglik = ndimage.uniform_filter(loglik, size=(pool, pool, 1), mode="nearest") * pool * pool
     return distinct[loglik.argmax(-1)]
@@ -103,9 +112,10 @@ def oracle_floor(s: synth.Synthesis, rgb: np.ndarray, cube: np.ndarray, pools: t
     FLOOR_METRICS of the decoded colours against `rgb` (H, W, 3 uint8).
     """
     target = torch.as_tensor(np.asarray(rgb, np.float32) / 255.0).permute(2, 0, 1)[None]
+    distinct, loglik = _log_likelihoods(cube, s.mixtures)  # once for every pool
     rows = []
     for pool in pools:
-        labels = oracle_labels(cube, s.mixtures, pool)
+        labels = _decide(distinct, loglik, pool)
         rows.append({"pool": pool, "accuracy": float((labels == s.labels).mean()),
                      **scores(s.cluster_rgb[labels], target)})
     return rows
@@ -150,19 +160,15 @@ def resynthesise(s: synth.Synthesis, palette: Palette, threshold: float, counts:
                            image_index=s.image_index, counts=counts)
 
 
-def _measure(job: tuple) -> dict:
-    return measure(*job)
-
-
 def measure_all(jobs: list[tuple], workers: int = 1) -> list[dict]:
     """`measure(*job)` for every job, in order, over `workers` processes (one torch thread each).
 
     Every job is independent and its cube is seeded by its synthesis, so the rows do not depend on `workers`.
     """
     if workers <= 1 or len(jobs) < 2:
-        return [_measure(job) for job in jobs]
+        return [measure(*job) for job in jobs]
     with ProcessPoolExecutor(min(workers, len(jobs)), initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        return list(pool.map(_measure, jobs))
+        return list(pool.map(measure, *zip(*jobs)))
 
 
 def sensitivity(samples: list[tuple[synth.Synthesis, np.ndarray]], palettes: dict[str, Palette],
@@ -174,11 +180,10 @@ def sensitivity(samples: list[tuple[synth.Synthesis, np.ndarray]], palettes: dic
     cases = [(model, threshold, n) for model in palettes for threshold in thresholds for n in counts]
     jobs = [(resynthesise(s, palettes[model], threshold, n), rgb, palettes[model], threshold, pools)
             for model, threshold, n in cases for s, rgb in samples]
-    found = measure_all(jobs, workers)
-    per_case = len(samples)
+    found = iter(measure_all(jobs, workers))
     return pd.DataFrame([{"sample model": model, "threshold": threshold, "counts": n,
-                          **pd.DataFrame(found[i * per_case:(i + 1) * per_case]).mean().to_dict()}
-                         for i, (model, threshold, n) in enumerate(cases)])
+                          **pd.DataFrame([next(found) for _ in samples]).mean().to_dict()}
+                         for model, threshold, n in cases])
 
 
 def line_contrasts(s: synth.Synthesis, energy: np.ndarray, lines: dict[str, str] = synth.MAP_LINES,
