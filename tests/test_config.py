@@ -3,11 +3,12 @@ when results can."""
 
 import dataclasses
 import importlib
+import inspect
 import sys
 
 import pytest
 
-from xrfnb import config, dve, pigments, recolour
+from xrfnb import config, dataset, dve, pigments, recolour
 from xrfnb.pipeline import runner, stages
 
 from conftest import ROOT
@@ -82,3 +83,41 @@ def test_the_palette_records_its_instrument_and_its_users_read_it(tmp_path):
     rec = config.read_record(tmp_path, "01_pigments")
     assert rec["parameters"]["anode"] == "Rh" and params.done(tmp_path)
     assert not dataclasses.replace(params, anode="Mo").done(tmp_path)
+
+
+def test_moving_or_renaming_a_module_changes_no_key(tmp_path, monkeypatch):
+    """A module moved into a subpackage (its relative imports one level deeper, the stage's `code` naming
+    the new path, the modules listed in another order) keeps its stage's key; a code edit does not."""
+    package = tmp_path / "movable"
+    (package / "sub").mkdir(parents=True)
+    for folder in (package, package / "sub"):
+        (folder / "__init__.py").write_text("")
+    (package / "helper.py").write_text("def g(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def fingerprint(files: dict[str, str], *names: str) -> str:
+        for path, source in files.items():
+            (package / path).write_text(source)
+        for name in [m for m in sys.modules if m.startswith("movable")]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+        return config.code_fingerprint(*names)
+
+    stage = 'from .helper import g\n\nCODE = ("xrfnb.stage", "xrfnb.helper")\n\ndef f(x):\n    return 2 * g(x)\n'
+    before = fingerprint({"stage.py": stage}, "movable.stage", "movable.helper")
+    moved = stage.replace("from .helper", "from ..helper").replace("xrfnb.stage", "xrfnb.sub.renamed")
+    (package / "stage.py").unlink()
+    assert fingerprint({"sub/renamed.py": moved}, "movable.helper", "movable.sub.renamed") == before
+    edited = moved.replace("2 * g(x)", "3 * g(x)")
+    assert fingerprint({"sub/renamed.py": edited}, "movable.helper", "movable.sub.renamed") != before
+
+
+def test_a_real_stage_module_moved_one_level_down_keeps_its_digest():
+    """The synthetic-data stage's own source, with every relative import one level deeper and its module
+    paths renamed, as after a move into a subpackage, hashes the same."""
+    import re
+
+    source = inspect.getsource(dataset)
+    moved = re.sub(r"from \.", "from ..", source).replace('"xrfnb.synth"', '"xrfnb.synthetic.generate"')
+    assert moved != source
+    assert config.source_digest(moved) == config.source_digest(source)

@@ -23,6 +23,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
@@ -183,15 +184,40 @@ def one_of(stage: str, name: str, value: str, known: tuple[str, ...]) -> None:
 
 
 def code_fingerprint(*modules: str) -> str:
-    """A hash of what the named modules compute: their syntax trees with docstrings removed, so that a
-    comment, a docstring or the layout of a line changes nothing, and any change to the code does."""
-    digest = hashlib.sha256()
-    for name in modules:
-        tree = ast.parse(inspect.getsource(importlib.import_module(name)))
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
-                node.body = body[1:] or [ast.Pass()]
-        digest.update(name.encode() + ast.dump(tree).encode())
-    return digest.hexdigest()
+    """A hash of what the named modules compute, not of where they live: each module's syntax tree with
+    docstrings removed (a comment, docstring or line layout changes nothing), its imports reduced to the
+    names they bind and the package's module paths in strings blanked (a move or rename changes nothing),
+    the modules' hashes sorted (their order changes nothing). Any change to the code itself does."""
+    digests = sorted(source_digest(inspect.getsource(importlib.import_module(name))) for name in modules)
+    return hashlib.sha256("".join(digests).encode()).hexdigest()
+
+
+PACKAGE_PATH = re.compile(r"xrfnb(\.\w+)+")  # a module of this package named in a string, e.g. "xrfnb.synth"
+
+
+class _Placeless(ast.NodeTransformer):
+    """Removes from a syntax tree what says where code lives rather than what it computes."""
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+        return super().visit(node)
+
+    def visit_Import(self, node: ast.Import) -> ast.AST:
+        return ast.Expr(ast.Tuple([ast.Name(a.asname or a.name.split(".")[0]) for a in node.names]))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+        return ast.Expr(ast.Tuple([ast.Name(a.asname or a.name) for a in node.names]))
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if isinstance(node.value, str) and PACKAGE_PATH.fullmatch(node.value):
+            return ast.Constant("<module>")
+        return node
+
+
+def source_digest(source: str) -> str:
+    """The hash of one module's source as `code_fingerprint` sees it."""
+    tree = _Placeless().visit(ast.parse(source))
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
