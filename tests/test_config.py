@@ -110,6 +110,8 @@ def test_moving_or_renaming_a_module_changes_no_key(tmp_path, monkeypatch):
     assert fingerprint({"sub/renamed.py": moved}, "movable.helper", "movable.sub.renamed") == before
     edited = moved.replace("2 * g(x)", "3 * g(x)")
     assert fingerprint({"sub/renamed.py": edited}, "movable.helper", "movable.sub.renamed") != before
+    other_library = "from math import floor as g\n" + moved.replace("from ..helper import g\n", "")
+    assert fingerprint({"sub/renamed.py": other_library}, "movable.helper", "movable.sub.renamed") != before
 
 
 def test_a_real_stage_module_moved_one_level_down_keeps_its_digest():

@@ -185,9 +185,10 @@ def one_of(stage: str, name: str, value: str, known: tuple[str, ...]) -> None:
 
 def code_fingerprint(*modules: str) -> str:
     """A hash of what the named modules compute, not of where they live: each module's syntax tree with
-    docstrings removed (a comment, docstring or line layout changes nothing), its imports reduced to the
-    names they bind and the package's module paths in strings blanked (a move or rename changes nothing),
-    the modules' hashes sorted (their order changes nothing). Any change to the code itself does."""
+    docstrings removed (a comment, docstring or line layout changes nothing); without its imports of the
+    package's own modules, whose code the stage's `code` list hashes, and with the package's module paths in
+    strings blanked (a move or rename changes nothing); the modules' hashes sorted (their order changes
+    nothing). Any change to the code itself, or to its imports from other libraries, does."""
     digests = sorted(source_digest(inspect.getsource(importlib.import_module(name))) for name in modules)
     return hashlib.sha256("".join(digests).encode()).hexdigest()
 
@@ -205,11 +206,12 @@ class _Placeless(ast.NodeTransformer):
             node.body = body[1:] or [ast.Pass()]
         return super().visit(node)
 
-    def visit_Import(self, node: ast.Import) -> ast.AST:
-        return ast.Expr(ast.Tuple([ast.Name(a.asname or a.name.split(".")[0]) for a in node.names]))
+    def visit_Import(self, node: ast.Import) -> ast.AST | None:
+        return None if any(PACKAGE_PATH.fullmatch(a.name) or a.name == "xrfnb" for a in node.names) else node
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
-        return ast.Expr(ast.Tuple([ast.Name(a.asname or a.name) for a in node.names]))
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST | None:
+        own = node.level > 0 or (node.module or "").split(".")[0] == "xrfnb"
+        return None if own else node
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
         if isinstance(node.value, str) and PACKAGE_PATH.fullmatch(node.value):
