@@ -47,6 +47,9 @@ def test_the_palette_is_part_of_the_pigment_stages_key(tmp_path):
     assert len(set(keys.values())) == 3
     write_palette(own, {"Mine": {**OWN, "rgb": [10, 20, 31]}}, extends="paper")  # the same path, edited
     assert pigments.PaletteParams(palette=str(own)).key({}) != keys[str(own)]
+    edited = pigments.PaletteParams(palette=str(own)).key({})
+    own.write_text("# a comment changes nothing\n" + own.read_text())
+    assert pigments.PaletteParams(palette=str(own)).key({}) == edited
 
 
 def test_a_copper_region_is_attributed_to_copper_pigments_and_the_paper_palette_leaves_its_copper_unexplained():

@@ -24,6 +24,7 @@ the pigment and the field, before anything is written.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -136,10 +137,14 @@ def read(palette: str = "paper") -> PaletteFile:
 
 
 def digest(palette: PaletteFile) -> str:
-    """A hash of the palette's files (YAML and measured spectra): another file, another key."""
+    """A hash of the palette's files: a YAML file by what it says (a comment edit changes no key), a measured
+    spectrum by its bytes. Another file, another key."""
     h = hashlib.sha256()
     for path in palette.files:
-        h.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
+        data = path.read_bytes()
+        if path.suffix in (".yml", ".yaml"):
+            data = json.dumps(yaml.safe_load(data), sort_keys=True, default=str).encode()
+        h.update(path.name.encode() + hashlib.sha256(data).digest())
     return h.hexdigest()
 
 
