@@ -161,7 +161,7 @@ def test_finished_training_is_reused_not_repeated(tmp_path, monkeypatch):
 def test_sharded_embedding_equals_a_single_process(tmp_path):
     from test_dataset import painting
 
-    from xrfnb import dataset, pigments
+    from xrfnb import dataset, embedded, pigments
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -173,10 +173,10 @@ def test_sharded_embedding_equals_a_single_process(tmp_path):
                      dataset.GenerateConfig(samples=7, size=16), progress=False)
     store = dataset.Store(tmp_path / "dataset.h5")
     model = dve.DVE(dve.DVEConfig())
-    dve.embed(model, store, tmp_path / "one.h5", "k", progress=False)
+    embedded.embed(model, store, tmp_path / "one.h5", "k", progress=False)
     for rank in range(2):
-        dve.embed(model, store, tmp_path / "two.h5", "k", progress=False, shard=(rank, 2))
-    dve.merge_embedded(store, tmp_path / "two.h5", "k", world=2)
+        embedded.embed(model, store, tmp_path / "two.h5", "k", progress=False, shard=(rank, 2))
+    embedded.merge_embedded(store, tmp_path / "two.h5", "k", world=2)
     import h5py
 
     with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "two.h5") as b:

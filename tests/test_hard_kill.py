@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from test_dataset import painting
-from xrfnb import commits, dataset, dve
+from xrfnb import commits, dataset, dve, embedded
 from xrfnb.config import record_path
 from xrfnb.io import write_json
 from xrfnb.pipeline import cli
@@ -127,7 +127,7 @@ def test_embedding_killed_part_way_redoes_only_what_was_not_committed(inputs, tm
     (run / "dve").mkdir()
     torch.save({"hyper_parameters": {"config": asdict(config)}, "state_dict": model.state_dict()},
                run / "dve" / "dve.ckpt")
-    for stage in dve.EmbedParams.after:  # the stage key reads what its input stages recorded
+    for stage in embedded.EmbedParams.after:  # the stage key reads what its input stages recorded
         write_json(record_path(run, stage), {"stage": stage, "key": f"test-{stage}"})
     args = ["stage", "embed", "--profile", "smoke"]
     committed = kill_part_way(args, tmp_path, run / "embedded.h5.partial", n)
@@ -137,7 +137,7 @@ def test_embedding_killed_part_way_redoes_only_what_was_not_committed(inputs, tm
         stats = json.loads(h5.attrs["stats"])
     assert stats["embedded_now"] == n - len(committed) < n
     store = dataset.Store(run / "dataset.h5")
-    dve.embed(dve.load(run / "dve" / "dve.ckpt", len(store.energy)), store, tmp_path / "ref.h5", "ref",
+    embedded.embed(dve.load(run / "dve" / "dve.ckpt", len(store.energy)), store, tmp_path / "ref.h5", "ref",
               batch_samples=8, progress=False)
     assert embedded_hash(run / "embedded.h5") == embedded_hash(tmp_path / "ref.h5")
 

@@ -22,13 +22,10 @@ Hellinger map, which makes Poisson noise roughly uniform across channels and tot
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import h5py
 import lightning as L
 import numpy as np
 import torch
@@ -37,7 +34,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import dve_losses, training
-from .commits import Every
 from .config import ParameterError, StageParams, positive
 from .dve_losses import (check_clustering, kl_divergence, mmd, reconstruction_loss, rescale, silhouette_term,
                          update_centroids)
@@ -325,109 +321,6 @@ def embed_cube(model: DVE, cube: np.ndarray, device: str = "cpu") -> np.ndarray:
     h, w, _ = cube.shape
     z = encode(model, rearrange(cube, "h w e -> (h w) e"), device=device)
     return rearrange(z, "(h w) c -> c h w", h=h, w=w).astype(np.float16)
-
-
-def _create_embedded(h5: h5py.File, store) -> None:
-    n, size = len(store), store.config.size
-    h5.create_dataset("embedded", (n, 3, size, size), np.float16, chunks=(1, 3, size, size))
-    h5.create_dataset("rgb", (n, size, size, 3), np.uint8, chunks=(1, size, size, 3), compression="lzf")
-    h5.create_dataset("done", (n,), bool)
-    h5["split"], h5["painting"] = store.split, store.painting
-
-
-def embed(model: DVE, store, out: str | Path, key: str, device: str = "cpu", batch_samples: int = 8,
-          progress: bool = True, shard: tuple[int, int] = (0, 1), every: Every | None = None) -> dict:
-    """Embed every sample of a dataset store into `out`: (N, 3, H, W) float16 images beside their RGB.
-
-    Each sample's cube is drawn (on `device`) and encoded pixel by pixel with the latent mean, in
-    batches of `batch_samples` samples. Resumable and atomic (see `io.resumable_h5`), committed `every`
-    so often, so a hard kill loses at most that (`commits.periodic()`: 30 s or 256 samples); a finished store
-    with the same `key` (dataset and DVE checkpoint) is reused. With `shard=(rank, world)` only samples
-    i % world == rank are embedded, into a shard file for `merge_embedded`. Returns counts and throughput.
-    """
-    from functools import partial
-
-    from tqdm import tqdm
-
-    from .io import complete_h5, resumable_h5
-
-    out = Path(out)
-    if complete_h5(out, key):
-        with h5py.File(out, "r") as h5:
-            return json.loads(h5.attrs["stats"])
-    model = model.to(device).eval()
-    start, pixels = time.perf_counter(), 0
-    with resumable_h5(out, key, partial(_create_embedded, store=store), shard, every) as (commits, todo):
-        with tqdm(total=len(todo), desc="embedding", unit="sample", disable=not progress) as bar:
-            for chunk in np.array_split(todo, max(1, -(-len(todo) // batch_samples))):
-                if len(chunk) == 0:
-                    continue
-                cubes = np.stack([store.cube(int(i), device) for i in chunk])
-                z = encode(model, rearrange(cubes, "b h w e -> (b h w) e"), device=device)
-                images = rearrange(z, "(b h w) c -> b c h w", b=len(chunk), h=cubes.shape[1], w=cubes.shape[2])
-                commits.put_block(chunk, {"embedded": images.astype(np.float16),
-                                          "rgb": np.stack([store.rgb(int(i)) for i in chunk])})
-                pixels += cubes.shape[0] * cubes.shape[1] * cubes.shape[2]
-                bar.update(len(chunk))
-        seconds = time.perf_counter() - start
-        stats = {"samples": len(store), "embedded_now": int(len(todo)), "seconds": round(seconds, 3),
-                 "spectra_per_s": round(pixels / seconds, 1) if pixels else None, "device": device}
-        commits.h5.attrs["stats"] = json.dumps(stats)
-    return stats
-
-
-def merge_embedded(store, out: str | Path, key: str, world: int) -> None:
-    """Assemble the embedded store at `out` from the shard files of `embed(..., shard=(rank, world))`."""
-    from functools import partial
-
-    from .io import complete_h5, merge_shards
-
-    if not complete_h5(out, key):
-        merge_shards(out, key, world, partial(_create_embedded, store=store))
-        with h5py.File(out, "r+") as h5:
-            h5.attrs["stats"] = json.dumps({"samples": len(store), "merged_shards": world})
-
-
-@dataclass(frozen=True)
-class EmbedParams(StageParams):
-    """Chapter 5: every sample of the dataset encoded by the DVE."""
-
-    stage = "05_embedded_dataset"
-    after = ("03_synthetic_maxrf", "04_train_dve")
-    reads = ("dataset.h5", "dataset.card.json", "dve/dve.ckpt")
-    writes = ("embedded.h5",)
-    code = ("xrfnb.dve", "xrfnb.embedded")
-    unkeyed = frozenset({"embed_batch_samples", "n_examples"})
-
-    embed_batch_samples: int = 8  # samples encoded together
-    n_examples: int = 4  # test samples shown
-
-    def validate(self) -> None:
-        positive(self.stage, embed_batch_samples=self.embed_batch_samples, n_examples=self.n_examples)
-
-
-def embed_stage(run: Path, params: EmbedParams, shard: tuple[int, int] = (0, 1), merge_world: int = 0,
-                device: str | None = None, progress: bool = False) -> dict:
-    """The embedding stage on a run directory (`dataset.h5`, `dve/dve.ckpt` in; `embedded.h5` out), as the
-    notebook and `xrfnb stage embed` run it; `shard`/`merge_world` as in `dataset.run_stage`. The stage
-    key keys the store, so the SmallUViT training that reads it follows the dataset and the DVE."""
-    from .dataset import Store
-    from .device import torch_device
-
-    run = Path(run)
-    store = Store(run / "dataset.h5")
-    key = params.current_key(run)
-    if merge_world:
-        merge_embedded(store, run / "embedded.h5", key, merge_world)
-        stats = {"samples": len(store), "merged_shards": merge_world}
-    else:
-        model = load(run / "dve" / "dve.ckpt", n_channels=len(store.energy))
-        stats = embed(model, store, run / "embedded.h5", key, device=device or torch_device("auto"),
-                      batch_samples=params.embed_batch_samples, progress=progress, shard=shard)
-        if shard[1] > 1:
-            return stats
-    params.record(run, key, samples=len(store))
-    return stats
 
 
 def evaluate_latent(model: DVE, train, heldout, test, k: int = 15, n_silhouette: int = 4000) -> dict:

@@ -92,7 +92,7 @@ def _shard(text: str | None) -> tuple[int, int]:
 def _stage(args: argparse.Namespace) -> None:
     import os
 
-    from .. import dataset, dve
+    from .. import dataset, embedded
     from . import paths
 
     run, shard = paths.run_dir(args.profile), _shard(args.shard)
@@ -104,7 +104,7 @@ def _stage(args: argparse.Namespace) -> None:
         params = runner.stage_params_at(args.profile, "05_embedded_dataset", args.set)
         local = os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID"))  # one GPU per rank
         device = f"cuda:{local}" if local is not None and _cuda() else None
-        dve.embed_stage(run, params, shard=shard, device=device, progress=True, **merge)
+        embedded.embed_stage(run, params, shard=shard, device=device, progress=True, **merge)
     what = f"merged {args.merge} shards" if args.merge else f"shard {shard[0]}/{shard[1]}"
     print(f"{args.stage}: {what} done in {run}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import dataset, dve, evaluate, pigments, recolour, seeds
+from .. import dataset, dve, embedded, evaluate, pigments, recolour, seeds
 from ..config import ParameterError, StageParams
 
 STAGES: tuple[type[StageParams], ...] = (
@@ -17,7 +17,7 @@ STAGES: tuple[type[StageParams], ...] = (
     seeds.SeedParams,
     dataset.GenerateParams,
     dve.DVEParams,
-    dve.EmbedParams,
+    embedded.EmbedParams,
     recolour.TrainParams,
     evaluate.EvaluateParams,
 )
