@@ -113,6 +113,7 @@ def missing(folder: Path) -> list[str]:
 
 
 def read_metrics(folder: Path) -> dict:
+    """`write_test_metrics`' means, profile and test-set size."""
     return read_json(Path(folder) / METRICS)
 
 
