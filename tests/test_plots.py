@@ -91,3 +91,26 @@ def test_a_figure_of_photographs_is_stored_small(tmp_path):
     noise = np.random.default_rng(0).integers(0, 255, (600, 600, 3), dtype=np.uint8)
     path = plots.save(plots.mosaic([noise] * 4, ["a", "b", "c", "d"], thumb_px=600, size=3), tmp_path / "m.png")
     assert path.stat().st_size <= plots.MAX_PNG_BYTES
+
+
+def test_importing_the_figure_modules_keeps_the_sessions_backend_and_style():
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); import matplotlib.pyplot as plt; before = dict(plt.rcParams)\n"
+            "import xrfnb.plots, xrfnb.scaling_report, xrfnb.attribution, xrfnb.explore\n"
+            "changed = sorted(k for k in before if before[k] != plt.rcParams[k])\n"
+            "assert matplotlib.get_backend() == 'svg' and not changed, (matplotlib.get_backend(), changed)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_figure_is_made_in_the_books_style_and_leaves_the_session_as_it_was():
+    import matplotlib.pyplot as plt
+
+    size = plt.rcParams["font.size"]
+    fig = plots.bar([1, 2], [3, 4], "x", "y", "title")
+    assert fig.axes[0].xaxis.label.get_fontsize() == plots.STYLE["axes.labelsize"]
+    assert fig.axes[0].title.get_fontsize() == plots.STYLE["axes.titlesize"]
+    assert plt.rcParams["font.size"] == size
+    plt.close(fig)

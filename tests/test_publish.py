@@ -5,7 +5,6 @@ import json
 import nbformat
 import pytest
 
-from xrfnb import scaling
 from xrfnb.pipeline import book
 from xrfnb.pipeline.runner import RunError
 
@@ -40,9 +39,9 @@ def test_a_finished_run_is_published_with_its_scaling_record(tmp_path):
     assert book.publish(tmp_path) == tmp_path / "book" / "published"
     published = tmp_path / "book" / "published"
     assert (published / "executed" / "01_a.ipynb").exists() and (published / "figures" / "f.png").exists()
-    assert json.loads((tmp_path / "book" / "scaling" / "smoke.json").read_text())["device"] == "CPU"
-    assert "SmallUViT stays below the U-Net" in (tmp_path / "book" / "scaling" / "scaling.md").read_text()
-    assert (tmp_path / "book" / "scaling" / "scaling.png").stat().st_size > 1000
+    filed = json.loads((tmp_path / "book" / "scaling" / "smoke.json").read_text())
+    assert filed == {**SCALING, "device": "CPU", "date": "2026-11-22T00:00:00+00:00"}
+    assert sorted(p.name for p in (tmp_path / "book" / "scaling").iterdir()) == ["smoke.json"]  # no figure
 
 
 @pytest.mark.parametrize("stages, failed, reason", [
@@ -62,8 +61,3 @@ def test_the_published_book_needs_a_published_run(tmp_path):
     (tmp_path / "_config.yml").write_text("title: t\n")
     with pytest.raises(RunError, match="no published run"):
         book.build(tmp_path, published=True)
-
-
-def test_the_scaling_table_has_a_row_per_run_and_model():
-    table = scaling.table([SCALING, {**SCALING, "profile": "laptop", "train_images": 1100}])
-    assert len(table) == 4 and list(table["training images"]) == [67, 67, 1100, 1100]

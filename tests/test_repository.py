@@ -36,11 +36,21 @@ def test_the_readme_points_at_the_configured_repository_and_says_where_to_change
     assert "`repository.url`" in readme and "_config.yml" in readme
 
 
-def test_every_notebook_clones_the_configured_repository(address):
+def test_the_install_script_clones_the_configured_repository(address):
+    clones = re.findall(r'"git", "clone",[^\]]*"(https://[^"]+)"', (ROOT / "notebooks" / "install.py").read_text())
+    assert clones == [address], f"notebooks/install.py clones {clones}, not {address}"
+
+
+def test_every_notebook_runs_the_one_install_script_from_the_configured_repository(address):
+    raw = address.replace("https://github.com/", "https://raw.githubusercontent.com/") + "/main/notebooks/install.py"
+    cells = {}
     for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        text = "".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"])
-        clones = re.findall(r'"git", "clone",[^\]]*"(https://[^"]+)"', text)
-        assert clones == [address], f"{notebook.name}: its install cell clones {clones}, not {address}"
+        found = [c for c in json.loads(notebook.read_text())["cells"] if c.get("id") == "install-xrfnb"]
+        assert len(found) == 1, f"{notebook.name}: {len(found)} install cells"
+        cells[notebook.name] = "".join(found[0]["source"])
+    assert len(set(cells.values())) == 1, "the notebooks' install cells differ"
+    fetched = re.findall(r'"(https://raw\.githubusercontent\.com/[^"]+)"', next(iter(cells.values())))
+    assert fetched == [raw], f"the install cell fetches {fetched}, not {raw}"
 
 
 def test_the_wikidata_user_agent_names_the_configured_repository(address):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from xrfnb import recolour, scaling_fit, scaling_report, scaling_study, smalluvit
+from xrfnb import recolour, scaling_fit, scaling_report, scaling_study, smalluvit, training
 from xrfnb.embedded import EmbeddedStore
 
 TINY = dict(dim=32, heads=2, dim_head=16, depth_in=1, depth_mid=1, depth_out=1, drop_path=0.0)
@@ -62,7 +62,7 @@ def test_training_sets_are_nested_seeded_subsets_of_paintings_with_the_test_set_
 
 
 def test_an_epoch_draws_a_fixed_number_of_images_in_passes_that_use_every_image_equally():
-    sampler = scaling_study.Passes(5, 12, seed=3)
+    sampler = training.EpochShuffle(5, seed=3, length=12)
     draws = []
     for epoch in range(5):
         sampler.set_epoch(epoch)

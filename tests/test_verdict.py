@@ -1,4 +1,4 @@
-"""The verdict box and findings, written from a run's result files in the layout chapter 7 writes."""
+"""The verdict box and findings, written from a run's result files, made by the writers chapter 7 calls."""
 
 import json
 from pathlib import Path
@@ -6,36 +6,51 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xrfnb import verdict
+from xrfnb import compared, result_files, verdict
 from xrfnb.pipeline import book
 
 PAPER = verdict.paper()["metrics"]
 
 
+def frame(rows: dict[str, dict], index: str) -> pd.DataFrame:
+    return pd.DataFrame(rows).T.rename_axis(index)
+
+
+def comparison(lookup=(0.82, 0.20), unet=(0.87, 0.16)) -> pd.DataFrame:
+    """Chapter 7's compared models as `evaluate.compare` returns them (MS-SSIM, loss and intervals)."""
+    return frame({verdict.LOOKUP: {"parameters": 0, "ms_ssim": lookup[0], "srgb_loss": lookup[1],
+                                   "ms_ssim low": 0.79, "ms_ssim high": 0.85},
+                  compared.PAPER: {"parameters": 3_500_000, "ms_ssim": 0.74, "srgb_loss": 0.23,
+                                   "ms_ssim low": 0.70, "ms_ssim high": 0.78},
+                  compared.UNET: {"parameters": 3_400_000, "ms_ssim": unet[0], "srgb_loss": unet[1],
+                                  "ms_ssim low": 0.85, "ms_ssim high": 0.89}}, "model")
+
+
 def write_run(book_dir: Path, profile: str, date: str, ms=(0.80, 0.77, 0.84), loss=(0.19, 0.16, 0.22),
-              floors_metrics=("srgb_loss", "delta_e2000", "ms_ssim", "uiqi")) -> None:
-    """A finished run's `executed/run.json` and `results/` as chapter 7 writes them."""
+              floors_metrics=("srgb_loss", "delta_e2000", "ms_ssim", "uiqi"), models=None) -> None:
+    """A finished run's `executed/run.json`, and its `results/` written by the writers chapter 7 calls."""
     (book_dir / "executed").mkdir(parents=True)
-    (book_dir / "results").mkdir()
     (book_dir / "executed" / "run.json").write_text(json.dumps(
         {"profile": profile, "date": date, "parameters": {"uvit_epochs": 40}, "stages": {}}))
     r = book_dir / "results"
-    (r / "metrics.json").write_text(json.dumps({"srgb_loss": loss[0], "ms_ssim": ms[0], "n_test": 160,
-                                                "n_test_paintings": 17, "profile": profile}))
-    pd.DataFrame([{"metric": "srgb_loss", "paper": PAPER["srgb_loss"]["value"], "reproduced": loss[0],
-                   "95 % interval low": loss[1], "95 % interval high": loss[2]},
-                  {"metric": "ms_ssim", "paper": PAPER["ms_ssim"]["value"], "reproduced": ms[0],
-                   "95 % interval low": ms[1], "95 % interval high": ms[2]}]).to_csv(r / "paper_vs_reproduced.csv", index=False)
-    pd.DataFrame([{"model": verdict.LOOKUP, "ms_ssim": 0.82, "srgb_loss": 0.20, "ms_ssim low": 0.79, "ms_ssim high": 0.85},
-                  {"model": "convolutional U-Net", "ms_ssim": 0.87, "srgb_loss": 0.16, "ms_ssim low": 0.85,
-                   "ms_ssim high": 0.89}]).to_csv(r / "baselines_ablations.csv", index=False)
+    table = pd.DataFrame([{"metric": "srgb_loss", "paper": PAPER["srgb_loss"]["value"], "reproduced": loss[0],
+                           "95 % interval low": loss[1], "95 % interval high": loss[2]},
+                          {"metric": "ms_ssim", "paper": PAPER["ms_ssim"]["value"], "reproduced": ms[0],
+                           "95 % interval low": ms[1], "95 % interval high": ms[2]}])
+    result_files.write_test_metrics(r, table, {"srgb_loss": loss[0], "ms_ssim": ms[0]}, profile, 160, 17)
     values = {"srgb_loss": 0.10, "delta_e2000": 4.9, "ms_ssim": 0.915, "uiqi": 0.6}
-    pd.DataFrame([{"model": verdict.CLUSTERED, **{m: values[m] + 0.04 for m in floors_metrics}},
-                  {"model": verdict.ORACLE, **{m: values[m] for m in floors_metrics}}]).to_csv(r / "floors.csv", index=False)
-    pd.DataFrame({"counts per pixel": [400, 1600], "ms_ssim": [ms[0], ms[0] - 0.02],
-                  "srgb_loss": [loss[0], loss[0] + 0.04]}).to_csv(r / "robustness_counts.csv", index=False)
-    (r / "scaling.json").write_text(json.dumps({"train_images": 1119, "image_size": 128, "models": {
-        "SmallUViT": {"epochs": 5, "ms_ssim": 0.74}, "U-Net": {"epochs": 5, "ms_ssim": 0.87}}}))
+    floors = frame({verdict.CLUSTERED: {m: values[m] + 0.04 for m in floors_metrics},
+                    verdict.ORACLE: {m: values[m] for m in floors_metrics}}, "model")
+    result_files.write_floors(r, floors)
+    models = comparison() if models is None else models
+    result_files.write_comparison(r, models, floors, profile, 5)
+    counts = frame({400: {"ms_ssim": ms[0], "srgb_loss": loss[0]},
+                    1600: {"ms_ssim": ms[0] - 0.02, "srgb_loss": loss[0] + 0.04}}, "counts per pixel")
+    options = frame({"as trained (linear mixing, fixed counts)": {"ms_ssim": ms[0], "srgb_loss": loss[0]}},
+                    "generator setting")
+    result_files.write_robustness(r, counts, options)
+    curves = {name: [0.5, 0.7] for name in compared.RECORDED}
+    result_files.write_scaling(r, result_files.scaling_record(profile, 1119, 128, models, 5, curves))
 
 
 def test_the_box_gives_both_sides_with_intervals_the_test_set_and_a_verdict(tmp_path):
@@ -122,17 +137,14 @@ def test_the_execution_record_explains_a_stage_run_again_after_later_ones():
 
 def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tmp_path):
     write_run(tmp_path / "book", "laptop", "2026-11-22")
-    table = tmp_path / "book" / "results" / "baselines_ablations.csv"
-    rows = pd.read_csv(table)  # chapter 7's table closes with the ceiling and floors, which are no models
-    rows = pd.concat([rows, pd.DataFrame([{"model": verdict.CLUSTERED, "ms_ssim": 0.96, "srgb_loss": 0.07}])])
-    rows.to_csv(table, index=False)
-    findings = verdict.best_beside_floor(verdict.Run.load(tmp_path / "book"))
+    run = verdict.Run.load(tmp_path / "book")
+    assert verdict.CLUSTERED in run.comparison.index  # chapter 7's table closes with the ceiling and floors,
+    findings = verdict.best_beside_floor(run)  # which are no models (the ceiling's MS-SSIM is the highest)
     assert "*The best model at this budget is the convolutional U-Net*" in findings
     assert "MS-SSIM 0.8700 and sRGB loss 0.1600, 1.60 times the per-pixel oracle floor of 0.1000" in findings
     assert "within 1.3x the floor (not met)" in findings and "at least 0.9 (not met)" in findings
-    rows.loc[rows["model"] == "convolutional U-Net", ["ms_ssim", "srgb_loss"]] = [0.91, 0.12]
-    rows.to_csv(table, index=False)
-    findings = verdict.best_beside_floor(verdict.Run.load(tmp_path / "book"))
+    write_run(tmp_path / "other", "laptop", "2026-11-22", models=comparison(unet=(0.91, 0.12)))
+    findings = verdict.best_beside_floor(verdict.Run.load(tmp_path / "other"))
     assert "1.20 times" in findings and "(met)" in findings and "not met" not in findings
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import explain, physics, synth
 from .pigments import Palette
+from .plots import styled
 from .synth import Synthesis
 
 #: A pigment counts as a copper pigment when copper is at least this mass fraction of it.
@@ -90,6 +91,7 @@ def worked_example(with_copper: Palette, without: Palette, seed: int = 0, counts
     return image, cube, pd.DataFrame(rows), true_copper_share(synthesis, with_copper, region)
 
 
+@styled
 def figure(image: np.ndarray, cube: np.ndarray, palettes: dict[str, Palette]):
     """The scene beside each palette's pigment map (each pixel in the colour of its largest NNLS weight)."""
     import matplotlib.pyplot as plt

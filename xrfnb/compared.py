@@ -1,5 +1,6 @@
 """The models chapter 7 trains beside the paper's SmallUViT: one list, read by the evaluation (what it
-trains, `evaluate.ablation_runs`) and by the time budget (how many, `budget.COMPARED_MODELS`).
+trains, `evaluate.ablation_runs`), by the time budget (how many, `budget.COMPARED_MODELS`) and by the
+scaling files (the run's record and the controlled study, which follow some of them under short names).
 
 Each entry changes the paper's configuration: `model` fields of `SmallUViTConfig`, `recipe` fields of
 `RecolourConfig` (architecture, schedule). The paper's recipe stays the default and the model the book
@@ -15,19 +16,27 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Variant:
-    """A compared model: the folder it trains in (under the run's `ablations/`), its changes, and the cause
-    of the paper model's error that a gain from this change points at (for `diagnosis.dominant_cause`)."""
+    """A compared model: the folder it trains in (under the run's `ablations/`), its changes, the cause
+    of the paper model's error that a gain from this change points at (for `diagnosis.dominant_cause`),
+    and, for the models the scaling files follow, the short name those files give it."""
 
     folder: str
     model: dict = field(default_factory=dict)
     recipe: dict = field(default_factory=dict)
     cause: str = ""
+    short: str = ""
+
+    @property
+    def arch(self) -> str:
+        """The architecture (`RecolourConfig.arch`): SmallUViT unless the recipe changes it."""
+        return self.recipe.get("arch", "smalluvit")
 
 
 PAPER = "SmallUViT (paper)"
+UNET = "convolutional U-Net"
 
 COMPARED: dict[str, Variant] = {
-    PAPER: Variant("smalluvit"),
+    PAPER: Variant("smalluvit", short="SmallUViT"),
     "SmallUViT without SPT": Variant("no_spt", model={"spt": False},
                                      cause="Shifted Patch Tokenization (the model does better without it)"),
     "SmallUViT without LSA": Variant("no_lsa", model={"lsa": False},
@@ -40,9 +49,14 @@ COMPARED: dict[str, Variant] = {
                                           cause="the patch-wise output (a full-resolution path does better)"),
     "SmallUViT, warm-up + cosine decay": Variant("cosine", recipe={"schedule": "cosine"},
                                                  cause="the optimisation recipe (another schedule does better)"),
-    "per-pixel MLP": Variant("pixel_mlp", recipe={"arch": "pixel_mlp"},
+    "per-pixel MLP": Variant("pixel_mlp", recipe={"arch": "pixel_mlp"}, short="per-pixel MLP",
                              cause="the transformer's spatial model (one pixel's embedding alone does better)"),
-    "convolutional U-Net": Variant("unet", recipe={"arch": "unet"},
-                                   cause="the transformer itself (a convolutional network of its size does "
-                                         "better)"),
+    UNET: Variant("unet", recipe={"arch": "unet"}, short="U-Net",
+                  cause="the transformer itself (a convolutional network of its size does better)"),
 }
+
+#: The models the scaling study can train, by architecture, with the short names its files give them.
+SCALED: dict[str, str] = {v.arch: v.short for v in COMPARED.values() if v.short}
+
+#: The models each run's scaling record follows (`result_files.scaling_record`), by their names above.
+RECORDED = (PAPER, UNET)

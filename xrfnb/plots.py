@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from .io import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,7 +23,27 @@ MIN_POINTS = 8.0
 #: Figures are drawn at most this wide, so that their text is not scaled down too far.
 MAX_WIDTH_IN = 11.0
 
-plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10})
+#: The book's type sizes, in force while a figure function draws (`styled`), never set for the whole session.
+STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10}
+
+
+def style() -> contextlib.AbstractContextManager:
+    """A context in which matplotlib uses the book's STYLE; the settings before it come back after it.
+
+    Importing a module of figures thus changes neither the kernel's backend nor its other figures.
+    Figures are made (`styled`) and drawn (`save`) inside it: matplotlib sizes a figure's texts when it
+    makes them, but places the ticks (how many fit) when it draws.
+    """
+    return plt.rc_context(STYLE)
+
+
+def styled(draw: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
+    """Make a figure function draw its figure inside `style()`."""
+    @functools.wraps(draw)
+    def drawn_in_style(*args, **kwargs) -> plt.Figure:
+        with style():
+            return draw(*args, **kwargs)
+    return drawn_in_style
 
 
 def legible(fig: plt.Figure) -> plt.Figure:
@@ -100,11 +124,11 @@ def save(fig: plt.Figure, path: str | Path, show: bool = True) -> Path:
     if blank:
         plt.close(fig)
         raise ValueError(f"{path.name}: constant map(s) drawn without a note: {', '.join(blank)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    legible(fig).savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    if path.stat().st_size > MAX_PNG_BYTES:
-        _to_palette(path)
+    with atomic_path(path) as tmp, style():
+        legible(fig).savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+        plt.close(fig)
+        if tmp.stat().st_size > MAX_PNG_BYTES:
+            _to_palette(tmp)
     if show and _in_notebook():
         from IPython.display import Image, display
 
@@ -122,6 +146,7 @@ def _in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
+@styled
 def swatches(names: list[str], rgb: np.ndarray, ncols: int = 6) -> plt.Figure:
     """Colour swatches with their names and sRGB values."""
     nrows = int(np.ceil(len(names) / ncols))
@@ -161,6 +186,7 @@ def spread_labels(positions: list[float], gap: float) -> list[float]:
     return out.tolist()
 
 
+@styled
 def spectra_grid(energy: np.ndarray, spectra: np.ndarray, names: list[str], rgb: np.ndarray,
                  labels: list[list[tuple[str, float]]] | None = None, ncols: int = 2,
                  max_labels: int = 5, compare: np.ndarray | None = None,
@@ -206,6 +232,7 @@ def spectra_grid(energy: np.ndarray, spectra: np.ndarray, names: list[str], rgb:
     return fig
 
 
+@styled
 def instrument_overview(instrument, axis, plaster: np.ndarray) -> plt.Figure:
     """Tube spectrum, detector efficiency and the bare plaster's spectrum: the model's ingredients."""
     from . import physics
@@ -245,6 +272,7 @@ def thumbnail(image: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(im)
 
 
+@styled
 def mosaic(images: list[np.ndarray], titles: list[str], ncols: int | None = None, size: float = 1.8,
            thumb_px: int = 120) -> plt.Figure:
     """A grid of thumbnails: with up to MAX_TITLED images each has its (shortened) title, beyond that its
@@ -268,6 +296,7 @@ def mosaic(images: list[np.ndarray], titles: list[str], ncols: int | None = None
     return fig
 
 
+@styled
 def generation_figure(rgb: np.ndarray, synthesis, cube: np.ndarray, energy: np.ndarray,
                       pigment_names: list[str], lines: list[tuple[str, float]]) -> plt.Figure:
     """The paper's generation figure: RGB, clustered RGB, sum spectrum with lines, pigment weights."""
@@ -308,6 +337,7 @@ def generation_figure(rgb: np.ndarray, synthesis, cube: np.ndarray, energy: np.n
     return fig
 
 
+@styled
 def image_grid(maps: dict[str, np.ndarray], ncols: int = 4, cmap: str = "magma") -> plt.Figure:
     """Element maps (or any named images) side by side, each with its own colour scale.
 
@@ -330,6 +360,7 @@ def image_grid(maps: dict[str, np.ndarray], ncols: int = 4, cmap: str = "magma")
     return fig
 
 
+@styled
 def pigment_map(index: np.ndarray, names: tuple[str, ...], rgb: np.ndarray) -> plt.Figure:
     """Each pixel in its dominant pigment's reference colour (index -1: none, white), with a legend of shares."""
     from matplotlib.patches import Patch
@@ -347,6 +378,7 @@ def pigment_map(index: np.ndarray, names: tuple[str, ...], rgb: np.ndarray) -> p
     return fig
 
 
+@styled
 def size_and_media(widths: list[int], heights: list[int], media: dict[str, int]) -> plt.Figure:
     """Image sizes (width against height) and how many seeds of each medium."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.8))
@@ -360,6 +392,7 @@ def size_and_media(widths: list[int], heights: list[int], media: dict[str, int])
     return fig
 
 
+@styled
 def training_curves(metrics: pd.DataFrame, terms: list[str], weights: list[str] = (),
                     weights_title: str = "loss weights", ncols: int = 3) -> plt.Figure:
     """Per-epoch train and validation curves of each loss term, and a last panel of schedules (`weights`,
@@ -402,6 +435,7 @@ def training_curves(metrics: pd.DataFrame, terms: list[str], weights: list[str] 
     return fig
 
 
+@styled
 def reconstructions(energy: np.ndarray, observed: np.ndarray, reconstructed: np.ndarray,
                     titles: list[str]) -> plt.Figure:
     """Observed spectra (normalised counts) against their reconstructions, log scale."""
@@ -416,6 +450,7 @@ def reconstructions(energy: np.ndarray, observed: np.ndarray, reconstructed: np.
     return fig
 
 
+@styled
 def latent_3d(z: np.ndarray, colour_sets: dict[str, tuple]) -> plt.Figure:
     """3-D scatter of latent codes, one panel per colouring, left to right in the dict's order.
 
@@ -439,6 +474,7 @@ def latent_3d(z: np.ndarray, colour_sets: dict[str, tuple]) -> plt.Figure:
     return fig
 
 
+@styled
 def pairs(left: list[np.ndarray], right: list[np.ndarray], titles: tuple[str, str]) -> plt.Figure:
     """Image pairs, one pair per column (e.g. embedded input above its RGB target); a single pair side by
     side, so that it is drawn at a readable width."""
@@ -470,6 +506,7 @@ def as_unit_rgb(image: np.ndarray) -> np.ndarray:
     return np.clip(image, 0, 1)
 
 
+@styled
 def triplets(embedded: list[np.ndarray], preds: list[np.ndarray], targets: list[np.ndarray],
              scores: list[dict[str, float]], labels: list[str]) -> plt.Figure:
     """The paper's test figures: embedded input (false colour) | prediction (MS-SSIM, UIQI) | ground truth."""
@@ -486,6 +523,7 @@ def triplets(embedded: list[np.ndarray], preds: list[np.ndarray], targets: list[
     return fig
 
 
+@styled
 def distributions(table: pd.DataFrame, columns: list[str]) -> plt.Figure:
     """Histogram of each per-image metric with its mean marked."""
     fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 2.8))
@@ -498,6 +536,7 @@ def distributions(table: pd.DataFrame, columns: list[str]) -> plt.Figure:
     return fig
 
 
+@styled
 def metric_curves(table: pd.DataFrame, columns: list[str], xlabel: str, logx: bool = True) -> plt.Figure:
     """Each metric against the table's index (e.g. counts per pixel)."""
     fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 2.8))
@@ -519,6 +558,7 @@ def _arrow(ax, start: tuple[float, float], end: tuple[float, float], colour: str
     ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color=colour, **style))
 
 
+@styled
 def pipeline_figure() -> plt.Figure:
     """The paper's pipeline as a schematic on two rows, sized for the page: boxes for the stages, arrows for
     the files between them (palette and seeds make cubes, the DVE embeds them, SmallUViT recolours)."""
@@ -549,6 +589,7 @@ def _layer_boxes(ax, layers: list[tuple[str, str]], y: float = 0.0, colour: str 
     return xs
 
 
+@styled
 def dve_architecture(cfg) -> plt.Figure:
     """The DVE as the paper draws it: encoder, latent with its clustering, decoder, and the losses."""
     enc = [("spectrum", f"{cfg.n_channels} ch"), *((f"SELU {w}", "α-dropout") for w in cfg.encoder_widths),
@@ -563,6 +604,7 @@ def dve_architecture(cfg) -> plt.Figure:
     return fig
 
 
+@styled
 def smalluvit_architecture(cfg) -> plt.Figure:
     """SmallUViT drawn as the U it is: SPT and the in-blocks along the top, the mid block at the turn, the
     out-blocks back along the bottom under the in-block each long skip comes from, then back to an image."""
@@ -595,6 +637,7 @@ def smalluvit_architecture(cfg) -> plt.Figure:
     return fig
 
 
+@styled
 def bar(x, heights, xlabel: str, ylabel: str, title: str = "") -> plt.Figure:
     """A plain bar chart with every x labelled (counts of a small integer quantity)."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -605,6 +648,7 @@ def bar(x, heights, xlabel: str, ylabel: str, title: str = "") -> plt.Figure:
     return fig
 
 
+@styled
 def patch_error_map(grid: dict) -> plt.Figure:
     """The mean redmean error at each position inside a patch (`diagnosis.patch_grid`), border ringed."""
     fig, ax = plt.subplots(figsize=(3.8, 3.2))

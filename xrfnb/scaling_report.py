@@ -5,9 +5,6 @@ Everything here is computed from the point records (`scaling_study`), so the pag
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
@@ -103,6 +100,7 @@ def verdicts(document: dict) -> list[str]:
     return out
 
 
+@plots.styled
 def figure(records: list[dict], document: dict) -> plt.Figure:
     """Top: test MS-SSIM against training images, the fitted curves and their extrapolation (dotted, open
     diamonds). Bottom: validation MS-SSIM against epochs and against training compute."""
@@ -194,9 +192,6 @@ def write(out_dir, records: list[dict], document: dict, notes: list[str], plan: 
     slim = [{k: v for k, v in r.items() if k not in ("per_image", "test_paintings", "reused")} for r in records]
     write_json(out_dir / "study.json", {"plan": plan, "points": slim, "caveats": notes})
     write_json(out_dir / "fit.json", {**document, "caveats": notes})
-    fig = plots.legible(figure(records, document))
-    with atomic_path(out_dir / "study.png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
+    plots.save(figure(records, document), out_dir / "study.png", show=False)
     with atomic_path(out_dir / "study.md") as tmp:
         tmp.write_text(markdown(records, document, notes))

@@ -35,14 +35,10 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import baselines, metrics, recolour, smalluvit, training
+from . import baselines, compared, metrics, recolour, smalluvit, training
 from .embedded import EmbeddedStore, channel_stats
 from .evaluate import test_split
 from .io import atomic_path, read_json, write_json
-
-#: How the study names each architecture.
-LABELS = {"smalluvit": "SmallUViT", "unet": "U-Net", "pixel_mlp": "per-pixel MLP"}
-
 
 @dataclass(frozen=True)
 class StudyConfig:
@@ -56,9 +52,9 @@ class StudyConfig:
     patience: int = 6
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.models if m not in LABELS]
+        unknown = [m for m in self.models if m not in compared.SCALED]
         if unknown:
-            raise ValueError(f"scaling_models: unknown model(s) {unknown} (known: {', '.join(LABELS)})")
+            raise ValueError(f"scaling_models: unknown model(s) {unknown} (known: {', '.join(compared.SCALED)})")
         if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
             raise ValueError(f"scaling_fractions must lie in (0, 1], got {list(self.fractions)}")
         if self.budget_tflop <= 0 or self.patience < 1 or self.batch_size < 1:
@@ -96,37 +92,16 @@ class TrainingSubset(EmbeddedStore):
         return self.train if split == "train" else super().indices(split)
 
 
-class Passes(torch.utils.data.Sampler):
-    """`length` draws per epoch from n items in consecutive seeded shuffled passes: epoch e starts where
-    epoch e - 1 ended, so every item is drawn equally often and the order depends only on (seed, epoch)."""
-
-    def __init__(self, n: int, length: int, seed: int):
-        self.n, self.length, self.seed, self.epoch = n, length, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __iter__(self):
-        start = self.epoch * self.length
-        first, last = start // self.n, (start + self.length - 1) // self.n
-        passes = [torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + p))
-                  for p in range(first, last + 1)]
-        offset = start - first * self.n
-        return iter(torch.cat(passes)[offset:offset + self.length].tolist())
-
-
 class SubsetData(recolour.EmbeddedData):
-    """Training batches of a `TrainingSubset`, `epoch_images` per epoch (see `Passes`); validation unchanged."""
+    """Training batches of a `TrainingSubset`, `epoch_images` per epoch drawn in consecutive shuffled passes
+    over the subset (`training.EpochShuffle`); validation unchanged."""
 
     def __init__(self, store: TrainingSubset, batch_size: int, seed: int, epoch_images: int, workers: int = 0):
         super().__init__(store, batch_size, seed, workers)
         self.epoch_images = epoch_images
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
-        return self._loader(self.train_set, Passes(len(self.train_set), self.epoch_images, self.seed))
+        return self._loader(self.train_set, training.EpochShuffle(len(self.train_set), self.seed, self.epoch_images))
 
 
 class Diverged(RuntimeError):
@@ -248,7 +223,7 @@ class Study:
         path = self.points_dir / f"{arch}-{store.paintings}.json"
         if path.exists() and read_json(path).get("key") == key:
             return {**read_json(path), "reused": True}
-        record = {"key": key, "model": LABELS[arch], "arch": arch, "train_paintings": store.paintings,
+        record = {"key": key, "model": compared.SCALED[arch], "arch": arch, "train_paintings": store.paintings,
                   "train_images": len(store.train), "epoch_images": self.epoch_images, "epochs_planned": epochs,
                   "flops_per_image": fpi, "budget_tflop": self.config.budget_tflop}
         start = time.perf_counter()
@@ -291,7 +266,7 @@ class Study:
             epochs = planned_epochs(self.config.budget_tflop, fpi, self.epoch_images)
             train_s, val_s = seconds_per_image(self.config.for_model(arch), self.size, self.config.batch_size, steps)
             point_s = epochs * (self.epoch_images * train_s + n_val * val_s)
-            rows[LABELS[arch]] = {"flops_per_image": fpi, "epochs": epochs, "train_s_per_image": train_s,
+            rows[compared.SCALED[arch]] = {"flops_per_image": fpi, "epochs": epochs, "train_s_per_image": train_s,
                                   "val_s_per_image": val_s, "point_s": point_s}
         total = sum(r["point_s"] for r in rows.values()) * len(self.subsets)
         return {"budget_tflop": self.config.budget_tflop, "epoch_images": self.epoch_images, "val_images": n_val,
@@ -364,7 +339,7 @@ def run_study(run: Path, out: Path, config: StudyConfig, profile: str, targets: 
     start = time.perf_counter()
     records = study.run(progress)
     paper = paper_scale()
-    document = scaling_report.fit_document(records, [LABELS[m] for m in config.models], targets, paper, profile,
+    document = scaling_report.fit_document(records, [compared.SCALED[m] for m in config.models], targets, paper, profile,
                                            study.size, config.recipe.seed)
     notes = scaling_report.caveats(records, targets, study.all_paintings, paper)
     plan.update(points_seconds=sum(r["seconds"] for r in records), this_call_seconds=time.perf_counter() - start)

@@ -231,20 +231,30 @@ def set_sampler_epoch(trainer: L.Trainer, epoch: int) -> None:
 
 
 class EpochShuffle(torch.utils.data.Sampler):
-    """A random order that depends only on (seed, epoch): Lightning calls `set_epoch` before each epoch."""
+    """`length` draws per epoch (n by default) from n items in consecutive seeded shuffled passes, one
+    random order per pass: epoch e starts where epoch e - 1 ended, so every item is drawn equally often
+    and the order depends only on (seed, epoch). Lightning calls `set_epoch` before each epoch. With the
+    default length an epoch is one pass; the scaling study draws more than n from a training subset."""
 
-    def __init__(self, n: int, seed: int):
+    def __init__(self, n: int, seed: int, length: int | None = None):
         self.n, self.seed, self.epoch = n, seed, 0
+        self.length = n if length is None else length
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.n
+        return self.length
 
     def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        if not self.length:
+            return iter(())
+        start = self.epoch * self.length
+        first, last = start // self.n, (start + self.length - 1) // self.n
+        passes = [torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + p))
+                  for p in range(first, last + 1)]
+        offset = start - first * self.n
+        return iter(torch.cat(passes)[offset:offset + self.length].tolist())
 
 
 def plateau_stop(patience: int, monitor: str = "val_ms_ssim", check_finite: bool = True) -> EarlyStopping:

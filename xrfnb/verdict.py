@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import result_files
 from .io import atomic_path, read_json
 
 LOOKUP = "latent cluster -> mean colour (non-learned)"
 CLUSTERED = "clustered image (the data's ceiling)"
 ORACLE = "oracle floor, per pixel"
-UNET = "convolutional U-Net"
 
 
 def paper() -> dict:
@@ -47,30 +47,27 @@ class Run:
 
     record: dict
     metrics: dict
-    table: pd.DataFrame  # paper_vs_reproduced.csv, indexed by metric
-    comparison: pd.DataFrame  # baselines_ablations.csv, indexed by model
-    floors: pd.DataFrame  # floors.csv, indexed by model
-    counts: pd.DataFrame  # robustness_counts.csv
-    options: pd.DataFrame  # robustness_options.csv
+    table: pd.DataFrame  # the paper's table beside the run's, indexed by metric
+    comparison: pd.DataFrame  # the compared models, indexed by model
+    floors: pd.DataFrame  # the data's ceiling and floors, indexed by model
+    counts: pd.DataFrame  # robustness by counts per pixel
+    options: pd.DataFrame  # robustness by generator setting
     scaling: dict
     glue: dict[str, str]
 
     @classmethod
     def load(cls, book: Path) -> Run:
-        """The run whose `executed/`, `results/` sit under `book` (e.g. `book/` or `book/published/`)."""
+        """The run whose `executed/`, `results/` sit under `book` (e.g. `book/` or `book/published/`); its
+        result files are read as `result_files` writes them."""
         results = Path(book) / "results"
-        missing = [n for n in ("metrics.json", "paper_vs_reproduced.csv", "baselines_ablations.csv", "floors.csv")
-                   if not (results / n).exists()]
+        missing = result_files.missing(results)
         if missing:
             raise FileNotFoundError(f"{results}: missing {', '.join(missing)} (run chapter 7 first)")
+        counts, options = result_files.read_robustness(results)
         return cls(record=read_json(Path(book) / "executed" / "run.json"),
-                   metrics=read_json(results / "metrics.json"),
-                   table=pd.read_csv(results / "paper_vs_reproduced.csv", index_col="metric"),
-                   comparison=pd.read_csv(results / "baselines_ablations.csv", index_col="model"),
-                   floors=pd.read_csv(results / "floors.csv", index_col="model"),
-                   counts=_optional_csv(results / "robustness_counts.csv"),
-                   options=_optional_csv(results / "robustness_options.csv"),
-                   scaling=read_json(results / "scaling.json") if (results / "scaling.json").exists() else {},
+                   metrics=result_files.read_metrics(results), table=result_files.read_paper_table(results),
+                   comparison=result_files.read_comparison(results), floors=result_files.read_floors(results),
+                   counts=counts, options=options, scaling=result_files.read_scaling(results),
                    glue=glued(Path(book) / "executed"))
 
     @property
@@ -85,10 +82,6 @@ class Run:
         if row in self.floors.index and metric in self.floors.columns and pd.notna(self.floors.loc[row, metric]):
             return float(self.floors.loc[row, metric])
         return None
-
-
-def _optional_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, index_col=0) if path.exists() else pd.DataFrame()
 
 
 def _range(value: float, low: float, high: float, digits: int = 4) -> str:

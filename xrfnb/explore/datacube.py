@@ -13,6 +13,7 @@ import numpy as np
 import xraylib as xr
 
 from .. import physics, synth
+from ..plots import styled
 from .static import Control, Explorer, Slot, colormap, data_uri, figure_png, frames, image_bytes, page_part, swatch
 
 #: Lines tried, in order, for an element typed without one: K alpha, L alpha, M alpha.
@@ -69,6 +70,7 @@ def labelled_lines(spectrum: np.ndarray, energy: np.ndarray) -> list[tuple[str, 
     return found
 
 
+@styled
 def spectrum_figure(energy: np.ndarray, counts: np.ndarray | None, expected: np.ndarray | None, title: str):
     """A pixel's counts (steps) and/or its expected spectrum (line) on a log scale, lines labelled."""
     import matplotlib.pyplot as plt

@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 
+from ..plots import styled
 from .static import Explorer, figure_png, swatch
 
 CANVAS_JS = """(function(){
@@ -88,6 +89,7 @@ class LatentExplorer(Explorer):
         present = np.unique(labels)
         return "<br>".join(swatch(colours[j], names[j]) for j in present)
 
+    @styled
     def figure(self, title: str, azimuth: float, elevation: float):
         import matplotlib.pyplot as plt
 

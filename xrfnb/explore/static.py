@@ -43,8 +43,11 @@ def figure_png(fig, dpi: int = 80) -> bytes:
     """A matplotlib figure as PNG bytes; the figure is closed."""
     import matplotlib.pyplot as plt
 
+    from ..plots import style
+
     out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=dpi, bbox_inches="tight")
+    with style():
+        fig.savefig(out, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return out.getvalue()
 

@@ -209,10 +209,10 @@ def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
     and its trained models into `book/published/model/` (safetensors + JSON, `xrfnb.export`).
 
     The folder is committed, and `build(published=True)` renders the book from it without running
-    anything. Every publish also files the run's scaling record under `book/scaling/` and redraws the
-    scaling study from all the records there; `scaling_only` does only that (e.g. for `smoke`).
+    anything. Every publish also files the run's scaling record as `book/scaling/<profile>.json`
+    (`result_files.file_scaling_record`); `scaling_only` does only that (e.g. for `smoke`).
     """
-    from .. import export, scaling
+    from .. import export, result_files
 
     root = root or paths.project_root()
     record = finished_record(root)
@@ -224,7 +224,7 @@ def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
             if (run / "smalluvit" / "best.ckpt").exists():  # the trained models, for `xrfnb recolour`
                 params = {k: v for stage in record["stages"].values() for k, v in stage["parameters"].items()}
                 export.write(run, tmp / "model", profile=params)
-    scaling.file_record(root / "book" / "results" / "scaling.json", root / "book" / "scaling", record)
+    result_files.file_scaling_record(root / "book" / "results", root / "book" / "scaling", record)
     return root / "book" / ("scaling" if scaling_only else "published")
 
 

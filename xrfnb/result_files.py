@@ -1,0 +1,144 @@
+"""A run's result files (`book/results/`): each written by one function here and read back by one, so
+that their format is defined once, for the chapters that write them, the verdict that reads them and the
+tests that make them. Every file is written atomically (a temporary name, then renamed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .compared import COMPARED, PAPER, RECORDED
+from .io import atomic_path, read_json, write_json
+
+DVE_METRICS = "dve_metrics.json"
+METRICS = "metrics.json"
+PAPER_TABLE = "paper_vs_reproduced.csv"
+FLOORS = "floors.csv"
+COMPARISON = "baselines_ablations.csv"
+SCALING = "scaling.json"
+DIAGNOSIS_TABLE, DIAGNOSIS = "diagnosis.csv", "diagnosis.json"
+COUNTS, OPTIONS = "robustness_counts.csv", "robustness_options.csv"
+#: The files of chapter 7 without which a run has no verdict.
+REQUIRED = (METRICS, PAPER_TABLE, COMPARISON, FLOORS)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, index: bool = True) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=index)
+
+
+def write_dve_metrics(folder: Path, report: dict) -> None:
+    """Chapter 4: the latent space's measures and the DVE's training speed (`dve.evaluate_latent` and more)."""
+    write_json(Path(folder) / DVE_METRICS, report)
+
+
+def write_test_metrics(folder: Path, table: pd.DataFrame, means: dict[str, float], profile: str, n_test: int,
+                       n_test_paintings: int) -> None:
+    """Chapter 7's test metrics: the paper's table beside this run's (`evaluate.paper_vs_reproduced`,
+    rounded to 4 digits) and every metric's mean over the test images with the test set's size."""
+    folder = Path(folder)
+    _write_csv(table.round(4), folder / PAPER_TABLE, index=False)
+    write_json(folder / METRICS, {**means, "profile": profile, "n_test": int(n_test),
+                                  "n_test_paintings": int(n_test_paintings)})
+
+
+def write_floors(folder: Path, floors: pd.DataFrame) -> None:
+    """The data's ceiling and floors on the test crops (`evaluate.floors`), one row per model."""
+    _write_csv(floors, Path(folder) / FLOORS)
+
+
+def write_comparison(folder: Path, comparison: pd.DataFrame, floors: pd.DataFrame, profile: str,
+                     epochs: int) -> pd.DataFrame:
+    """Chapter 7's table of compared models (`evaluate.compare`) with the run's profile, the paper's
+    SmallUViT named with its budget, and the data's ceiling and floors below; written rounded to 4
+    digits, and returned as it is."""
+    named = comparison.rename(index={PAPER: f"SmallUViT (paper's architecture, {epochs} epochs)"})
+    named.insert(0, "profile", profile)
+    table = pd.concat([named, floors]).astype({"parameters": "Int64"})
+    _write_csv(table.round(4), Path(folder) / COMPARISON)
+    return table
+
+
+def scaling_record(profile: str, train_images: int, image_size: int, comparison: pd.DataFrame, epochs: int,
+                   curves: dict[str, list[float]]) -> dict:
+    """The run's scaling record: its training data, and for each model of `compared.RECORDED` (by its short
+    name) the epochs it trained, its test MS-SSIM and sRGB loss (rows of `comparison`) and its validation
+    MS-SSIM per epoch (`curves`, by the model's name)."""
+    return {"profile": profile, "train_images": int(train_images), "image_size": int(image_size),
+            "models": {COMPARED[name].short: {"epochs": int(epochs),
+                                              "ms_ssim": float(comparison.loc[name, "ms_ssim"]),
+                                              "srgb_loss": float(comparison.loc[name, "srgb_loss"]),
+                                              "val_ms_ssim": [float(v) for v in curves[name]]}
+                       for name in RECORDED}}
+
+
+def write_scaling(folder: Path, record: dict) -> None:
+    """The run's scaling record (`scaling_record`)."""
+    write_json(Path(folder) / SCALING, record)
+
+
+def file_scaling_record(folder: Path, scaling_dir: Path, run: dict) -> Path:
+    """File the scaling record of the run in `folder` as `scaling_dir/<profile>.json`, with the device
+    and date of its run record `run` (what `xrfnb publish` keeps of every published run)."""
+    source = Path(folder) / SCALING
+    if not source.exists():
+        raise FileNotFoundError(f"{source}: no scaling record (the evaluation stage writes it)")
+    data = read_scaling(folder)
+    data["device"], data["date"] = run["device"], run["date"]
+    target = Path(scaling_dir) / f"{data['profile']}.json"
+    write_json(target, data)
+    return target
+
+
+def write_diagnosis(folder: Path, summary: pd.DataFrame, cause: str, grid: dict, profile: str, epochs: int) -> None:
+    """Where the error comes from: the table (`diagnosis.summary`), and the sentence naming the dominant
+    cause with the patch grid's numbers (`diagnosis.patch_grid`, without its map)."""
+    folder = Path(folder)
+    _write_csv(summary, folder / DIAGNOSIS_TABLE, index=False)
+    write_json(folder / DIAGNOSIS, {"profile": profile, "compare_epochs": epochs, "sentence": cause,
+                                    **{k: v for k, v in grid.items() if k != "map"}})
+
+
+def write_robustness(folder: Path, by_counts: pd.DataFrame, by_option: pd.DataFrame) -> None:
+    """The test metrics by counts per pixel and by generator setting (`evaluate.robustness`)."""
+    _write_csv(by_counts, Path(folder) / COUNTS)
+    _write_csv(by_option, Path(folder) / OPTIONS)
+
+
+def missing(folder: Path) -> list[str]:
+    """The REQUIRED files that `folder` lacks."""
+    return [name for name in REQUIRED if not (Path(folder) / name).exists()]
+
+
+def read_metrics(folder: Path) -> dict:
+    """`write_test_metrics`' means, profile and test-set size."""
+    return read_json(Path(folder) / METRICS)
+
+
+def read_paper_table(folder: Path) -> pd.DataFrame:
+    """`write_test_metrics`' table, indexed by metric."""
+    return pd.read_csv(Path(folder) / PAPER_TABLE, index_col="metric")
+
+
+def read_comparison(folder: Path) -> pd.DataFrame:
+    """`write_comparison`'s table, indexed by model."""
+    return pd.read_csv(Path(folder) / COMPARISON, index_col="model")
+
+
+def read_floors(folder: Path) -> pd.DataFrame:
+    """`write_floors`' table, indexed by model."""
+    return pd.read_csv(Path(folder) / FLOORS, index_col="model")
+
+
+def read_robustness(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`write_robustness`' tables by counts and by option (empty where a run has none)."""
+    return tuple(pd.read_csv(path, index_col=0) if path.exists() else pd.DataFrame()
+                 for path in (Path(folder) / COUNTS, Path(folder) / OPTIONS))
+
+
+def read_scaling(folder: Path) -> dict:
+    """The run's scaling record, or {} where a run has none."""
+    path = Path(folder) / SCALING
+    return read_json(path) if path.exists() else {}
