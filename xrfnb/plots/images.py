@@ -1,0 +1,236 @@
+"""Figures of images: mosaics, maps, the generation of a cube, the latent space, predictions beside targets."""
+
+from __future__ import annotations
+
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .page import MAX_WIDTH_IN, styled, CONSTANT_NOTE
+from .spectra import line_colour
+
+
+#: A mosaic with more images than this labels them by number (their row in the provenance table), not title.
+MAX_TITLED = 24
+
+
+def thumbnail(image: np.ndarray, side: int) -> np.ndarray:
+    """An image shrunk so that its long side is at most `side` px (a thumbnail drawn small needs no more)."""
+    from PIL import Image
+
+    image = np.asarray(image)
+    if max(image.shape[:2]) <= side:
+        return image
+    if image.dtype != np.uint8:
+        image = (as_unit_rgb(image) * 255).round().astype(np.uint8)
+    im = Image.fromarray(image)
+    im.thumbnail((side, side))
+    return np.asarray(im)
+
+
+@styled
+def mosaic(images: list[np.ndarray], titles: list[str], ncols: int | None = None, size: float = 1.8,
+           thumb_px: int = 120) -> plt.Figure:
+    """A grid of thumbnails: with up to MAX_TITLED images each has its (shortened) title, beyond that its
+    number, i.e. its row in the provenance table, so that labels never overlap.
+
+    Thumbnails are shrunk to `thumb_px` before drawing, which keeps the PNG small.
+    """
+    numbered = len(images) > MAX_TITLED
+    ncols = ncols or (12 if numbered else 6)
+    size = min(size, MAX_WIDTH_IN / ncols)
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * (1.12 if numbered else 1.25) * nrows))
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    for k, (ax, im, title) in enumerate(zip(np.atleast_1d(axes).ravel(), images, titles)):
+        ax.imshow(thumbnail(im, thumb_px))
+        fits = int(size * 14)  # characters of 8-pt text across one thumbnail
+        label = str(k) if numbered else (title if len(title) <= fits else title[:fits - 1].rstrip(" :") + "…")
+        ax.set_title(label, fontsize=8, pad=2)
+    fig.tight_layout(pad=0.3, h_pad=0.2, w_pad=0.2)
+    return fig
+
+
+@styled
+def generation_figure(rgb: np.ndarray, synthesis, cube: np.ndarray, energy: np.ndarray,
+                      pigment_names: list[str], lines: list[tuple[str, float]]) -> plt.Figure:
+    """The paper's generation figure: RGB, clustered RGB, sum spectrum with lines, pigment weights."""
+    fig = plt.figure(figsize=(11, 10))
+    grid = fig.add_gridspec(3, 4, height_ratios=[1, 1, 1.1])
+    ax = fig.add_subplot(grid[0, :2])
+    ax.imshow(rgb)
+    ax.set_title("RGB")
+    ax.axis("off")
+    ax = fig.add_subplot(grid[0, 2:])
+    ax.imshow(synthesis.clustered_rgb())
+    ax.set_title(f"clustered RGB (K = {len(synthesis.cluster_rgb)})")
+    ax.axis("off")
+    ax = fig.add_subplot(grid[1, :])
+    total = cube.reshape(-1, cube.shape[-1]).sum(0)
+    ax.semilogy(energy, np.maximum(total, 0.5), color="k", lw=0.8)
+    baseline = np.median(total[total > 0])
+    for label, e in lines:
+        j = int(np.argmin(np.abs(energy - e)))
+        if total[j] > 3 * baseline:  # label only the lines that stand out of the continuum
+            ax.annotate(label, (energy[j], total[j]), xytext=(0, 4), textcoords="offset points", ha="center",
+                        fontsize=10, rotation=90)
+    ax.set_ylim(top=total.max() * 30)
+    ax.set(title=f"sum spectrum ({cube.shape[0]} x {cube.shape[1]} pixels, {synthesis.counts} counts each)",
+           xlabel="energy (keV)", ylabel="counts")
+    ax = fig.add_subplot(grid[2, :])
+    im = ax.imshow(synthesis.weights, aspect="auto", cmap="viridis")
+    ax.set_yticks(range(len(synthesis.cluster_rgb)))
+    ax.set_yticklabels([f"cluster {k}" for k in range(len(synthesis.cluster_rgb))], fontsize=10)
+    ax.tick_params(axis="y", pad=28)  # room for each cluster's colour patch
+    for k, c in enumerate(synthesis.cluster_rgb):
+        ax.add_patch(plt.Rectangle((-1.05, k - 0.4), 0.45, 0.8, color=c, clip_on=False))
+    ax.set_xticks(range(len(pigment_names)))
+    ax.set_xticklabels(pigment_names, rotation=30, ha="right", fontsize=8)
+    ax.set_title("per-cluster pigment weights alpha = (101 - dE00) / 101 (0 where below the threshold)")
+    fig.colorbar(im, ax=ax, fraction=0.02)
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def image_grid(maps: dict[str, np.ndarray], ncols: int = 4, cmap: str = "magma") -> plt.Figure:
+    """Element maps (or any named images) side by side, each with its own colour scale.
+
+    A map of one value everywhere (e.g. the counts per pixel of a cube with fixed counts) is drawn on the
+    scale 0 to that value, so it shows as the scale's top colour, and its title says it is constant.
+    """
+    nrows = int(np.ceil(len(maps) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows))
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    for ax, (name, m) in zip(np.atleast_1d(axes).ravel(), maps.items()):
+        m = np.asarray(m)
+        if m.size and m.min() == m.max():
+            ax.imshow(m, cmap=cmap, vmin=min(0.0, float(m.min())), vmax=max(float(m.max()), 1e-12))
+            ax.set_title(f"{name}\n{CONSTANT_NOTE}: {m.flat[0]:g} in every pixel", fontsize=9)
+        else:
+            ax.imshow(m, cmap=cmap)
+            ax.set_title(f"{name}\n{int(m.sum())} counts in all", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def pigment_map(index: np.ndarray, names: tuple[str, ...], rgb: np.ndarray) -> plt.Figure:
+    """Each pixel in its dominant pigment's reference colour (index -1: none, white), with a legend of shares."""
+    from matplotlib.patches import Patch
+
+    colours = np.vstack([np.asarray(rgb, dtype=float) / 255, np.ones((1, 3))])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.imshow(colours[index], interpolation="nearest")  # index -1 picks the last row: white
+    ax.axis("off")
+    ax.set_title("dominant pigment (non-negative least squares)", fontsize=10)
+    shares = [(k, float((index == k).mean())) for k in range(len(names))]
+    ax.legend(handles=[Patch(facecolor=colours[k], edgecolor="0.5", label=f"{names[k]} {100 * s:.0f} %")
+                       for k, s in shares if s > 0],
+              loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def size_and_media(widths: list[int], heights: list[int], media: dict[str, int]) -> plt.Figure:
+    """Image sizes (width against height) and how many seeds of each medium."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.8))
+    a.scatter(widths, heights, s=12, color="C0")
+    a.set(xlabel="width (px)", ylabel="height (px)", title="seed image sizes")
+    names = sorted(media, key=media.get, reverse=True)
+    b.barh(names, [media[n] for n in names], color="C1")
+    b.invert_yaxis()
+    b.set(xlabel="images", title="media")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def latent_3d(z: np.ndarray, colour_sets: dict[str, tuple]) -> plt.Figure:
+    """3-D scatter of latent codes, one panel per colouring, left to right in the dict's order.
+
+    Each value is (labels, label names) or (labels, label names, colours): colours (one RGB 0-255 per
+    name, e.g. the pigments' own) are darkened where pale (`line_colour`); without them, tab20.
+    """
+    fig = plt.figure(figsize=(5.5 * len(colour_sets), 6.5))
+    for i, (title, spec) in enumerate(colour_sets.items(), 1):
+        labels, names = spec[0], spec[1]
+        colours = ([line_colour(c) for c in spec[2]] if len(spec) > 2 and spec[2] is not None else
+                   [plt.get_cmap("tab20", max(len(names), 1))(j) for j in range(len(names))])
+        ax = fig.add_subplot(1, len(colour_sets), i, projection="3d")
+        ax.set_box_aspect(None, zoom=0.85)  # room for the z label inside the panel
+        for j, name in enumerate(names):
+            m = labels == j
+            if m.any():
+                ax.scatter(*z[m].T, s=2, color=colours[j], label=name, depthshade=False)
+        ax.set(title=title, xlabel="z1", ylabel="z2", zlabel="z3")
+        # below its panel, where the neighbouring 3-D panel cannot cover it
+        ax.legend(fontsize=8, markerscale=4, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 0.02))
+    return fig
+
+
+@styled
+def pairs(left: list[np.ndarray], right: list[np.ndarray], titles: tuple[str, str]) -> plt.Figure:
+    """Image pairs, one pair per column (e.g. embedded input above its RGB target); a single pair side by
+    side, so that it is drawn at a readable width."""
+    n = len(left)
+    if n == 1:
+        fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.6), squeeze=False)
+        for ax, image, title in zip(axes[0], (left[0], right[0]), titles):
+            ax.imshow(image)
+            ax.axis("off")
+            ax.set_title(title, fontsize=10)
+        fig.tight_layout()
+        return fig
+    fig, axes = plt.subplots(2, n, figsize=(2.8 * n, 5.8), squeeze=False)
+    for j in range(n):
+        for row, images in enumerate((left, right)):
+            axes[row, j].imshow(images[j])
+            axes[row, j].axis("off")
+        axes[0, j].set_title(titles[0], fontsize=9)
+        axes[1, j].set_title(titles[1], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def as_unit_rgb(image: np.ndarray) -> np.ndarray:
+    """An image as floats in [0, 1] for imshow: uint8 is scaled by 1/255, floats are clipped."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    return np.clip(image, 0, 1)
+
+
+@styled
+def triplets(embedded: list[np.ndarray], preds: list[np.ndarray], targets: list[np.ndarray],
+             scores: list[dict[str, float]], labels: list[str]) -> plt.Figure:
+    """The paper's test figures: embedded input (false colour) | prediction (MS-SSIM, UIQI) | ground truth."""
+    n = len(preds)
+    fig, axes = plt.subplots(n, 3, figsize=(9, 3.1 * n), squeeze=False)
+    for row, (e, p, t, s, label) in enumerate(zip(embedded, preds, targets, scores, labels)):
+        for ax, image, title in ((axes[row, 0], e, f"{label}: embedded input"),
+                                 (axes[row, 1], p, f"MS-SSIM {s['ms_ssim']:.3f}, UIQI {s['uiqi']:.3f}"),
+                                 (axes[row, 2], t, "ground truth")):
+            ax.imshow(as_unit_rgb(image))
+            ax.set_title(title, fontsize=11)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def patch_error_map(grid: dict) -> plt.Figure:
+    """The mean redmean error at each position inside a patch (`diagnosis.patch_grid`), border ringed."""
+    fig, ax = plt.subplots(figsize=(3.8, 3.2))
+    im = ax.imshow(grid["map"], cmap="magma")
+    p = grid["patch"]
+    ax.add_patch(plt.Rectangle((-0.5, -0.5), p, p, fill=False, edgecolor="#4fc3f7", lw=2))
+    ax.add_patch(plt.Rectangle((0.5, 0.5), p - 2, p - 2, fill=False, edgecolor="#4fc3f7", lw=1, ls="--"))
+    ax.set(title=f"error by position in the {p} x {p} patch\nborder / interior {grid['ratio']:.2f}",
+           xlabel="column in patch", ylabel="row in patch")
+    fig.colorbar(im, ax=ax, label="mean redmean distance")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,144 @@
+"""The book's figure page: its style, sizes and legibility checks, and saving a figure for the book."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..io import atomic_path
+
+
+#: The book's text column (inches at 96 CSS px per inch): a wider figure is shown scaled down to it.
+PAGE_WIDTH_IN = 7.5
+
+#: The smallest text a reader should meet on the page, in points at the rendered size.
+MIN_POINTS = 8.0
+
+#: Figures are drawn at most this wide, so that their text is not scaled down too far.
+MAX_WIDTH_IN = 11.0
+
+#: The book's type sizes, in force while a figure function draws (`styled`), never set for the whole session.
+STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10}
+
+
+def style() -> contextlib.AbstractContextManager:
+    """A context in which matplotlib uses the book's STYLE; the settings before it come back after it.
+
+    Importing a module of figures thus changes neither the kernel's backend nor its other figures.
+    Figures are made (`styled`) and drawn (`save`) inside it: matplotlib sizes a figure's texts when it
+    makes them, but places the ticks (how many fit) when it draws.
+    """
+    return plt.rc_context(STYLE)
+
+
+def styled(draw: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
+    """Make a figure function draw its figure inside `style()`."""
+    @functools.wraps(draw)
+    def drawn_in_style(*args, **kwargs) -> plt.Figure:
+        with style():
+            return draw(*args, **kwargs)
+    return drawn_in_style
+
+
+def legible(fig: plt.Figure) -> plt.Figure:
+    """Make every text of `fig` at least MIN_POINTS when the book shows it at the page's width.
+
+    A figure wider than MAX_WIDTH_IN is narrowed to it; then any text that the page's scaling would
+    shrink below MIN_POINTS is enlarged to the size that keeps it legible.
+    """
+    width, height = fig.get_size_inches()
+    if width > MAX_WIDTH_IN:
+        fig.set_size_inches(MAX_WIDTH_IN, height * MAX_WIDTH_IN / width)
+        width = MAX_WIDTH_IN
+    needed = MIN_POINTS * max(1.0, width / PAGE_WIDTH_IN)
+    fig.canvas.draw()  # tick labels exist only once drawn
+    for ax in fig.axes:
+        for axis, which in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+            labels = [t for t in axis.get_ticklabels(which="both") if t.get_text().strip()]
+            if labels and min(t.get_fontsize() for t in labels) < needed:
+                ax.tick_params(axis=which, which="both", labelsize=needed)
+    for text in fig.findobj(plt.Text):
+        if text.get_text().strip() and text.get_fontsize() < needed:
+            text.set_fontsize(needed)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    return fig
+
+
+def rendered_min_points(fig: plt.Figure) -> float:
+    """The smallest visible text of `fig`, in points at the size the book shows it."""
+    scale = min(1.0, PAGE_WIDTH_IN / fig.get_size_inches()[0])
+    sizes = [t.get_fontsize() for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=MIN_POINTS) * scale
+
+
+#: A colour-mapped image whose values are all equal must say so in its axes' title or text with this word.
+CONSTANT_NOTE = "constant"
+
+#: A saved figure larger than this (photographs, mostly) is stored with an adaptive 256-colour palette.
+MAX_PNG_BYTES = 1 << 20
+
+
+def _to_palette(path: Path) -> None:
+    """Re-store a PNG with 256 adaptive colours (dithered): a page of thumbnails shrinks about threefold."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
+    small.save(path, optimize=True)
+
+
+def unannotated_constant_maps(fig: plt.Figure) -> list[str]:
+    """Titles of the axes that draw a colour-mapped image of one value without saying so.
+
+    A constant map drawn with its own colour scale shows as one flat colour (black in magma), which a
+    reader takes for an empty map; it needs a note (a title or text containing CONSTANT_NOTE) with its value.
+    """
+    found = []
+    for ax in fig.axes:
+        for image in ax.get_images():
+            values = np.ma.masked_invalid(np.ma.asarray(image.get_array(), dtype=float))
+            if values.ndim != 2 or values.count() == 0 or values.max() != values.min():
+                continue
+            texts = [ax.get_title(loc) for loc in ("left", "center", "right")] + [t.get_text() for t in ax.texts]
+            if not any(CONSTANT_NOTE in t.lower() for t in texts):
+                found.append(ax.get_title() or "(untitled axes)")
+    return found
+
+
+def save(fig: plt.Figure, path: str | Path, show: bool = True) -> Path:
+    """Save a figure as PNG for the book, legible at the page's width (see `legible`), and close it.
+
+    Refuses a constant map without a note (`unannotated_constant_maps`). In a notebook with `show`, the
+    saved file itself is displayed, so the page shows exactly the PNG written (and nothing twice).
+    """
+    path = Path(path)
+    blank = unannotated_constant_maps(fig)
+    if blank:
+        plt.close(fig)
+        raise ValueError(f"{path.name}: constant map(s) drawn without a note: {', '.join(blank)}")
+    with atomic_path(path) as tmp, style():
+        legible(fig).savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+        plt.close(fig)
+        if tmp.stat().st_size > MAX_PNG_BYTES:
+            _to_palette(tmp)
+    if show and _in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+    return path
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (papermill's included), where figures are shown on the page."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
