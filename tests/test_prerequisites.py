@@ -81,10 +81,73 @@ def test_a_chapter_opened_alone_runs_its_missing_stages_through_the_runner(tmp_p
     monkeypatch.setenv("XRFNB_ROOT", str(tmp_path))
     monkeypatch.delenv(runner.UNDER_RUNNER, raising=False)
     calls = []
-    monkeypatch.setattr(runner, "run", lambda profile, only, progress: calls.append((profile, only)))
+    monkeypatch.setattr(runner, "run", lambda profile, only, overrides, progress: calls.append((profile, only)))
     from xrfnb import pigments
 
     run = tmp_path / "runs" / "smoke"
     pigments.run_stage(run, pigments.PaletteParams())
     runner.open_stage("smoke", "03_synthetic_maxrf.ipynb")
     assert calls == [("smoke", ["02_seed_images"])]
+
+
+@pytest.fixture
+def fresh_clone(tmp_path, monkeypatch):
+    """A run directory where only the palette stage (01) is done; `xrfnb run` is replaced by a recorder."""
+    from xrfnb import pigments
+
+    monkeypatch.setenv("XRFNB_ROOT", str(tmp_path))
+    for name in ("WORLD_SIZE", "SLURM_NTASKS", runner.UNDER_RUNNER):
+        monkeypatch.delenv(name, raising=False)
+    pigments.run_stage(tmp_path / "runs" / "smoke", pigments.PaletteParams())
+    calls = []
+    monkeypatch.setattr(runner, "run", lambda profile, only, overrides, progress: calls.append((only, overrides)))
+    return calls
+
+
+COMMANDS = {  # a single-stage command, the stage it runs, and where its work is replaced by a recorder
+    ("stage", "generate"): ("03_synthetic_maxrf", "dataset", "run_stage"),
+    ("stage", "embed"): ("05_embedded_dataset", "dve", "embed_stage"),
+    ("train", "dve"): ("04_train_dve", "dve", "run_stage"),
+    ("train", "smalluvit"): ("06_train_smalluvit", "recolour", "run_stage"),
+    ("scaling",): ("06_train_smalluvit", "scaling_study", "run_stage"),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_single_stage_command_runs_what_run_only_would_run_first(fresh_clone, command, monkeypatch):
+    import importlib
+
+    from xrfnb.pipeline import cli
+
+    stage, module, function = COMMANDS[command]
+    worked = []
+    monkeypatch.setattr(importlib.import_module(f"xrfnb.{module}"), function,
+                        lambda *a, **k: worked.append(fresh_clone[:]) or {"models": []})
+    assert cli.main([*command, "--set", "seed_limit=4", "--set", "dve_epochs=1"]) == 0
+    done = {name: name == "01_pigments" for name in ALL}
+    all_stages = [ROOT / "notebooks" / f"{name}.ipynb" for name in ALL]
+    as_run_only = [nb.stem for nb in runner.with_prerequisites(runner.select(all_stages, [stage[:2]]),
+                                                               all_stages, done) if nb.stem != stage]
+    ((only, overrides),) = fresh_clone
+    assert only == as_run_only and only[0] == "02_seed_images"
+    assert "seed_limit=4" in overrides  # the built stages get the overrides they use, and only those
+    assert ("dve_epochs=1" in overrides) == ("04_train_dve" in only)
+    assert worked == [fresh_clone]  # the stage itself ran after its inputs
+
+
+def test_one_shard_of_many_names_the_command_instead_of_building(fresh_clone, capsys):
+    from xrfnb.pipeline import cli
+
+    assert cli.main(["stage", "generate", "--shard", "0/2", "--set", "seed_limit=4", "--set", "n_samples=8"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "`xrfnb run --profile smoke --only 02 --set seed_limit=4` first" in err
+    assert fresh_clone == []
+
+
+def test_a_rank_under_torchrun_names_the_command_too(fresh_clone, capsys, monkeypatch):
+    from xrfnb.pipeline import cli
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert cli.main(["train", "dve"]) == 1
+    assert "`xrfnb run --profile smoke --only 02 03` first" in capsys.readouterr().err
+    assert fresh_clone == []

@@ -3,6 +3,7 @@
 import re
 
 import nbformat
+import numpy as np
 import pytest
 
 from xrfnb import prose
@@ -10,16 +11,26 @@ from xrfnb import prose
 from conftest import ROOT
 
 
-def test_glue_roles_are_filled_from_glued_values_and_keywords(monkeypatch):
-    monkeypatch.setattr(prose, "VALUES", {"fwhm": 131.27, "n": 12})
+def test_glue_roles_are_filled_from_the_glued_values_passed_and_keywords():
+    glued = prose.Glued(fwhm=131.27, n=12)
     text = "resolution {glue:text}`fwhm:.1f` eV, {glue:text}`n` pigments, {glue:text}`k:d` clusters"
-    assert prose.fill(text, {"k": 9}) == "resolution 131.3 eV, 12 pigments, 9 clusters"
+    shown = prose.bundle(text, glued, k=9)["text/markdown"]
+    assert shown == "resolution 131.3 eV, 12 pigments, 9 clusters"
 
 
-def test_a_value_nothing_glued_names_itself(monkeypatch):
-    monkeypatch.setattr(prose, "VALUES", {})
+def test_a_value_nothing_glued_names_itself():
     with pytest.raises(prose.MissingValue, match="'floor'.*no cell above glued"):
-        prose.fill("off by {glue:text}`floor:.3f`")
+        prose.fill("off by {glue:text}`floor:.3f`", prose.Glued(other=1.0))
+
+
+def test_each_notebooks_values_are_its_own():
+    """Glued values live in the notebook's own mapping: nothing is left behind for another page."""
+    first, second = prose.Glued(), prose.Glued()
+    first.glue("n_seeds", np.int64(20))
+    assert first == {"n_seeds": 20} and type(first["n_seeds"]) is int  # numpy scalars become numbers
+    assert second == {}
+    with pytest.raises(prose.MissingValue):
+        prose.bundle("{glue:text}`n_seeds` seeds", second)
 
 
 def test_the_book_gets_the_citation_role_and_lab_gets_author_and_year():

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from . import dve, palette_file, physics, recolour
-from .pipeline import paths
+from . import locations as paths
 from .io import atomic_dir, read_json, write_json
 from .pigments import Palette
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import physics, readers
+from . import locations, physics, readers
 
 #: The palettes shipped with xrfnb, by name.
 BUNDLED = {"paper": "data/palette.yml", "copper": "data/palettes/copper.yml"}
@@ -85,15 +85,14 @@ class _UniqueKeys(yaml.SafeLoader):
 
 def locate(palette: str) -> Path:
     """The file a `palette` parameter names: a bundled palette's name, or a path (a relative one from the
-    working folder, else from the project's root, where `xrfnb run` is started while notebooks run in
+    working folder, else from the checkout (`locations`), where `xrfnb run` is started while notebooks run in
     `notebooks/`)."""
     if palette in BUNDLED:
         return Path(str(resources.files("xrfnb").joinpath(BUNDLED[palette])))
     path = Path(palette).expanduser()
-    if not path.is_absolute() and not path.is_file():
-        from .pipeline import paths
-
-        path = paths.project_root() / path
+    root = locations.checkout()
+    if not path.is_absolute() and not path.is_file() and root is not None:
+        path = root / path
     if not path.is_file():
         raise PaletteError(f"{palette}: no such palette file (or one of the bundled palettes: "
                            f"{', '.join(BUNDLED)})")

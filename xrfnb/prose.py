@@ -2,8 +2,9 @@
 
 A chapter's Markdown cells may only hold plain Markdown: JupyterLab does not know MyST's roles and would
 show `{glue:text}` and `{cite:p}` raw. Prose with numbers or citations is therefore a hidden-input code cell
-calling `show(text)`. It fills every `{glue:text}`key:fmt`` with the value this kernel glued (or a keyword
-argument), and displays one output with two forms:
+calling `show(text, glued)`. It fills every `{glue:text}`key:fmt`` with the value the notebook glued
+(its `Glued` mapping, made once in its setup cell and passed to each prose cell) or a keyword argument,
+and displays one output with two forms:
 
 * `text/markdown`, MyST with the `{cite:p}` roles kept: the book renders it (myst-nb's priority for the
   html builder puts `text/markdown` first), so citations link to the bibliography as before;
@@ -16,12 +17,10 @@ from __future__ import annotations
 import functools
 import html
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
-from .pipeline import paths
-
-#: Values glued in this kernel (`book.glue` records them here), for the prose cells that follow.
-VALUES: dict[str, object] = {}
+from . import locations
 
 GLUE = re.compile(r"\{glue(?::text)?\}`([^`:]+)(?::([^`]*))?`")
 CITE = re.compile(r"\{cite(?::(p|t|ps|ts))?\}`([^`]+)`")
@@ -31,18 +30,33 @@ class MissingValue(KeyError):
     """A `{glue:text}` key that nothing glued before this prose cell."""
 
     def __str__(self) -> str:
-        return (f"prose refers to {self.args[0]!r}, which no cell above glued "
-                f"(run the cells above first, or pass {self.args[0]}=... to prose.show)")
+        return (f"prose refers to {self.args[0]!r}, which no cell above glued into the values passed "
+                f"(run the cells above first, pass the notebook's `glued`, or pass {self.args[0]}=... to prose.show)")
 
 
-def remember(name: str, value: object) -> None:
-    """Record a glued value for later prose cells (called by `book.glue`)."""
-    VALUES[name] = value
+class Glued(dict):
+    """The values a notebook glued, by name: for the book (myst-nb's glue) and for its prose cells.
+
+    A notebook makes one in its setup cell and passes it to the prose cells that read its values, so
+    nothing is kept between notebooks or calls outside this object.
+    """
+
+    def glue(self, name: str, value: object) -> None:
+        """Glue a number or table for the book's prose without showing it here, and keep it for `show`.
+
+        numpy scalars become plain numbers (cross-page `{glue:text}` needs a format spec, e.g. `:.4f`, `:d`).
+        """
+        from myst_nb import glue as myst_glue
+
+        if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+            value = value.item()
+        myst_glue(name, value, display=False)
+        self[name] = value
 
 
-def fill(text: str, values: dict[str, object] | None = None) -> str:
-    """`text` with every glue role replaced by its value, formatted by the role's format spec."""
-    known = {**VALUES, **(values or {})}
+def fill(text: str, values: Mapping[str, object] | None = None) -> str:
+    """`text` with every glue role replaced by its value in `values`, formatted by the role's format spec."""
+    known = dict(values or {})
 
     def value(match: re.Match) -> str:
         key, spec = match.group(1), match.group(2) or ""
@@ -55,11 +69,13 @@ def fill(text: str, values: dict[str, object] | None = None) -> str:
 
 @functools.cache
 def bibliography(path: Path | None = None) -> dict[str, tuple[str, str, str]]:
-    """{key: (authors as cited, year, title)} of the book's BibTeX file; empty when it is not there."""
+    """{key: (authors as cited, year, title)} of the book's BibTeX file (the checkout's); empty when it is not
+    there."""
     from pybtex.database import parse_file
 
-    path = path or paths.project_root() / "book" / "references.bib"
-    if not path.exists():
+    root = locations.checkout()
+    path = path or (root / "book" / "references.bib" if root else None)
+    if path is None or not path.exists():  # an installed package without a checkout: citations by key
         return {}
     found = {}
     for key, entry in parse_file(str(path)).entries.items():
@@ -101,15 +117,16 @@ def to_html(markdown: str) -> str:
     return re.sub(r"XRFNBCITE(\d+)END", lambda m: cites[int(m.group(1))], rendered)
 
 
-def bundle(text: str, **values) -> dict[str, str]:
+def bundle(text: str, glued: Mapping[str, object] | None = None, /, **values) -> dict[str, str]:
     """The display bundle of a prose cell: MyST for the book, HTML for JupyterLab, plain text for consoles."""
-    filled = fill(text, values).strip()
+    filled = fill(text, {**(glued or {}), **values}).strip()
     return {"text/markdown": filled, "text/html": to_html(filled),
             "text/plain": CITE.sub(lambda m: m.group(2), filled)}
 
 
-def show(text: str, **values) -> None:
-    """Display prose with its numbers filled in and its citations rendered (see the module docstring)."""
+def show(text: str, glued: Mapping[str, object] | None = None, /, **values) -> None:
+    """Display prose with its numbers filled in from `glued` and `values`, and its citations rendered (see
+    the module docstring)."""
     from IPython.display import display
 
-    display(bundle(text, **values), raw=True)
+    display(bundle(text, glued, **values), raw=True)

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import device, prose
+from .. import device
 from . import paths
 from ..io import atomic_dir, atomic_path, read_json
-from .runner import RunError, load_profile, open_stage
+from .runner import RunError, load_profile
 
 CONFIG = "_config.yml"
 
@@ -33,16 +33,14 @@ def repository_url(root: Path | None = None) -> str:
 
 
 def header(profile: str, notebook: str) -> None:
-    """Show, at the top of an executed page, which profile and hardware produced it.
+    """Show, at the top of an executed page, which profile and hardware produced it; it only displays.
 
-    First makes a chapter opened on its own runnable (`runner.open_stage`): a GPU profile without a GPU
-    stops here, and missing files from earlier stages are built at the same profile.
+    Building a chapter's missing inputs is the notebook's own line before it (`runner.open_stage`).
     """
     from html import escape
 
     from IPython.display import HTML, display
 
-    open_stage(profile, notebook)
     p = load_profile(profile)
     source = f"{repository_url()}/blob/main/notebooks/{notebook}"
     display(HTML(
@@ -50,19 +48,6 @@ def header(profile: str, notebook: str) -> None:
         f"profile</p><p>{escape(p.description)}</p><p>Run on {escape(device.describe())}, "
         f'{dt.date.today().isoformat()}. Source notebook: <a href="{source}"><code>notebooks/{notebook}</code>'
         f'</a>; the whole run is listed in the <a href="../execution_record.html">execution record</a>.</p></div>'))
-
-
-def glue(name: str, value) -> None:
-    """Glue a number or table for the book's prose without showing it here.
-
-    numpy scalars become plain numbers (cross-page `{glue:text}` needs a format spec, e.g. `:.4f`, `:d`).
-    """
-    from myst_nb import glue as myst_glue
-
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    myst_glue(name, value, display=False)
-    prose.remember(name, value)
 
 
 def execution_record_markdown(record: dict) -> str:

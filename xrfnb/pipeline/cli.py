@@ -1,4 +1,10 @@
-"""Command line: a thin layer over the package's functions (`xrfnb --help`)."""
+"""Command line: a thin layer over the package's functions (`xrfnb --help`).
+
+The commands that run one stage without its notebook (`xrfnb stage`, `xrfnb train`, `xrfnb scaling`)
+treat missing inputs as `xrfnb run --only` does: the earlier stages they read from that are not done run
+first, at the same profile. One process of many (a shard, or a rank under torchrun or SLURM) builds
+nothing, as the others would build the same files at once: it names the command to run first.
+"""
 
 from __future__ import annotations
 
@@ -89,6 +95,22 @@ def _shard(text: str | None) -> tuple[int, int]:
     return int(rank), int(world)
 
 
+def _inputs(profile: str, stage: str, overrides: list[str], processes: int = 1) -> None:
+    """Run the earlier stages `stage` reads from that are not done (as `xrfnb run --only` does); one of
+    several `processes` (or of a torchrun or SLURM launch) names the command instead."""
+    import os
+
+    launched = max(int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("SLURM_NTASKS", 1)))
+    if max(processes, launched) == 1:
+        runner.build_inputs(profile, stage, overrides)
+        return
+    build = runner.inputs_to_build(profile, stage, overrides)
+    if build:
+        raise runner.RunError(f"{stage} reads the outputs of {', '.join(build)}, which are not done at the "
+                              f"{profile!r} profile; one process of many builds nothing: run "
+                              f"`{runner.inputs_command(profile, build, overrides)}` first")
+
+
 def _stage(args: argparse.Namespace) -> None:
     import os
 
@@ -97,11 +119,12 @@ def _stage(args: argparse.Namespace) -> None:
 
     run, shard = paths.run_dir(args.profile), _shard(args.shard)
     merge = {"merge_world": args.merge} if args.merge else {}
+    stage = "03_synthetic_maxrf" if args.stage == "generate" else "05_embedded_dataset"
+    _inputs(args.profile, stage, args.set, processes=max(shard[1], args.merge or 1))
+    params = runner.stage_params_at(args.profile, stage, args.set)
     if args.stage == "generate":
-        params = runner.stage_params_at(args.profile, "03_synthetic_maxrf", args.set)
         dataset.run_stage(run, params, shard=shard, progress=True, **merge)
     else:
-        params = runner.stage_params_at(args.profile, "05_embedded_dataset", args.set)
         local = os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID"))  # one GPU per rank
         device = f"cuda:{local}" if local is not None and _cuda() else None
         embedded.embed_stage(run, params, shard=shard, device=device, progress=True, **merge)
@@ -120,10 +143,10 @@ def _train(args: argparse.Namespace) -> None:
     from . import paths
 
     run = paths.run_dir(args.profile)
-    if args.model == "dve":
-        dve.run_stage(run, runner.stage_params_at(args.profile, "04_train_dve", args.set))
-    else:
-        recolour.run_stage(run, runner.stage_params_at(args.profile, "06_train_smalluvit", args.set))
+    stage = "04_train_dve" if args.model == "dve" else "06_train_smalluvit"
+    _inputs(args.profile, stage, args.set)
+    params = runner.stage_params_at(args.profile, stage, args.set)
+    (dve.run_stage if args.model == "dve" else recolour.run_stage)(run, params)
     print(f"{args.model}: trained into {run}; the notebooks reuse it")
 
 
@@ -132,7 +155,9 @@ def _scaling(args: argparse.Namespace) -> None:
     from . import paths
 
     own = [item for item in args.set if item.startswith("scaling_")]
-    train = runner.stage_params_at(args.profile, "06_train_smalluvit", [i for i in args.set if i not in own])
+    recipe = [item for item in args.set if item not in own]
+    _inputs(args.profile, "06_train_smalluvit", recipe)  # the study trains on chapter 6's inputs
+    train = runner.stage_params_at(args.profile, "06_train_smalluvit", recipe)
     found = scaling_study.run_stage(paths.run_dir(args.profile), paths.book_dir("scaling"), args.profile, train,
                                     scaling_study.ScalingParams.at_profile(args.profile, own),
                                     runner.resolve_parameters(runner.load_profile("lite"), []), args.plan, args.force)

@@ -1,4 +1,5 @@
-"""Where a run's files live: the project root, the run directory, and the book's output folders.
+"""Where a run's files live: the run directory and the book's output folders, under the project root
+(`xrfnb.locations`, which says how the checkout is found).
 
 The book shows one profile's outputs at a time (`book/executed`, `figures`, `results`). They are kept
 per profile: a run of another profile first moves the shown outputs into `runs/<their profile>/book/`
@@ -12,18 +13,9 @@ import os
 import shutil
 from pathlib import Path
 
+from ..locations import project_root  # found in one place, for the library and the pipeline
+
 OUTPUTS = ("executed", "figures", "results")
-
-
-def project_root() -> Path:
-    """The checkout's top folder (holding `_toc.yml`), found from `XRFNB_ROOT` or by walking up from cwd."""
-    if "XRFNB_ROOT" in os.environ:
-        return Path(os.environ["XRFNB_ROOT"]).resolve()
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_toc.yml").exists() and (folder / "notebooks").is_dir():
-            return folder
-    return here
 
 
 def run_dir(profile: str) -> Path:

@@ -172,10 +172,11 @@ def with_prerequisites(chosen: list[Path], all_stages: list[Path], done: dict[st
 def open_stage(profile_name: str, notebook: str) -> None:
     """Make a chapter opened on its own runnable: check the profile's device and build missing inputs.
 
-    Called from every notebook's header cell. A GPU profile on a machine without a GPU stops with a
-    message that suggests `smoke`. If files the stage reads are missing from `runs/<profile>/`, the
-    earlier stages that write them run first through this runner, at the same profile; inside a run
-    of the runner (which starts stages in order) nothing is built and a missing file is named instead.
+    Called by every notebook in its setup cell, on its own line before `book.header` (which only
+    displays). A GPU profile on a machine without a GPU stops with a message that suggests `smoke`. If
+    earlier stages the chapter reads are not done in `runs/<profile>/`, they run first through this runner
+    at the same profile; inside a run of the runner (which starts stages in order, `UNDER_RUNNER`) nothing
+    is built and a missing file is named instead.
     """
     profile = load_profile(profile_name)
     if profile.device == "cuda" and not _cuda_available():
@@ -187,15 +188,42 @@ def open_stage(profile_name: str, notebook: str) -> None:
         if missing:
             build = prerequisites.stages_to_build(stage, lambda s: False)
             raise RunError(f"{stage} reads {', '.join(missing)} from {run_dir}, which this run has not written: "
-                           f"run `xrfnb run --profile {profile.name} --only {' '.join(s[:2] for s in build)}` first")
+                           f"run `{inputs_command(profile.name, build)}` first")
         return
-    done = {name: step["done"] for name, step in plan(profile.params, run_dir).items()}
-    build = prerequisites.stages_to_build(stage, lambda s: done[s])
-    if not build:
-        return
-    print(f"{stage} reads the outputs of {', '.join(build)}, which {run_dir} does not hold at the "
-          f"{profile.name!r} profile: building them first", flush=True)
-    run(profile.name, only=build, progress=True)
+    build_inputs(profile.name, stage)
+
+
+def inputs_command(profile_name: str, build: list[str], overrides: list[str] | None = None) -> str:
+    """The command that runs the stages `build` at a profile (with the overrides they use)."""
+    sets = "".join(f" --set {item}" for item in _used_by(build, overrides or []))
+    return f"xrfnb run --profile {profile_name} --only {' '.join(s[:2] for s in build)}{sets}"
+
+
+def _used_by(build: list[str], overrides: list[str]) -> list[str]:
+    """The `key=value` overrides that a stage of `build` uses (the others would only warn there)."""
+    return [item for item in overrides if set(stage_params.users(item.partition("=")[0])) & set(build)]
+
+
+def inputs_to_build(profile_name: str, stage: str, overrides: list[str] | None = None) -> list[str]:
+    """The earlier stages `stage` reads from that are not done at a profile with overrides, in order."""
+    params = resolve_parameters(load_profile(profile_name), overrides or [])
+    done = {name: step["done"] for name, step in plan(params, paths.run_dir(profile_name)).items()}
+    return prerequisites.stages_to_build(stage, lambda s: done[s])
+
+
+def build_inputs(profile_name: str, stage: str, overrides: list[str] | None = None) -> list[str]:
+    """Run the earlier stages `stage` reads from that are not done, as `xrfnb run --only` does before a
+    stage, at the same profile and overrides; returns them (none when all are done).
+
+    Used by a chapter opened on its own and by the commands that run one stage without its notebook
+    (`xrfnb train`, `xrfnb stage`, `xrfnb scaling`).
+    """
+    build = inputs_to_build(profile_name, stage, overrides)
+    if build:
+        print(f"{stage} reads the outputs of {', '.join(build)}, which {paths.run_dir(profile_name)} does not "
+              f"hold at the {profile_name!r} profile: building them first", flush=True)
+        run(profile_name, only=build, overrides=_used_by(build, overrides or []), progress=True)
+    return build
 
 
 def _cuda_available() -> bool:
