@@ -4,7 +4,12 @@ The scans are written in their formats by `test_readers`' writers.
 """
 
 import base64
+import os
+import subprocess
+import sys
+import warnings
 import zlib
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -13,7 +18,7 @@ import torch
 
 from test_readers import COLS, ROWS, bad_files, emsa, pigment_scan, write_gse, write_scan, write_spx
 
-from xrfnb import dve, explain, physics, pigments, readers, recolour, realdata, smalluvit
+from xrfnb import dve, explain, export, physics, pigments, readers, recolour, realdata, smalluvit
 from xrfnb.pipeline.cli import main
 from xrfnb.io import read_json
 
@@ -236,3 +241,37 @@ def test_the_cli_refuses_bad_scans_and_incomplete_runs_on_one_line_leaving_no_ou
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and str(partial / missing) in err and what in err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith((".out", "out"))]
+
+
+# ------------------------------------------------------------------------------------ streaming, any folder
+
+def test_a_scan_read_block_by_block_is_recoloured_and_explained_as_one_read_whole(tmp_path, palette, run_dir):
+    path, written, _ = write_scan("hdf5", tmp_path, palette)
+    streamed = readers.read(path)
+    assert streamed.streamed and streamed.shape == written.shape
+    whole = realdata.Cube(np.asarray(streamed.counts), streamed.energy, streamed.format)
+    models = realdata.load_run(run_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", realdata.ScanWarning)
+        one = realdata.analyse(whole, models)
+        rows = realdata.analyse(streamed, models, rows=1)
+        pairs = realdata.analyse(streamed, models, rows=4)  # blocks that do not divide the rows
+    for other in (rows, pairs):
+        np.testing.assert_allclose(other.rgb, one.rgb, atol=1e-5)
+        np.testing.assert_array_equal(other.best, one.best)
+        assert other.explanation == one.explanation and other.counts_per_pixel == one.counts_per_pixel
+        for label, values in one.maps.items():
+            np.testing.assert_allclose(other.maps[label], values, rtol=1e-12)
+
+
+def test_xrfnb_recolour_runs_from_a_folder_outside_the_checkout_with_the_published_model(tmp_path, palette):
+    energy = readers.linear_axis(3800, 0.0, 0.01)
+    emsa(tmp_path / "spot.msa", pigment_scan(palette, energy).sum((0, 1)))
+    env = {k: v for k, v in os.environ.items() if k != "XRFNB_ROOT"}
+    xrfnb = Path(sys.executable).parent / "xrfnb"
+    done = subprocess.run([str(xrfnb), "recolour", "spot.msa", "--out", "res"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = read_json(tmp_path / "res" / "report.json")
+    assert report["model"].startswith(str(export.published_folder())) and "Hg" in report["elements"]
+    assert not str(export.published_folder()).startswith(str(tmp_path))

@@ -219,10 +219,13 @@ def unmix(counts: np.ndarray, palette: Palette, usable: np.ndarray) -> np.ndarra
     """Non-negative least-squares weights (rows, cols, P) of the palette's spectra in each pixel.
 
     Fitted on the channels the scan covers only, so a scan that stops short is not read as missing counts.
+    Each pixel's fit is solved on the basis' QR factors (P x P, not channels x P), the same minimum: with
+    basis = QR, |basis w - b|^2 = |R w - Q'b|^2 + what no weights can change.
     """
     basis = palette.spectra[:, usable].T
-    flat = counts[..., usable].reshape(-1, basis.shape[0])
-    weights = np.stack([nnls(basis, pixel)[0] for pixel in flat])
+    q, r = np.linalg.qr(basis)
+    projected = counts[..., usable].reshape(-1, basis.shape[0]) @ q
+    weights = np.stack([nnls(r, pixel)[0] for pixel in projected])
     return weights.reshape(*counts.shape[:2], len(palette))
 
 

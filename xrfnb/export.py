@@ -11,7 +11,9 @@ which `xrfnb recolour` uses when no run is given.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
+from importlib import resources
 from pathlib import Path
 
 import h5py
@@ -28,8 +30,15 @@ FORMAT = 1
 
 
 def published_folder() -> Path:
-    """Where the book's trained models live: `book/published/model/` (committed)."""
-    return paths.project_root() / "book" / "published" / "model"
+    """Where the book's trained models live: `book/published/model/` (committed), in the repository that
+    holds the installed package (an editable install, `pip install -e .`), or under `XRFNB_ROOT` when set.
+
+    Never looked up from the current folder, so `xrfnb recolour` finds it from any folder of scans.
+    """
+    if "XRFNB_ROOT" in os.environ:
+        return Path(os.environ["XRFNB_ROOT"]).resolve() / "book" / "published" / "model"
+    package = Path(str(resources.files("xrfnb"))).resolve()
+    return package.parent / "book" / "published" / "model"
 
 
 def training_counts(run: Path) -> float:
