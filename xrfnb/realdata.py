@@ -222,8 +222,8 @@ def load_run(run: str | Path | None = None) -> Run:
         return Run(palette, dve_model, module, counts, instrument,
                    f"{run} (exported from {meta['source']}{f', profile {profile}' if profile else ''})")
     if not run.is_dir():
-        hint = (" (the published model comes with the repository: install it from a clone with `pip install -e .`, "
-                "or pass --run RUN)" if run == export.published_folder() else "")
+        hint = (" (publish one with `xrfnb publish`; it comes with the repository, so install xrfnb from a clone "
+                "with `pip install -e .`; or pass --run RUN)" if run == export.published_folder() else "")
         raise FileNotFoundError(f"{run}: no such model folder or run directory{hint}")
     palette = Palette.load(run / "palette.h5")
     dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(palette.energy))
