@@ -155,7 +155,8 @@ def test_recolour_writes_the_images_and_the_report(tmp_path, palette, run_dir):
     assert report["counts_per_pixel"] == pytest.approx(np.median(written.sum(-1)))
     assert {"Hg", "Fe"} <= set(report["elements"])
     assert report["pigments"]["Cinnabar"] == 0.5
-    assert sum(report["pigments"].get(name, 0) for name in IRON_PIGMENTS) == 0.5
+    iron, = [label for label in report["pigments"] if "Red Ochre" in label]
+    assert report["pigments"][iron] == 0.5 and set(IRON_PIGMENTS) <= set(report["pigment_groups"][iron])
     assert any("kept with probability" in w for w in report["warnings"])  # 3000 counts against 400
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
@@ -275,3 +276,28 @@ def test_xrfnb_recolour_runs_from_a_folder_outside_the_checkout_with_the_publish
     report = read_json(tmp_path / "res" / "report.json")
     assert report["model"].startswith(str(export.published_folder())) and "Hg" in report["elements"]
     assert not str(export.published_folder()).startswith(str(tmp_path))
+
+
+# ------------------------------------------------------------------------------------ pigments XRF cannot tell apart
+
+def test_pigments_of_nearly_collinear_spectra_are_one_group_computed_from_the_palette(palette):
+    named = [{palette.names[k] for k in members} for members in explain.groups(palette)]
+    iron, = [group for group in named if "Red Ochre" in group]
+    assert set(IRON_PIGMENTS) <= iron and {"Cinnabar"} in named and {"Titanium White"} in named
+    assert {"Cobalt Blue"} in named and {"Carbon Black"} in named  # cobalt blue and smalt differ (Si, K, As)
+    copper = pigments.PaletteParams(palette="copper").make_palette()
+    assert {"Azurite", "Malachite"} in [{copper.names[k] for k in g} for g in explain.groups(copper)]
+    assert sorted(k for g in explain.groups(copper) for k in g) == list(range(len(copper)))
+
+
+def test_a_cinnabar_and_red_ochre_spot_is_reported_as_cinnabar_and_the_iron_group_not_one_iron_earth(
+        tmp_path, palette, run_dir, capsys):
+    spot = pigment_scan(palette, readers.linear_axis(3800, 0.0, 0.01), counts=20000).sum((0, 1))
+    path = emsa(tmp_path / "spot.msa", spot)
+    assert main(["recolour", str(path), "--run", str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    report = read_json(tmp_path / "out" / "report.json")
+    shares = report["mixture"]["shares"]
+    iron, = [label for label in report["pigment_groups"] if "Red Ochre" in label]
+    assert set(sorted(shares, key=shares.get)[-2:]) == {"Cinnabar", iron} and shares[iron] > 0.2
+    assert not set(IRON_PIGMENTS) & set(shares) and not set(IRON_PIGMENTS) & set(report["pigments"])
+    assert "XRF cannot tell apart Red Ochre" in capsys.readouterr().out

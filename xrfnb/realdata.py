@@ -316,13 +316,15 @@ def sums(cube: Cube, operator: sparse.csr_matrix, rows: int | None = None) -> Su
 @dataclass(frozen=True)
 class Analysis:
     """A scan recoloured and explained: the RGB image, the report's explanation, the element maps, the
-    dominant pigment per pixel (-1: none) and the median counts per pixel as measured."""
+    dominant pigment group per pixel (an index into `groups`; -1: none), the palette's groups of pigments
+    XRF cannot tell apart (`explain.groups`) and the median counts per pixel as measured."""
 
     rgb: np.ndarray
     explanation: dict
     maps: dict[str, np.ndarray]
     best: np.ndarray
     counts_per_pixel: float
+    groups: list[tuple[int, ...]]
 
 
 def _lines(cube: Cube, spectrum: np.ndarray, usable: np.ndarray, models: Run) -> tuple[dict, list, list]:
@@ -350,7 +352,10 @@ def analyse(cube: Cube, models: Run, counts_tolerance: float = 2.0, seed: int = 
     h, w, _ = cube.shape
     latent = np.zeros((h, w, models.dve_model.cfg.latent_dim), np.float32)
     maps = {line.label: np.zeros((h, w)) for line in lines}
-    best, empty, no_lines = np.zeros((h, w), int), 0, explain.lineless(palette)
+    grouping = explain.groups(palette, usable)
+    lineless = explain.lineless(palette)
+    no_lines = np.array([lineless[list(members)].all() for members in grouping])
+    best, empty = np.zeros((h, w), int), 0
     for where, block in passing(cube, "recolouring", rows):
         counts = rebin_block(block, operator)
         latent[where], n = embed_counts(thin(counts, p, seed, where.start), models.dve_model, device)
@@ -358,18 +363,23 @@ def analyse(cube: Cube, models: Run, counts_tolerance: float = 2.0, seed: int = 
         block_maps = explain.element_maps(counts, lines)
         for label, values in block_maps.items():
             maps[label][where] = values
-        best[where] = explain.dominant(explain.unmix(counts, palette, usable), no_lines,
-                                       explain.line_pixels(counts, block_maps))
+        weights = explain.group_weights(explain.unmix(counts, palette, usable), grouping)
+        best[where] = explain.dominant(weights, no_lines, explain.line_pixels(counts, block_maps))
     warn_empty(empty)
     rgb = recolour_embedded(latent, models.module, device)
-    explanation = _explanation(total.spectrum, usable, lines, peaks, instrument, best, palette)
-    return Analysis(rgb, explanation, {"all counts": total.on_axis, **maps}, best, float(np.median(total.measured)))
+    explanation = _explanation(total.spectrum, usable, lines, peaks, instrument, best, palette, grouping)
+    return Analysis(rgb, explanation, {"all counts": total.on_axis, **maps}, best, float(np.median(total.measured)),
+                    grouping)
 
 
 def _explanation(spectrum: np.ndarray, usable: np.ndarray, lines: list, peaks: list, instrument: dict,
-                 best: np.ndarray, palette: Palette) -> dict:
-    """The report's explanation: tube, elements, the palette's mixture and the pigments' shares of pixels."""
+                 best: np.ndarray, palette: Palette, grouping: list[tuple[int, ...]]) -> dict:
+    """The report's explanation: tube, elements, the palette's mixture and the pigments' shares of pixels,
+    pigments XRF cannot tell apart named together as one group."""
     mix = explain.mixture(spectrum, palette, usable, lines)
+    labels = [explain.group_label(palette, members) for members in grouping]
+    shares = {label: sum(mix.shares.get(palette.names[k], 0.0) for k in members)
+              for label, members in zip(labels, grouping)}
     unexplained = {s: round(v, 4) for s, v in mix.unexplained.items()
                    if v > explain.UNEXPLAINED and s in mix.significant}
     for symbol, share in unexplained.items():
@@ -385,9 +395,11 @@ def _explanation(spectrum: np.ndarray, usable: np.ndarray, lines: list, peaks: l
         "lines_keV": {line.label: round(line.energy, 4) for line in lines},
         "unexplained_elements": unexplained,
         "line_counts_unexplained": {s: round(v, 4) for s, v in mix.unexplained.items()},
-        "pigments": {name: float((best == k).mean()) for k, name in enumerate(palette.names) if (best == k).any()},
+        "pigments": {label: float((best == k).mean()) for k, label in enumerate(labels) if (best == k).any()},
+        "pigment_groups": {label: [palette.names[k] for k in members] for label, members in zip(labels, grouping)
+                           if len(members) > 1},
         "pixels_unexplained": float((best < 0).mean()),
-        "mixture": {"shares": {k: round(v, 4) for k, v in sorted(mix.shares.items(), key=lambda kv: -kv[1])},
+        "mixture": {"shares": {k: round(v, 4) for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0},
                     "reduced_chi2": round(mix.reduced_chi2, 3), "residual_share": round(mix.residual_share, 4)},
     }
 
@@ -427,11 +439,12 @@ def recolour(scan: str | Path, run: str | Path | None, out: str | Path, format: 
         **result.explanation,
         "warnings": messages,
     }
-    names = models.palette.names
+    labels = [explain.group_label(models.palette, members) for members in result.groups]
+    colours = np.array([models.palette.rgb[list(members)].mean(0) for members in result.groups])
     with atomic_dir(out) as tmp:
         plots.save(plots.mosaic([result.rgb], [f"recoloured {scan.name}"], ncols=1, size=5), tmp / "recoloured.png",
                    show=False)
         plots.save(plots.image_grid(result.maps), tmp / "elements.png", show=False)
-        plots.save(plots.pigment_map(result.best, names, models.palette.rgb), tmp / "pigments.png", show=False)
+        plots.save(plots.pigment_map(result.best, labels, colours), tmp / "pigments.png", show=False)
         write_json(tmp / "report.json", report)
     return report
