@@ -301,3 +301,20 @@ def test_a_cinnabar_and_red_ochre_spot_is_reported_as_cinnabar_and_the_iron_grou
     assert set(sorted(shares, key=shares.get)[-2:]) == {"Cinnabar", iron} and shares[iron] > 0.2
     assert not set(IRON_PIGMENTS) & set(shares) and not set(IRON_PIGMENTS) & set(report["pigments"])
     assert "XRF cannot tell apart Red Ochre" in capsys.readouterr().out
+
+
+def test_bad_values_anywhere_in_a_streamed_cube_and_a_truncated_raw_are_refused_on_one_line(tmp_path, palette,
+                                                                                          run_dir, capsys):
+    counts = np.ones((9, 4, 64))
+    counts[-1, -1, -1] = np.nan  # in the last block read
+    with h5py.File(tmp_path / "late_nan.h5", "w") as h5:
+        h5["img"], h5["energy"] = counts, np.linspace(1, 20, 64)
+    ripple, _, _ = write_scan("ripple", tmp_path, palette)
+    raw = ripple.with_suffix(".raw")
+    raw.write_bytes(raw.read_bytes()[:1000])
+    for path, message in ((tmp_path / "late_nan.h5", "NaN or infinite counts"), (ripple, "could not be read")):
+        out = tmp_path / f"out_{path.stem}"
+        assert main(["recolour", str(path), "--run", str(run_dir), "--out", str(out)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and str(path) in err and message in err, err
+        assert not out.exists()

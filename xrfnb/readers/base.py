@@ -42,8 +42,18 @@ class Rows:
 
     ndim = 3
 
-    def __init__(self, shape: tuple[int, int, int], dtype: np.dtype, read: Callable[[int, int], np.ndarray]):
-        self.shape, self.dtype, self.read = tuple(int(n) for n in shape), np.dtype(dtype), read
+    def __init__(self, shape: tuple[int, int, int], dtype: np.dtype, read: Callable[[int, int], np.ndarray],
+                 where: str | Path = "scan"):
+        self.shape, self.dtype, self._read, self.where = tuple(int(n) for n in shape), np.dtype(dtype), read, where
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop; a file that fails there (truncated, corrupt) is named, on one line."""
+        try:
+            return np.asarray(self._read(start, stop))
+        except Exception as err:  # each library fails in its own way: name the file and the rows
+            detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ScanError(f"{self.where}: rows {start} to {stop - 1} could not be read "
+                            f"({type(err).__name__}: {detail})") from None
 
     def __len__(self) -> int:
         return self.shape[0]

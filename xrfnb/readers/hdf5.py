@@ -25,7 +25,7 @@ def rows(path: Path, name: str) -> Rows:
         with h5py.File(path, "r") as h5:
             return h5[name][start:stop]
 
-    return Rows(shape, dtype, read)
+    return Rows(shape, dtype, read, path)
 
 
 def layout(path: Path) -> str:
@@ -107,5 +107,5 @@ def read_npy(path: Path, options: Options) -> Cube:
         raise needs_calibration(path, "a .npy cube")
     if counts.ndim != 3:
         raise ScanError(f"{path}: array of shape {counts.shape}; expected rows x cols x channels")
-    lazy = Rows(counts.shape, counts.dtype, lambda start, stop: np.array(counts[start:stop]))
+    lazy = Rows(counts.shape, counts.dtype, lambda start, stop: np.array(counts[start:stop]), path)
     return Cube(lazy, linear_axis(counts.shape[2], *options.calibration), "npy")

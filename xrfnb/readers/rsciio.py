@@ -61,7 +61,7 @@ def signal_cube(signal: dict, fmt: str, path: Path, anode: str | None = None) ->
     energy, notes = to_kev(energy, axis.get("units"), str(path))
     data = data.reshape((1,) * (3 - data.ndim) + tuple(data.shape))
     counts = (np.asarray(data) if isinstance(data, np.ndarray) else
-              Rows(data.shape, data.dtype, lambda start, stop: np.asarray(data[start:stop])))
+              Rows(data.shape, data.dtype, lambda start, stop: np.asarray(data[start:stop]), path))
     return Cube(counts, energy, fmt, notes, recorded(signal.get("metadata", {}), anode))
 
 
