@@ -7,6 +7,10 @@ energies, the tube's own peaks labelled as the tube's, and a non-negative least-
 the palette with its goodness of fit and what it leaves unexplained. The models are trained on synthetic
 spectra only: on a real painting the recolouring needs the domain adaptation the paper lists as future
 work, which is why the explanation maps come with it.
+
+A scan is never held whole (`analyse`): a first pass over its blocks of rows sums it (its sum spectrum
+finds the lines, its counts per pixel decide the thinning), a second rebins, thins, embeds, maps and
+unmixes each block; what is kept grows with the outputs (3 numbers per pixel, the maps), not the channels.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from .readers import read as load_cube
 from .recolour import Recolouring, predict
 from .recolour import load as load_recolouring
 
-__all__ = ["Cube", "ScanError", "ScanWarning", "load_cube", "rebin", "covered", "thin_to", "recolour_counts",
-           "recolour_cube", "Run", "load_run", "recolour"]
+__all__ = ["Cube", "ScanError", "ScanWarning", "load_cube", "rebin", "rebin_operator", "rebin_block", "covered",
+           "thinning", "thin", "thin_to", "embed_counts", "recolour_embedded", "recolour_counts", "recolour_cube",
+           "Run", "load_run", "Analysis", "analyse", "recolour"]
 
 
 # ------------------------------------------------------------------------------------ onto the model's axis
