@@ -4,7 +4,12 @@ The scans are written in their formats by `test_readers`' writers.
 """
 
 import base64
+import os
+import subprocess
+import sys
+import warnings
 import zlib
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -13,7 +18,7 @@ import torch
 
 from test_readers import COLS, ROWS, bad_files, emsa, pigment_scan, write_gse, write_scan, write_spx
 
-from xrfnb import dve, explain, physics, pigments, readers, recolour, realdata, smalluvit
+from xrfnb import dve, explain, export, physics, pigments, readers, recolour, realdata, smalluvit
 from xrfnb.pipeline.cli import main
 from xrfnb.io import read_json
 
@@ -150,7 +155,8 @@ def test_recolour_writes_the_images_and_the_report(tmp_path, palette, run_dir):
     assert report["counts_per_pixel"] == pytest.approx(np.median(written.sum(-1)))
     assert {"Hg", "Fe"} <= set(report["elements"])
     assert report["pigments"]["Cinnabar"] == 0.5
-    assert sum(report["pigments"].get(name, 0) for name in IRON_PIGMENTS) == 0.5
+    iron, = [label for label in report["pigments"] if "Red Ochre" in label]
+    assert report["pigments"][iron] == 0.5 and set(IRON_PIGMENTS) <= set(report["pigment_groups"][iron])
     assert any("kept with probability" in w for w in report["warnings"])  # 3000 counts against 400
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
@@ -236,3 +242,79 @@ def test_the_cli_refuses_bad_scans_and_incomplete_runs_on_one_line_leaving_no_ou
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and str(partial / missing) in err and what in err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith((".out", "out"))]
+
+
+# ------------------------------------------------------------------------------------ streaming, any folder
+
+def test_a_scan_read_block_by_block_is_recoloured_and_explained_as_one_read_whole(tmp_path, palette, run_dir):
+    path, written, _ = write_scan("hdf5", tmp_path, palette)
+    streamed = readers.read(path)
+    assert streamed.streamed and streamed.shape == written.shape
+    whole = realdata.Cube(np.asarray(streamed.counts), streamed.energy, streamed.format)
+    models = realdata.load_run(run_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", realdata.ScanWarning)
+        one = realdata.analyse(whole, models)
+        rows = realdata.analyse(streamed, models, rows=1)
+        pairs = realdata.analyse(streamed, models, rows=4)  # blocks that do not divide the rows
+    for other in (rows, pairs):
+        np.testing.assert_allclose(other.rgb, one.rgb, atol=1e-5)
+        np.testing.assert_array_equal(other.best, one.best)
+        assert other.explanation == one.explanation and other.counts_per_pixel == one.counts_per_pixel
+        for label, values in one.maps.items():
+            np.testing.assert_allclose(other.maps[label], values, rtol=1e-12)
+
+
+def test_xrfnb_recolour_runs_from_a_folder_outside_the_checkout_with_the_published_model(tmp_path, palette):
+    energy = readers.linear_axis(3800, 0.0, 0.01)
+    emsa(tmp_path / "spot.msa", pigment_scan(palette, energy).sum((0, 1)))
+    env = {k: v for k, v in os.environ.items() if k != "XRFNB_ROOT"}
+    xrfnb = Path(sys.executable).parent / "xrfnb"
+    done = subprocess.run([str(xrfnb), "recolour", "spot.msa", "--out", "res"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = read_json(tmp_path / "res" / "report.json")
+    assert report["model"].startswith(str(export.published_folder())) and "Hg" in report["elements"]
+    assert not str(export.published_folder()).startswith(str(tmp_path))
+
+
+# ------------------------------------------------------------------------------------ pigments XRF cannot tell apart
+
+def test_pigments_of_nearly_collinear_spectra_are_one_group_computed_from_the_palette(palette):
+    named = [{palette.names[k] for k in members} for members in explain.groups(palette)]
+    iron, = [group for group in named if "Red Ochre" in group]
+    assert set(IRON_PIGMENTS) <= iron and {"Cinnabar"} in named and {"Titanium White"} in named
+    assert {"Cobalt Blue"} in named and {"Carbon Black"} in named  # cobalt blue and smalt differ (Si, K, As)
+    copper = pigments.PaletteParams(palette="copper").make_palette()
+    assert {"Azurite", "Malachite"} in [{copper.names[k] for k in g} for g in explain.groups(copper)]
+    assert sorted(k for g in explain.groups(copper) for k in g) == list(range(len(copper)))
+
+
+def test_a_cinnabar_and_red_ochre_spot_is_reported_as_cinnabar_and_the_iron_group_not_one_iron_earth(
+        tmp_path, palette, run_dir, capsys):
+    spot = pigment_scan(palette, readers.linear_axis(3800, 0.0, 0.01), counts=20000).sum((0, 1))
+    path = emsa(tmp_path / "spot.msa", spot)
+    assert main(["recolour", str(path), "--run", str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    report = read_json(tmp_path / "out" / "report.json")
+    shares = report["mixture"]["shares"]
+    iron, = [label for label in report["pigment_groups"] if "Red Ochre" in label]
+    assert set(sorted(shares, key=shares.get)[-2:]) == {"Cinnabar", iron} and shares[iron] > 0.2
+    assert not set(IRON_PIGMENTS) & set(shares) and not set(IRON_PIGMENTS) & set(report["pigments"])
+    assert "XRF cannot tell apart Red Ochre" in capsys.readouterr().out
+
+
+def test_bad_values_anywhere_in_a_streamed_cube_and_a_truncated_raw_are_refused_on_one_line(tmp_path, palette,
+                                                                                          run_dir, capsys):
+    counts = np.ones((9, 4, 64))
+    counts[-1, -1, -1] = np.nan  # in the last block read
+    with h5py.File(tmp_path / "late_nan.h5", "w") as h5:
+        h5["img"], h5["energy"] = counts, np.linspace(1, 20, 64)
+    ripple, _, _ = write_scan("ripple", tmp_path, palette)
+    raw = ripple.with_suffix(".raw")
+    raw.write_bytes(raw.read_bytes()[:1000])
+    for path, message in ((tmp_path / "late_nan.h5", "NaN or infinite counts"), (ripple, "could not be read")):
+        out = tmp_path / f"out_{path.stem}"
+        assert main(["recolour", str(path), "--run", str(run_dir), "--out", str(out)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and str(path) in err and message in err, err
+        assert not out.exists()

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from . import dve, palette_file, physics, recolour
-from . import locations as paths
+from . import locations
 from .io import atomic_dir, read_json, write_json
 from .pigments import Palette
 
@@ -28,8 +28,11 @@ FORMAT = 1
 
 
 def published_folder() -> Path:
-    """Where the book's trained models live: `book/published/model/` (committed)."""
-    return paths.project_root() / "book" / "published" / "model"
+    """Where the book's trained models live: `book/published/model/` (committed) in the checkout that
+    `locations.checkout()` finds: `XRFNB_ROOT`, else the repository holding the installed package (an
+    editable install, `pip install -e .`). So `xrfnb recolour` finds it from any folder of scans."""
+    root = locations.checkout() or locations.package_folder().parent
+    return root / "book" / "published" / "model"
 
 
 def training_counts(run: Path) -> float:
@@ -66,7 +69,7 @@ def source_name(run: Path) -> str:
     """A run as a report names it: relative to the project (`runs/laptop`), else by its folder's name, so
     that a published model carries no machine's paths."""
     try:
-        return str(run.resolve().relative_to(paths.project_root().resolve()))
+        return str(run.resolve().relative_to(locations.project_root().resolve()))
     except ValueError:
         return run.name
 

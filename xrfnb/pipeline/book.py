@@ -240,6 +240,9 @@ def build(root: Path | None = None, strict: bool = True, published: bool = False
     if published:
         root = _published_source(root)
     write_execution_record(root)
+    from .. import sample_scan
+
+    sample_scan.book_outputs(root)  # the page "Your own scan" shows its command run on the sample scan
     missing = [line.split(":", 1)[1].strip() for line in (root / "_toc.yml").read_text().splitlines()
                if line.strip().startswith(("- file:", "root:"))]
     absent = [f for f in missing if not any((root / f"{f}{ext}").exists() for ext in ("", ".md", ".ipynb"))]

@@ -74,6 +74,8 @@ def _recolour(args: argparse.Namespace) -> None:
     pigments = ", ".join(f"{k} {100 * v:.0f} %" for k, v in report["pigments"].items()) or "none"
     print(f"recolour: pigments {pigments}; mixture reduced chi2 {report['mixture']['reduced_chi2']:g}; "
           f"unexplained {', '.join(report['unexplained_elements']) or 'nothing'}")
+    for label in report["pigment_groups"]:
+        print(f"recolour: XRF cannot tell apart {label.replace(' / ', ', ')}: named together as one group")
     for message in report["warnings"]:
         print(f"recolour: warning: {message}")
     print(f"recolour: recoloured.png, elements.png, pigments.png and report.json in {args.out}")

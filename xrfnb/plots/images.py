@@ -122,14 +122,15 @@ def pigment_map(index: np.ndarray, names: tuple[str, ...], rgb: np.ndarray) -> p
     from matplotlib.patches import Patch
 
     colours = np.vstack([np.asarray(rgb, dtype=float) / 255, np.ones((1, 3))])
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6, 5))
     ax.imshow(colours[index], interpolation="nearest")  # index -1 picks the last row: white
     ax.axis("off")
     ax.set_title("dominant pigment (non-negative least squares)", fontsize=10)
     shares = [(k, float((index == k).mean())) for k in range(len(names))]
+    # below the map: a group's name (pigments XRF cannot tell apart) is long
     ax.legend(handles=[Patch(facecolor=colours[k], edgecolor="0.5", label=f"{names[k]} {100 * s:.0f} %")
                        for k, s in shares if s > 0],
-              loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False)
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -10,6 +10,10 @@ One module per format family; each says whether a library does the reading or th
 * `text`: one- or two-column text spectra, including single-column `.mca` (numpy);
 * `hdf5`: PyXRF, cronomaxrf, generic HDF5 cubes and `.npy` (h5py, numpy).
 
+Cubes stay in their file and are read a block of rows at a time (`Rows`), so a scan's size is not
+bounded by memory: HDF5 (h5py), `.npy` (memory-mapped), ripple `.raw` (memory-mapped) and Bruker `.bcf`
+(RosettaSciIO's lazy reading). The other formats hold single spectra or small maps and are read whole.
+
 The format is detected from the content. Every scan is checked the same way after reading: a few
 negative channels (left by background or escape corrections) are clipped at zero and counted; a file
 whose negative counts are a real share of its total is refused, with that share.
@@ -17,16 +21,17 @@ whose negative counts are a real share of its total is refused, with that share.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from . import amptek, gse, hdf5, ortec, rsciio, spec, text
-from .base import (Cube, Options, Recorded, ScanError, ScanWarning, edges, linear_axis, needs_calibration,
-                   rebin_matrix, to_kev)
+from .base import (Cube, Options, Recorded, Rows, ScanError, ScanWarning, block_rows, edges, linear_axis,
+                   needs_calibration, rebin_matrix, to_kev)
 
-__all__ = ["Cube", "Options", "Recorded", "ScanError", "ScanWarning", "FORMATS", "detect_format", "read",
+__all__ = ["Cube", "Options", "Recorded", "Rows", "ScanError", "block_rows", "ScanWarning", "FORMATS", "detect_format", "read",
            "check_cube", "edges", "linear_axis", "needs_calibration", "rebin_matrix", "to_kev"]
 
 READERS: dict[str, Callable[[Path, Options], Cube]] = {
@@ -97,37 +102,53 @@ def read(path: str | Path, format: str | None = None, calibration: tuple[float, 
         if detector is not None and found not in MULTI_DETECTOR:
             raise ScanError(f"{path}: a {found} file holds one detector; --detector is for "
                             f"{' and '.join(MULTI_DETECTOR)} files")
-        cube = READERS[found](path, Options(calibration, detector))
+        return check_cube(READERS[found](path, Options(calibration, detector)), path)
     except (ScanError, RuntimeError):
         raise
     except Exception as err:  # a corrupt file fails inside the library in its own way: name it, on one line
         detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ScanError(f"{path}: not a readable {found} file ({type(err).__name__}: {detail})") from None
-    return check_cube(cube, path)
 
 
 def check_cube(cube: Cube, where: str | Path) -> Cube:
     """The scan, checked: refuse no pixels or channels, a non-increasing axis, NaN, or counts that are not
-    counts; clip a few negative channels at zero, counted in `Cube.negative` and said in its notes."""
-    counts = np.asarray(cube.counts)
-    if counts.ndim != 3 or 0 in counts.shape:
-        raise ScanError(f"{where}: {counts.shape} counts; a scan needs rows x cols x channels, none zero")
-    if cube.energy.shape != (counts.shape[2],):
-        raise ScanError(f"{where}: energy axis has {cube.energy.size} values for {counts.shape[2]} channels")
+    counts; clip a few negative channels at zero, counted in `Cube.negative` and said in its notes.
+
+    A scan left in its file (`Rows`) is checked block by block and clipped as its blocks are read; unsigned
+    integer counts need no check of their values.
+    """
+    counts = cube.counts if isinstance(cube.counts, Rows) else np.asarray(cube.counts)
+    shape = tuple(counts.shape)
+    if len(shape) != 3 or 0 in shape:
+        raise ScanError(f"{where}: {shape} counts; a scan needs rows x cols x channels, none zero")
+    if cube.energy.shape != (shape[2],):
+        raise ScanError(f"{where}: energy axis has {cube.energy.size} values for {shape[2]} channels")
     if not np.isfinite(cube.energy).all() or (np.diff(cube.energy) <= 0).any():
         raise ScanError(f"{where}: the energy calibration is not increasing "
                         f"({cube.energy[0]:.4g} to {cube.energy[-1]:.4g} keV)")
-    if not np.isfinite(counts).all():
-        raise ScanError(f"{where}: NaN or infinite counts")
-    negative = counts < 0
-    if not negative.any():
+    cube = replace(cube, counts=counts, negative={})
+    if np.issubdtype(counts.dtype, np.unsignedinteger):
         return cube
-    lost, kept = -float(counts[negative].sum()), float(counts[~negative].sum())
+    values, lost, kept = _negatives(cube, where)
+    if not values:
+        return cube
     share = lost / kept if kept > 0 else float("inf")
     if share > NEGATIVE_SHARE:
         raise ScanError(f"{where}: negative counts, {100 * share:.3g} % of the positive counts "
                         f"(more than {100 * NEGATIVE_SHARE:g} %: not a spectrum of counts)")
-    note = (f"{where}: {int(negative.sum())} negative values ({lost:g} counts, {100 * share:.2g} % of the total) "
-            f"clipped to 0")
-    return Cube(np.clip(counts, 0, None), cube.energy, cube.format, (*cube.notes, note), cube.instrument,
-                {"values": int(negative.sum()), "counts": lost, "share": share})
+    note = f"{where}: {values} negative values ({lost:g} counts, {100 * share:.2g} % of the total) clipped to 0"
+    return replace(cube, counts=counts if isinstance(counts, Rows) else np.clip(counts, 0, None),
+                   notes=(*cube.notes, note), negative={"values": values, "counts": lost, "share": share})
+
+
+def _negatives(cube: Cube, where: str | Path) -> tuple[int, float, float]:
+    """(negative values, their counts, the positive counts) of a scan, block by block; NaN is refused."""
+    values, lost, kept = 0, 0.0, 0.0
+    floating = np.issubdtype(cube.counts.dtype, np.floating)
+    for _, block in cube.blocks():
+        if floating and not np.isfinite(block).all():
+            raise ScanError(f"{where}: NaN or infinite counts")
+        negative = block < 0
+        below = -float(block[negative].sum()) if negative.any() else 0.0
+        values, lost, kept = values + int(negative.sum()), lost + below, kept + float(block.sum(dtype=float)) + below
+    return values, lost, kept

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -34,16 +35,85 @@ class Recorded:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+class Rows:
+    """Counts (rows, cols, channels) left in their file and read a block of rows at a time (`read(start,
+    stop)`), so that a scan larger than memory is never held whole. Indexing reads only the rows asked for;
+    `np.asarray` reads it all."""
+
+    ndim = 3
+
+    def __init__(self, shape: tuple[int, int, int], dtype: np.dtype, read: Callable[[int, int], np.ndarray],
+                 where: str | Path = "scan"):
+        self.shape, self.dtype, self._read, self.where = tuple(int(n) for n in shape), np.dtype(dtype), read, where
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop; a file that fails there (truncated, corrupt) is named, on one line."""
+        try:
+            return np.asarray(self._read(start, stop))
+        except Exception as err:  # each library fails in its own way: name the file and the rows
+            detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ScanError(f"{self.where}: rows {start} to {stop - 1} could not be read "
+                            f"({type(err).__name__}: {detail})") from None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        first, rest = key[0], key[1:]
+        if isinstance(first, (int, np.integer)):
+            row = int(first) % self.shape[0]
+            return self.read(row, row + 1)[(0, *rest)]
+        if isinstance(first, slice) and first.step in (None, 1):
+            start, stop, _ = first.indices(self.shape[0])
+            return self.read(start, max(start, stop))[(slice(None), *rest)]
+        return np.asarray(self)[key]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self.read(0, self.shape[0])
+        return whole if dtype is None else whole.astype(dtype)
+
+
+#: Rows per block are chosen so that a block, as float64, holds about this many bytes [choice].
+BLOCK_BYTES = 64 * 2 ** 20
+
+
+def block_rows(shape: tuple[int, ...], nbytes: int = BLOCK_BYTES) -> int:
+    """Rows per block for a (rows, cols, channels) scan: about `nbytes` of float64, at least one row."""
+    return max(1, nbytes // max(1, 8 * shape[1] * shape[2]))
+
+
 @dataclass(frozen=True)
 class Cube:
-    """A measured scan: counts (rows, cols, channels), the channel centres in keV, and the format read."""
+    """A measured scan: counts (rows, cols, channels), the channel centres in keV, and the format read.
 
-    counts: np.ndarray
+    `counts` is an array, or `Rows` for a format read block by block (HDF5, ripple, Bruker `.bcf`, `.npy`);
+    `blocks` reads either way, a block of rows at a time, with negative channels clipped at zero.
+    """
+
+    counts: np.ndarray | Rows
     energy: np.ndarray
     format: str = "hdf5"
     notes: tuple[str, ...] = field(default=())  # what the reader assumed (e.g. units), as warnings
     instrument: Recorded = field(default_factory=Recorded)
     negative: dict = field(default_factory=dict)  # channels clipped at zero: {"values": n, "share": s}
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.counts.shape)
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the counts stay in the file and are read block by block."""
+        return isinstance(self.counts, Rows)
+
+    def blocks(self, rows: int | None = None) -> Iterator[tuple[slice, np.ndarray]]:
+        """(row slice, counts of those rows) in order, `rows` rows at a time (None: `block_rows`)."""
+        n = self.shape[0]
+        step = rows or block_rows(self.shape)
+        for start in range(0, n, step):
+            block = np.asarray(self.counts[start:min(n, start + step)])
+            yield slice(start, start + len(block)), (np.clip(block, 0, None) if self.negative else block)
 
     @property
     def channel_kev(self) -> float:

@@ -1,5 +1,6 @@
 """Bruker (`.bcf` hypermaps, `.spx` spectra), ripple (`.rpl` + `.raw`) and EMSA/MAS `.msa`, through
-RosettaSciIO (the optional extra `xrfnb[scans]`; GPL-3).
+RosettaSciIO (the optional extra `xrfnb[scans]`; GPL-3). Hypermaps (`.bcf`, ripple) are read lazily,
+a block of rows at a time; `.spx` and `.msa` spectra are read whole.
 
 The instrument comes from RosettaSciIO's metadata (beam energy, resolution at Mn K alpha); a `.spx`'s
 XRF header also names the tube's anode, which RosettaSciIO leaves out, so it is read from the XML here.
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Cube, Options, Recorded, ScanError, anode_symbol, linear_axis, needs_calibration, to_kev
+from .base import Cube, Options, Recorded, Rows, ScanError, anode_symbol, linear_axis, needs_calibration, to_kev
 
 
 def _library(module: str):
@@ -50,7 +51,7 @@ def recorded(metadata: dict, anode: str | None = None) -> Recorded:
 
 def signal_cube(signal: dict, fmt: str, path: Path, anode: str | None = None) -> Cube:
     """A RosettaSciIO signal (data + axes) as a cube, its signal axis calibrated in keV."""
-    data = np.asarray(signal["data"])
+    data = signal["data"]  # a dask array where the file is read lazily (ripple, .bcf)
     axes = sorted(signal["axes"], key=lambda a: a.get("index_in_array", 0))
     spectral = [k for k, a in enumerate(axes) if not a.get("navigate", False)]
     if len(spectral) != 1 or spectral[0] != data.ndim - 1:
@@ -58,12 +59,14 @@ def signal_cube(signal: dict, fmt: str, path: Path, anode: str | None = None) ->
     axis = axes[-1]
     energy = linear_axis(data.shape[-1], float(axis["offset"]), float(axis["scale"]))
     energy, notes = to_kev(energy, axis.get("units"), str(path))
-    return Cube(data.reshape((1,) * (3 - data.ndim) + data.shape), energy, fmt, notes,
-                recorded(signal.get("metadata", {}), anode))
+    data = data.reshape((1,) * (3 - data.ndim) + tuple(data.shape))
+    counts = (np.asarray(data) if isinstance(data, np.ndarray) else
+              Rows(data.shape, data.dtype, lambda start, stop: np.asarray(data[start:stop]), path))
+    return Cube(counts, energy, fmt, notes, recorded(signal.get("metadata", {}), anode))
 
 
 def read_bcf(path: Path, options: Options) -> Cube:
-    signals = _file_reader("bruker", path, select_type="spectrum_image")
+    signals = _file_reader("bruker", path, select_type="spectrum_image", lazy=True)
     if not signals:
         raise ScanError(f"{path}: the .bcf holds no hypermap")
     return signal_cube(signals[0], "bruker-bcf", path)
@@ -80,7 +83,7 @@ def read_spx(path: Path, options: Options) -> Cube:
 
 
 def read_ripple(path: Path, options: Options) -> Cube:
-    signal = _file_reader("ripple", path)[0]
+    signal = _file_reader("ripple", path, lazy=True)[0]
     info = signal["original_metadata"]
     spectral = signal["axes"][-1]
     if "depth-scale" not in info and "ev-per-chan" not in info:
