@@ -28,7 +28,10 @@ from pathlib import Path
 import h5py
 
 import record
-from xrfnb import commits, dataset, pigments, seeds
+from xrfnb import commits
+from xrfnb.synthetic import dataset
+from xrfnb.palette import pigments
+from xrfnb.paintings import seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_PERIODIC = "1e12:1000000000000"  # XRFNB_COMMIT_EVERY for one commit at the end

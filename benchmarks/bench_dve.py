@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 import record
-from xrfnb import dve, pigments, synth
+from xrfnb.embedding import dve
+from xrfnb.palette import pigments
+from xrfnb.synthetic import synth
 
 
 def spectra(n: int, palette) -> np.ndarray:

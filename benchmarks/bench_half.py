@@ -16,9 +16,12 @@ import numpy as np
 import torch
 
 import record
-from xrfnb import dve, export, metrics, realdata, recolour
-from xrfnb.dataset import Store
-from xrfnb.evaluate import rgb_tensor
+from xrfnb.embedding import dve
+from xrfnb import export, metrics
+from xrfnb.scans import realdata
+from xrfnb.models import recolour
+from xrfnb.synthetic.dataset import Store
+from xrfnb.evaluation.evaluate import rgb_tensor
 
 
 def test_metrics(models, store: Store, indices: np.ndarray) -> dict[str, float]:

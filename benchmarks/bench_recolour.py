@@ -38,7 +38,8 @@ def write_cube(path: Path, size: int, seed: int = 0) -> None:
     counts from two palette pigments' spectra, in patches, written a row at a time."""
     import h5py
 
-    from xrfnb import pigments, readers
+    from xrfnb.palette import pigments
+    from xrfnb.scans import readers
 
     palette = pigments.paper_palette(512)
     energy = readers.linear_axis(CHANNELS, 0.005, 0.01)
@@ -74,7 +75,7 @@ def child(mode: str, scan: str, out: str) -> dict:
     else:
         import warnings
 
-        from xrfnb import realdata
+        from xrfnb.scans import realdata
 
         warnings.simplefilter("ignore")
         start = time.perf_counter()

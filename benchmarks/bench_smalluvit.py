@@ -5,7 +5,7 @@ Side by side in one run, at the same batch and image size, on the GPU when one i
 
 - the model-only step (forward, redmean loss, backward, AdamW on random tensors), eager fp32 and
   bf16 autocast + torch.compile;
-- `xrfnb.recolour.train` for two epochs on an embedded store written in the pipeline's layout (data read
+- `xrfnb.models.recolour.train` for two epochs on an embedded store written in the pipeline's layout (data read
   from HDF5, augmentation, logging, validation, checkpoints), with the precision and compilation the
   pipeline picks; the second epoch is timed (the first compiles). Its training images per second (what
   chapter 6 reports) over the model-only step's, at the same precision, is the `ratio`; the epoch with
@@ -32,9 +32,11 @@ import pandas as pd
 import torch
 
 import record
-from xrfnb import device, embedded, recolour
+from xrfnb import device
+from xrfnb.embedding import embedded
+from xrfnb.models import recolour
 from xrfnb.metrics import srgb_loss
-from xrfnb.smalluvit import SmallUViTConfig
+from xrfnb.models.smalluvit import SmallUViTConfig
 
 
 def images_per_second(size: int, batch: int, steps: int, dev: str, fast: bool, arch: str = "smalluvit") -> float:

@@ -1,4 +1,4 @@
-"""Synthetic MA-XRF generation: xrfnb.synth against the paper's ganx 0.0.2, side by side in one run.
+"""Synthetic MA-XRF generation: xrfnb.synthetic.synth against the paper's ganx 0.0.2, side by side in one run.
 
 Same 128 x 128 painting crop, same palette (exported in the ganx layout), 512 channels, 400 counts,
 K in {9, 10}, on one CPU core. ganx 0.0.2 crashes when the top channels of a mixture are never drawn
@@ -25,7 +25,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import record  # noqa: E402
-from xrfnb import pigments, seeds, synth  # noqa: E402
+from xrfnb.palette import pigments
+from xrfnb.paintings import seeds
+from xrfnb.synthetic import synth  # noqa: E402
 
 
 def painting_crop(size: int) -> np.ndarray:

@@ -36,7 +36,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def palette():
-    from xrfnb import pigments
+    from xrfnb.palette import pigments
 
     return pigments.paper_palette()
 
@@ -91,8 +91,9 @@ def run_dir(tmp_path_factory, palette):
     import numpy as np
     from test_smalluvit import make_store
 
-    from xrfnb import dve, recolour, smalluvit
-    from xrfnb.embedded import EmbeddedStore
+    from xrfnb.embedding import dve
+    from xrfnb.models import recolour, smalluvit
+    from xrfnb.embedding.embedded import EmbeddedStore
 
     run = tmp_path_factory.mktemp("run")
     palette.save(run / "palette.h5")

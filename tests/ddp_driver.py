@@ -17,8 +17,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from test_smalluvit import tiny_config  # noqa: E402
 
-from xrfnb import recolour, training  # noqa: E402
-from xrfnb.embedded import EmbeddedStore  # noqa: E402
+from xrfnb.models import recolour
+from xrfnb import training  # noqa: E402
+from xrfnb.embedding.embedded import EmbeddedStore  # noqa: E402
 
 
 class Report(L.Callback):

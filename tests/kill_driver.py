@@ -20,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_dve import config as dve_config, spectra  # noqa: E402
 from test_smalluvit import make_store, tiny_config  # noqa: E402
 
-from xrfnb import dve, recolour, training  # noqa: E402
+from xrfnb.embedding import dve
+from xrfnb.models import recolour
+from xrfnb import training  # noqa: E402
 
 
 class Kill(L.Callback):

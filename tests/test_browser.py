@@ -180,7 +180,7 @@ def test_the_layout_checks_catch_each_defect(tmp_path, browser):
     (tmp_path / "bad.html").write_text(
         "<html><body><article style='width:700px'>"
         "<img src='small.png' alt='../_images/small.png' style='width:600px'>"
-        "<p>written by /work/laptop3/xrfnb/realdata.py</p>"
+        "<p>written by /work/laptop3/xrfnb/scans/realdata.py</p>"
         f"<pre style='overflow:auto'>{'x' * 300}</pre>"
         f"<div style='overflow-x:auto'><table><caption>{'a long caption ' * 30}</caption><tr>{wide}</tr></table></div>"
         "</article></body></html>")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from xrfnb import evaluate
+from xrfnb.evaluation import evaluate
 from xrfnb.pipeline import budget, runner
 from xrfnb.io import write_json
 

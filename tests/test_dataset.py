@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from xrfnb import dataset, seeds
+from xrfnb.synthetic import dataset
+from xrfnb.paintings import seeds
 
 
 def painting(rng, h=80, w=96):

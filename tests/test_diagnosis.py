@@ -6,7 +6,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from xrfnb import compared, diagnosis, evaluate, metrics, recolour
+from xrfnb.evaluation import compared, diagnosis, evaluate
+from xrfnb import metrics
+from xrfnb.models import recolour
 from xrfnb.pipeline import budget
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from xrfnb import dve
+from xrfnb.embedding import dve
 
 
 def spectra(n=600, e=64, seed=0):
@@ -161,7 +161,9 @@ def test_finished_training_is_reused_not_repeated(tmp_path, monkeypatch):
 def test_sharded_embedding_equals_a_single_process(tmp_path):
     from test_dataset import painting
 
-    from xrfnb import dataset, embedded, pigments
+    from xrfnb.synthetic import dataset
+    from xrfnb.embedding import embedded
+    from xrfnb.palette import pigments
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -194,7 +196,8 @@ def test_held_out_pixels_were_never_trained_on(tmp_path):
     from test_dataset import painting
 
     from PIL import Image
-    from xrfnb import dataset, pigments
+    from xrfnb.synthetic import dataset
+    from xrfnb.palette import pigments
 
     rng = np.random.default_rng(0)
     (tmp_path / "seeds").mkdir()

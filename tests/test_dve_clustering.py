@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.metrics import silhouette_score
 
-from xrfnb import dve, dve_losses
+from xrfnb.embedding import dve, dve_losses
 
 from test_dve import config, spectra
 

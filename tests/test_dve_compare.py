@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from xrfnb import dve, dve_compare
+from xrfnb.embedding import dve, dve_compare
 
 
 def runs_table():
@@ -43,7 +43,8 @@ def tiny_run(tmp_path):
     from PIL import Image
     from test_dataset import painting
 
-    from xrfnb import dataset, pigments
+    from xrfnb.synthetic import dataset
+    from xrfnb.palette import pigments
 
     rng = np.random.default_rng(0)
     (tmp_path / "seeds").mkdir()
@@ -55,7 +56,7 @@ def tiny_run(tmp_path):
 
 
 def test_compare_scores_every_variant_and_seed_reusing_the_stage_training(tiny_run):
-    from xrfnb.dataset import Store
+    from xrfnb.synthetic.dataset import Store
 
     spectra = dve.training_spectra(Store(tiny_run / "dataset.h5"), 600, seed=0)
     config = dve.DVEParams(dve_clusters=3, dve_warmup_epochs=1, dve_ramp_epochs=1, dve_lr=3e-3,

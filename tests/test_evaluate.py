@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xrfnb import baselines, evaluate
+from xrfnb.models import baselines
+from xrfnb.evaluation import evaluate
 
 
 def test_cluster_colour_baseline_predicts_each_clusters_mean_training_colour():
@@ -53,7 +54,7 @@ def test_a_test_split_too_small_is_refused(tmp_path):
         split = h5["split"][()]
         split[split == 2] = 1
         h5["split"][...] = split
-    from xrfnb.embedded import EmbeddedStore
+    from xrfnb.embedding.embedded import EmbeddedStore
 
     with pytest.raises(ValueError, match="the test split has 0 samples"):
         evaluate.test_split(EmbeddedStore(tmp_path / "e.h5"))

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from xrfnb import synth
+from xrfnb.synthetic import synth
 from xrfnb.explore import DatacubeExplorer, LatentExplorer, TestSetExplorer, ThresholdExplorer
 from xrfnb.explore.static import WIDGET_VIEW
 

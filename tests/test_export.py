@@ -10,7 +10,10 @@ import torch
 from test_publish import finished_run
 from test_readers import write_scan
 
-from xrfnb import dve, export, realdata, recolour, training
+from xrfnb.embedding import dve
+from xrfnb import export, training
+from xrfnb.scans import realdata
+from xrfnb.models import recolour
 from xrfnb.pipeline import book
 from xrfnb.pipeline.cli import main
 from xrfnb.io import read_json

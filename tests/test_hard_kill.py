@@ -23,7 +23,9 @@ import torch
 from PIL import Image
 
 from test_dataset import painting
-from xrfnb import commits, dataset, dve, embedded
+from xrfnb import commits
+from xrfnb.synthetic import dataset
+from xrfnb.embedding import dve, embedded
 from xrfnb.config import record_path
 from xrfnb.io import write_json
 from xrfnb.pipeline import cli, prerequisites, runner

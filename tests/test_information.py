@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from xrfnb import information, physics, pigments, synth
+from xrfnb.synthetic import information, synth
+from xrfnb.palette import physics, pigments
 
 
 def two_cluster_sample(mixtures: np.ndarray, counts: int = 400) -> synth.Synthesis:

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from xrfnb import locations, palette_file, prose
+from xrfnb import locations, prose
+from xrfnb.palette import palette_file
 from xrfnb.pipeline import paths
 
 from conftest import ROOT

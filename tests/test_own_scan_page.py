@@ -12,7 +12,9 @@ import numpy as np
 from conftest import ROOT
 from test_readers import emsa, pigment_scan, write_columns, write_gse
 
-from xrfnb import export, pigments, readers, sample_scan
+from xrfnb import export
+from xrfnb.palette import pigments
+from xrfnb.scans import readers, sample_scan
 from xrfnb.io import read_json
 from xrfnb.pipeline.cli import main
 

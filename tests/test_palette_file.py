@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from test_readers import write_columns, write_msa, write_spe
-from xrfnb import attribution, palette_file, physics, pigments
+from xrfnb.palette import attribution, palette_file, physics, pigments
 from xrfnb.config import ParameterError
 from xrfnb.pipeline import cli
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from xrfnb import physics
+from xrfnb.palette import physics
 
 
 def peak_channel(energy, spectrum, near, window=0.3):
@@ -74,7 +74,7 @@ def test_composition_fractions_are_renormalised():
 
 def emitted_ratio(pigment: str, symbol: str, upper: list[str], lower: list[str]) -> float:
     """Emitted intensity of `upper` lines over `lower` lines of a thick layer of the pure pigment."""
-    from xrfnb import pigments
+    from xrfnb.palette import pigments
 
     composition = physics.parse_composition(pigments.palette_table()["pigments"][pigment]["composition"])
     energy, intensity = physics.sample_emission(physics.ReferenceSample().layers(composition, {}),

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from xrfnb import physics, pigments
+from xrfnb.palette import physics, pigments
 
 
 def test_paper_palette_api(palette):

@@ -98,7 +98,7 @@ def test_importing_the_figure_modules_keeps_the_sessions_backend_and_style():
     import sys
 
     code = ("import matplotlib; matplotlib.use('svg'); import matplotlib.pyplot as plt; before = dict(plt.rcParams)\n"
-            "import xrfnb.plots, xrfnb.scaling_report, xrfnb.attribution, xrfnb.explore\n"
+            "import xrfnb.plots, xrfnb.scaling.scaling_report, xrfnb.palette.attribution, xrfnb.explore\n"
             "changed = sorted(k for k in before if before[k] != plt.rcParams[k])\n"
             "assert matplotlib.get_backend() == 'svg' and not changed, (matplotlib.get_backend(), changed)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -82,7 +82,7 @@ def test_a_chapter_opened_alone_runs_its_missing_stages_through_the_runner(tmp_p
     monkeypatch.delenv(runner.UNDER_RUNNER, raising=False)
     calls = []
     monkeypatch.setattr(runner, "run", lambda profile, only, overrides, progress: calls.append((profile, only)))
-    from xrfnb import pigments
+    from xrfnb.palette import pigments
 
     run = tmp_path / "runs" / "smoke"
     pigments.run_stage(run, pigments.PaletteParams())
@@ -93,7 +93,7 @@ def test_a_chapter_opened_alone_runs_its_missing_stages_through_the_runner(tmp_p
 @pytest.fixture
 def fresh_clone(tmp_path, monkeypatch):
     """A run directory where only the palette stage (01) is done; `xrfnb run` is replaced by a recorder."""
-    from xrfnb import pigments
+    from xrfnb.palette import pigments
 
     monkeypatch.setenv("XRFNB_ROOT", str(tmp_path))
     for name in ("WORLD_SIZE", "SLURM_NTASKS", runner.UNDER_RUNNER):

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from xrfnb import readers
+from xrfnb.scans import readers
 
 ROWS, COLS = 6, 8
 

@@ -18,7 +18,11 @@ import torch
 
 from test_readers import COLS, ROWS, bad_files, emsa, pigment_scan, write_gse, write_scan, write_spx
 
-from xrfnb import dve, explain, export, physics, pigments, readers, recolour, realdata, smalluvit
+from xrfnb.embedding import dve
+from xrfnb.scans import explain, readers, realdata
+from xrfnb import export
+from xrfnb.palette import physics, pigments
+from xrfnb.models import recolour, smalluvit
 from xrfnb.pipeline.cli import main
 from xrfnb.io import read_json
 

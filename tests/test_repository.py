@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xrfnb import wikidata
+from xrfnb.paintings import wikidata
 from xrfnb.pipeline import book
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from xrfnb import recolour, scaling_fit, scaling_report, scaling_study, smalluvit, training
-from xrfnb.embedded import EmbeddedStore
+from xrfnb.models import recolour, smalluvit
+from xrfnb.scaling import scaling_fit, scaling_report, scaling_study
+from xrfnb import training
+from xrfnb.embedding.embedded import EmbeddedStore
 
 TINY = dict(dim=32, heads=2, dim_head=16, depth_in=1, depth_mid=1, depth_out=1, drop_path=0.0)
 TARGETS = {"lite": 4200, "paper": 218_400}

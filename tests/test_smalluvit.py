@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from xrfnb import embedded, metrics, recolour, smalluvit
+from xrfnb.embedding import embedded
+from xrfnb import metrics
+from xrfnb.models import recolour, smalluvit
 
 TINY = dict(dim=32, heads=2, dim_head=16, depth_in=1, depth_mid=1, depth_out=1, drop_path=0.0)
 

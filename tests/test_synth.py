@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import silhouette_score
 
-from xrfnb import synth
+from xrfnb.synthetic import synth
 
 
 # --- an independent CIEDE2000 (Sharma, Wu & Dalal 2005) and sRGB -> CIELAB (D65), for checking ---------

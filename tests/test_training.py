@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from test_smalluvit import make_store, tiny_config
-from xrfnb import recolour, training
+from xrfnb.models import recolour
+from xrfnb import training
 from xrfnb.config import ParameterError
 
 

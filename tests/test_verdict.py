@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xrfnb import compared, result_files, verdict
+from xrfnb.evaluation import compared, verdict
+from xrfnb import result_files
 from xrfnb.pipeline import book
 
 PAPER = verdict.paper()["metrics"]

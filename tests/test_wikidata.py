@@ -1,4 +1,4 @@
-"""`xrfnb.wikidata` against a loopback server that plays a SPARQL endpoint and a Commons file store.
+"""`xrfnb.paintings.wikidata` against a loopback server that plays a SPARQL endpoint and a Commons file store.
 
 The server answers like the real services (pages cut by LIMIT/OFFSET, files with Range support) unless
 a test queues faults for a path: each queued reply is played once, in order, before the normal answer.
@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import pytest
 from PIL import Image
 
-from xrfnb.wikidata import USER_AGENT, WikidataError, build_query, fetch
+from xrfnb.paintings.wikidata import USER_AGENT, WikidataError, build_query, fetch
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -193,7 +193,7 @@ def code_fingerprint(*modules: str) -> str:
     return hashlib.sha256("".join(digests).encode()).hexdigest()
 
 
-PACKAGE_PATH = re.compile(r"xrfnb(\.\w+)+")  # a module of this package named in a string, e.g. "xrfnb.synth"
+PACKAGE_PATH = re.compile(r"xrfnb(\.\w+)+")  # a module of this package named in a string, e.g. "xrfnb.synthetic.synth"
 
 
 class _Placeless(ast.NodeTransformer):

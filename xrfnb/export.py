@@ -19,10 +19,12 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from . import dve, palette_file, physics, recolour
+from .embedding import dve
+from .palette import palette_file, physics
+from .models import recolour
 from . import locations
 from .io import atomic_dir, read_json, write_json
-from .pigments import Palette
+from .palette.pigments import Palette
 
 FORMAT = 1
 

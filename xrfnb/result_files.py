@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .compared import COMPARED, PAPER, RECORDED
+from .evaluation.compared import COMPARED, PAPER, RECORDED
 from .io import atomic_path, read_json, write_json
 
 DVE_METRICS = "dve_metrics.json"

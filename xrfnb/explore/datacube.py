@@ -1,7 +1,7 @@
 """The datacube explorer: an element line's map, and any pixel's spectrum with its lines labelled.
 
 Works on any (H, W, E) counts cube with its energy axis (a synthetic sample or a measured scan read by
-`xrfnb.realdata.load_cube`); for a synthetic sample it also shows the pixel's pigment mixture, its
+`xrfnb.scans.realdata.load_cube`); for a synthetic sample it also shows the pixel's pigment mixture, its
 cluster's colour and the pixel's true colour.
 """
 
@@ -12,7 +12,8 @@ import re
 import numpy as np
 import xraylib as xr
 
-from .. import physics, synth
+from ..palette import physics
+from ..synthetic import synth
 from ..plots import styled
 from .static import Control, Explorer, Slot, colormap, data_uri, figure_png, frames, image_bytes, page_part, swatch
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .. import metrics
-from ..embedded import false_colour
+from ..embedding.embedded import false_colour
 from .static import Control, Explorer, Slot, colormap, data_uri, frames, image_bytes, page_part
 
 #: Per-pixel RGB distance shown at the top of the error map's colour scale (sqrt(3) is black vs white).
@@ -22,9 +22,9 @@ def predictions(ev, epochs: int) -> dict[str, np.ndarray]:
     `ev` is `evaluate.run_stage`'s Evaluation, whose comparison trained every model with `epochs`; this only
     loads them again (chapter 6's SmallUViT is used as it is when it was trained with the same budget).
     """
-    from .. import recolour
-    from ..baselines import ClusterColour
-    from ..evaluate import test_split
+    from ..models import recolour
+    from ..models.baselines import ClusterColour
+    from ..evaluation.evaluate import test_split
 
     x_test, _, _ = test_split(ev.emb)
     gpu = ev.device == "cuda"
@@ -141,7 +141,7 @@ def explore_test_set(ev, epochs: int, static_images: int = 12) -> TestSetExplore
 
     `ev` is `evaluate.run_stage`'s Evaluation, `epochs` the comparison's budget (`compare_epochs`).
     """
-    from ..evaluate import test_split
+    from ..evaluation.evaluate import test_split
 
     x_test, y_test, idx = test_split(ev.emb)
     lo, hi = ev.emb.percentiles()

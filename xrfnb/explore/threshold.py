@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import information, synth
-from ..pigments import Palette
+from ..synthetic import information, synth
+from ..palette.pigments import Palette
 from .static import Control, Explorer, Slot, colormap, data_uri, frames, image_bytes, page_part, swatch
 
 #: Thresholds the static page holds.

@@ -147,7 +147,7 @@ def run_summary_markdown(record: dict) -> str:
 def write_execution_record(root: Path | None = None) -> Path:
     """Render `book/executed/run.json` into `book/execution_record.md` and `book/run_summary.md`, and the
     run's results into the verdict box and findings (`book/verdict.md`, `book/findings.md`)."""
-    from .. import verdict
+    from ..evaluation import verdict
 
     root = root or paths.project_root()
     record_path = root / "book" / "executed" / "run.json"
@@ -240,7 +240,7 @@ def build(root: Path | None = None, strict: bool = True, published: bool = False
     if published:
         root = _published_source(root)
     write_execution_record(root)
-    from .. import sample_scan
+    from ..scans import sample_scan
 
     sample_scan.book_outputs(root)  # the page "Your own scan" shows its command run on the sample scan
     missing = [line.split(":", 1)[1].strip() for line in (root / "_toc.yml").read_text().splitlines()

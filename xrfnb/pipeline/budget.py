@@ -15,14 +15,14 @@ from ..io import read_json
 
 def compared_models() -> int:
     """Models the evaluation trains for its baseline and ablation table (the non-learned lookup not counted)."""
-    from ..compared import COMPARED
+    from ..evaluation.compared import COMPARED
 
     return len(COMPARED)
 
 
 def dve_trainings(p: dict) -> int:
     """DVE trainings of chapter 4: its own, plus every other (clustering loss, seed) of its comparison."""
-    from ..dve_losses import CLUSTERINGS
+    from ..embedding.dve_losses import CLUSTERINGS
 
     seeds = p.get("dve_compare_seeds") or []
     return max(1, len(CLUSTERINGS) * len(seeds) - (p.get("seed", 0) in seeds))

@@ -30,14 +30,14 @@ def _publish(args: argparse.Namespace) -> None:
 
 
 def _palette_export(args: argparse.Namespace) -> None:
-    from .. import pigments
+    from ..palette import pigments
 
     params = pigments.PaletteParams(palette=args.palette, n_channels=args.channels, sample_model=args.sample)
     print(f"palette: {params.make_palette().export_ganx(args.dir)}")
 
 
 def _seeds(args: argparse.Namespace) -> None:
-    from .. import seeds
+    from ..paintings import seeds
 
     options = {k: v for k, v in (("endpoint", args.endpoint), ("files_url", args.files_url)) if v}
     manifest = seeds.collect(args.source, args.out, args.limit, **options)
@@ -45,7 +45,8 @@ def _seeds(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from .. import dataset, pigments
+    from ..synthetic import dataset
+    from ..palette import pigments
 
     palette = pigments.Palette.load(args.palette) if args.palette else pigments.paper_palette(args.channels)
     chosen = {"threshold": args.threshold} if args.threshold is not None else {}
@@ -59,7 +60,7 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _recolour(args: argparse.Namespace) -> None:
-    from .. import realdata
+    from ..scans import realdata
     from ..device import torch_device
 
     with warnings.catch_warnings():  # each scan warning is printed below, once, as a line of the report
@@ -116,7 +117,8 @@ def _inputs(profile: str, stage: str, overrides: list[str], processes: int = 1) 
 def _stage(args: argparse.Namespace) -> None:
     import os
 
-    from .. import dataset, embedded
+    from ..synthetic import dataset
+    from ..embedding import embedded
     from . import paths
 
     run, shard = paths.run_dir(args.profile), _shard(args.shard)
@@ -141,7 +143,8 @@ def _cuda() -> bool:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from .. import dve, recolour
+    from ..embedding import dve
+    from ..models import recolour
     from . import paths
 
     run = paths.run_dir(args.profile)
@@ -153,7 +156,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _scaling(args: argparse.Namespace) -> None:
-    from .. import scaling_study
+    from ..scaling import scaling_study
     from . import paths
 
     own = [item for item in args.set if item.startswith("scaling_")]
@@ -197,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--counts", type=int, default=400)
     p.add_argument("--threshold", type=float,
                    help="minimum CIEDE2000 similarity for a pigment to enter a mixture "
-                        "(default: xrfnb.synth.THRESHOLD; ganx: 0.2)")
+                        "(default: xrfnb.synthetic.synth.THRESHOLD; ganx: 0.2)")
     p.add_argument("--channels", type=int, default=512)
     p.add_argument("--palette", type=Path, help="palette.h5 from the pigments stage (default: computed)")
     p.add_argument("--workers", type=int, default=1)

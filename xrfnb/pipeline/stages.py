@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import dataset, dve, embedded, evaluate, pigments, recolour, seeds
+from ..synthetic import dataset
+from ..embedding import dve, embedded
+from ..evaluation import evaluate
+from ..palette import pigments
+from ..models import recolour
+from ..paintings import seeds
 from ..config import ParameterError, StageParams
 
 STAGES: tuple[type[StageParams], ...] = (

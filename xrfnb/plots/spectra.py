@@ -98,7 +98,7 @@ def spectra_grid(energy: np.ndarray, spectra: np.ndarray, names: list[str], rgb:
 @styled
 def instrument_overview(instrument, axis, plaster: np.ndarray) -> plt.Figure:
     """Tube spectrum, detector efficiency and the bare plaster's spectrum: the model's ingredients."""
-    from . import physics
+    from ..palette import physics
 
     e0, n0 = physics.tube_spectrum(instrument)
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 3.4))

@@ -33,8 +33,9 @@ from einops import rearrange
 from torch import nn
 from torch.nn import functional as F
 
-from . import dve_losses, training
-from .config import ParameterError, StageParams, positive
+from . import dve_losses
+from .. import training
+from ..config import ParameterError, StageParams, positive
 from .dve_losses import (check_clustering, kl_divergence, mmd, reconstruction_loss, rescale, silhouette_term,
                          update_centroids)
 
@@ -220,7 +221,7 @@ class DVE(L.LightningModule):
         A random subset, not the first n: the spectra are stored crop by crop, so the first n would come
         from the lowest-index crops and miss the colours of the others.
         """
-        from .synth import _kmeans
+        from ..synthetic.synth import _kmeans
 
         rng = np.random.default_rng(np.random.SeedSequence([self.cfg.seed, 21]))
         pick = np.sort(rng.choice(len(train_counts), size=min(n, len(train_counts)), replace=False))
@@ -377,7 +378,7 @@ class Stage:
 def training_spectra(store, total: int, seed: int) -> dict:
     """The DVE subset: `total` spectra split 70/20/10 by painting, plus held-out pixels of the training
     paintings (pixels that no training spectrum came from)."""
-    from .dataset import sample_spectra
+    from ..synthetic.dataset import sample_spectra
 
     n_train, n_val, n_test = (int(total * f) for f in (0.7, 0.2, 0.1))
     train = sample_spectra(store, "train", n_train, seed)
@@ -398,7 +399,7 @@ class DVEParams(StageParams):
     after = ("03_synthetic_maxrf",)
     reads = ("dataset.h5",)
     writes = ("dve/dve.ckpt",)
-    code = ("xrfnb.dve", "xrfnb.dve_losses", "xrfnb.training")
+    code = ("xrfnb.embedding.dve", "xrfnb.embedding.dve_losses", "xrfnb.training")
     unkeyed = frozenset({"strategy", "dve_compare_seeds", "dve_compare_samples"})  # the comparison keys its own
 
     seed: int = 0  # seeds the spectra drawn and the training
@@ -439,9 +440,9 @@ def run_stage(run: Path, params: DVEParams) -> Stage:
     """The DVE stage on a run directory (`dataset.h5` in, `dve/` out), as the notebook and `xrfnb train`
     run it; a finished training is reused. Its data are keyed by the dataset's content hash and the
     sampling parameters, never by the spectra's bytes."""
-    from .dataset import Store
-    from .device import torch_device
-    from .io import read_json
+    from ..synthetic.dataset import Store
+    from ..device import torch_device
+    from ..io import read_json
 
     run = Path(run)
     key = params.current_key(run)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import explain, physics, synth
+from ..scans import explain
+from . import physics
+from ..synthetic import synth
 from .pigments import Palette
-from .plots import styled
-from .synth import Synthesis
+from ..plots import styled
+from ..synthetic.synth import Synthesis
 
 #: A pigment counts as a copper pigment when copper is at least this mass fraction of it.
 COPPER_FRACTION = 0.1

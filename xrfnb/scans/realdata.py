@@ -1,8 +1,8 @@
 """Measured MA-XRF scans, from file to report: onto the model's axis, recoloured, explained.
 
-`xrfnb.readers` reads the scan (one module per format family); a single spectrum is a one-pixel scan.
+`xrfnb.scans.readers` reads the scan (one module per format family); a single spectrum is a one-pixel scan.
 `recolour` resamples a scan onto the trained models' energy axis, embeds it with the DVE, recolours it with
-SmallUViT, and explains it independently of both models (`xrfnb.explain`): element maps at xraylib's line
+SmallUViT, and explains it independently of both models (`xrfnb.scans.explain`): element maps at xraylib's line
 energies, the tube's own peaks labelled as the tube's, and a non-negative least-squares unmixing against
 the palette with its goodness of fit and what it leaves unexplained. The models are trained on synthetic
 spectra only: on a real painting the recolouring needs the domain adaptation the paper lists as future
@@ -29,13 +29,16 @@ import xraylib as xr
 from scipy import sparse
 from tqdm.auto import tqdm
 
-from . import dve, explain, export, palette_file, physics, pigments, plots
-from .io import atomic_dir, write_json
-from .pigments import Palette
+from ..embedding import dve
+from . import explain
+from .. import export, plots
+from ..palette import palette_file, physics, pigments
+from ..io import atomic_dir, write_json
+from ..palette.pigments import Palette
 from .readers import Cube, ScanError, ScanWarning, edges, rebin_matrix
 from .readers import read as load_cube
-from .recolour import Recolouring, predict
-from .recolour import load as load_recolouring
+from ..models.recolour import Recolouring, predict
+from ..models.recolour import load as load_recolouring
 
 __all__ = ["Cube", "ScanError", "ScanWarning", "load_cube", "rebin", "rebin_operator", "rebin_block", "covered",
            "thinning", "thin", "thin_to", "embed_counts", "recolour_embedded", "recolour_counts", "recolour_cube",
@@ -416,7 +419,7 @@ def recolour(scan: str | Path, run: str | Path | None, out: str | Path, format: 
     """Recolour a measured scan with a run's models (None: the published model) and explain it; returns
     the report.
 
-    `palette` (a bundled palette's name or a palette file, `xrfnb.palette_file`) explains the scan with
+    `palette` (a bundled palette's name or a palette file, `xrfnb.palette.palette_file`) explains the scan with
     other pigments than the model's own; the recolouring is still the model's, trained on its palette.
     The scan is read `rows` rows at a time (`analyse`), so its size is bounded by the disk, not the memory.
 

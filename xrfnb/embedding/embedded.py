@@ -13,10 +13,11 @@ import h5py
 import numpy as np
 from einops import rearrange
 
-from . import dataset, dve
-from .commits import Every
-from .config import StageParams, positive
-from .io import read_json
+from ..synthetic import dataset
+from . import dve
+from ..commits import Every
+from ..config import StageParams, positive
+from ..io import read_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,7 +104,7 @@ def embed(model: dve.DVE, store, out: str | Path, key: str, device: str = "cpu",
 
     from tqdm import tqdm
 
-    from .io import complete_h5, resumable_h5
+    from ..io import complete_h5, resumable_h5
 
     out = Path(out)
     if complete_h5(out, key):
@@ -134,7 +135,7 @@ def merge_embedded(store, out: str | Path, key: str, world: int) -> None:
     """Assemble the embedded store at `out` from the shard files of `embed(..., shard=(rank, world))`."""
     from functools import partial
 
-    from .io import complete_h5, merge_shards
+    from ..io import complete_h5, merge_shards
 
     if not complete_h5(out, key):
         merge_shards(out, key, world, partial(_create_embedded, store=store))
@@ -150,7 +151,7 @@ class EmbedParams(StageParams):
     after = ("03_synthetic_maxrf", "04_train_dve")
     reads = ("dataset.h5", "dataset.card.json", "dve/dve.ckpt")
     writes = ("embedded.h5",)
-    code = ("xrfnb.dve", "xrfnb.embedded")
+    code = ("xrfnb.embedding.dve", "xrfnb.embedding.embedded")
     unkeyed = frozenset({"embed_batch_samples", "n_examples"})
 
     embed_batch_samples: int = 8  # samples encoded together
@@ -165,7 +166,7 @@ def embed_stage(run: Path, params: EmbedParams, shard: tuple[int, int] = (0, 1),
     """The embedding stage on a run directory (`dataset.h5`, `dve/dve.ckpt` in; `embedded.h5` out), as the
     notebook and `xrfnb stage embed` run it; `shard`/`merge_world` as in `dataset.run_stage`. The stage
     key keys the store, so the SmallUViT training that reads it follows the dataset and the DVE."""
-    from .device import torch_device
+    from ..device import torch_device
 
     run = Path(run)
     store = dataset.Store(run / "dataset.h5")

@@ -13,7 +13,7 @@ import torch
 from torch.nn import functional as F
 from torchmetrics.functional.image import structural_similarity_index_measure as _ssim
 
-from . import metrics
+from .. import metrics
 from .compared import COMPARED, PAPER
 
 

@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from . import training
-from .config import ParameterError, StageParams, one_of, positive
-from .embedded import EmbeddedStore, channel_stats
-from .io import atomic_path
-from .metrics import ms_ssim, srgb_loss
+from .. import training
+from ..config import ParameterError, StageParams, one_of, positive
+from ..embedding.embedded import EmbeddedStore, channel_stats
+from ..io import atomic_path
+from ..metrics import ms_ssim, srgb_loss
 from .smalluvit import SmallUViT, SmallUViTConfig
 
 
@@ -262,7 +262,8 @@ def train(store: EmbeddedStore, config: RecolourConfig, epochs: int, batch_size:
     check_store(store, config.model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from . import baselines, metrics as metric_code, smalluvit
+    from . import baselines, smalluvit
+    from .. import metrics as metric_code
 
     key = training.run_key([asdict(config), batch_size, store.key, precision, compile],
                            (sys.modules[__name__], smalluvit, baselines, metric_code, training))
@@ -335,7 +336,7 @@ class TrainParams(StageParams):
     after = ("05_embedded_dataset",)
     reads = ("embedded.h5",)
     writes = ("smalluvit/best.ckpt",)
-    code = ("xrfnb.recolour", "xrfnb.smalluvit", "xrfnb.baselines", "xrfnb.metrics", "xrfnb.training")
+    code = ("xrfnb.models.recolour", "xrfnb.models.smalluvit", "xrfnb.models.baselines", "xrfnb.metrics", "xrfnb.training")
     unkeyed = frozenset({"strategy", "loader_workers"})
 
     seed: int = 0  # seeds initialisation, batches, augmentation
@@ -377,7 +378,7 @@ def run_stage(run: Path, params: TrainParams) -> tuple[Recolouring, Path, Recolo
     """The SmallUViT stage on a run directory (`embedded.h5` in, `smalluvit/` out), as the notebook and
     `xrfnb train` run it: bf16 autocast on a GPU, and with `params.uvit_fast` bf16 autocast and torch.compile
     wherever it runs (benchmarks/bench_smalluvit.py measures both); a finished training reused."""
-    from .device import torch_device
+    from ..device import torch_device
 
     run = Path(run)
     key = params.current_key(run)

@@ -17,8 +17,8 @@ import numpy as np
 import xraylib as xr
 from scipy.optimize import nnls
 
-from . import physics
-from .pigments import Palette
+from ..palette import physics
+from ..palette.pigments import Palette
 
 
 @dataclass(frozen=True)

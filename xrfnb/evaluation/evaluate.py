@@ -11,13 +11,16 @@ import pandas as pd
 import torch
 import yaml
 
-from . import dve, information, metrics, recolour, synth
-from .baselines import ClusterColour
+from ..embedding import dve
+from ..synthetic import information, synth
+from .. import metrics
+from ..models import recolour
+from ..models.baselines import ClusterColour
 from .compared import COMPARED
-from .config import StageParams, positive
-from .dataset import Store
-from .embedded import EmbeddedStore
-from .pigments import Palette
+from ..config import StageParams, positive
+from ..synthetic.dataset import Store
+from ..embedding.embedded import EmbeddedStore
+from ..palette.pigments import Palette
 
 MIN_TEST = 2
 
@@ -155,8 +158,8 @@ class EvaluateParams(StageParams):
     after = ("01_pigments", "03_synthetic_maxrf", "04_train_dve", "05_embedded_dataset", "06_train_smalluvit")
     reads = ("palette.h5", "dataset.h5", "embedded.h5", "dve/dve.ckpt", "smalluvit/best.ckpt",
              "dense_test_sample.h5")
-    code = ("xrfnb.evaluate", "xrfnb.compared", "xrfnb.diagnosis", "xrfnb.recolour", "xrfnb.smalluvit",
-            "xrfnb.baselines", "xrfnb.metrics", "xrfnb.training")
+    code = ("xrfnb.evaluation.evaluate", "xrfnb.evaluation.compared", "xrfnb.evaluation.diagnosis", "xrfnb.models.recolour", "xrfnb.models.smalluvit",
+            "xrfnb.models.baselines", "xrfnb.metrics", "xrfnb.training")
     unkeyed = frozenset({"robust_counts", "explore_images", "workers"})
 
     seed: int = 0  # seeds the robustness and out-of-distribution cubes
@@ -191,8 +194,8 @@ class Evaluation:
 def run_stage(run: Path, params: EvaluateParams) -> Evaluation:
     """The evaluation stage: chapter 6's model and configuration read from its checkpoint, every compared
     model trained (or reused) in this stage's folder, and the stage record."""
-    from .config import read_record
-    from .device import torch_device
+    from ..config import read_record
+    from ..device import torch_device
 
     run = Path(run)
     key = params.current_key(run)
@@ -255,7 +258,7 @@ def out_of_distribution(images: dict[str, np.ndarray], palette: Palette, dve_mod
                         module: recolour.Recolouring, size: int, seed: int,
                         device: str = "cpu") -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Non-painting RGB images through the whole pipeline: metrics, predictions and targets."""
-    from .seeds import centre_crop
+    from ..paintings.seeds import centre_crop
 
     crops = np.stack([centre_crop(rgb, size) for rgb in images.values()])
     syntheses = [synth.synthesize(c, palette, seed=seed, image_index=10_000 + i) for i, c in enumerate(crops)]

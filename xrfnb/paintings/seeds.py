@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .config import ParameterError, StageParams
-from .io import atomic_path, read_json, write_json
+from ..config import ParameterError, StageParams
+from ..io import atomic_path, read_json, write_json
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
 
@@ -164,7 +164,7 @@ class SeedParams(StageParams):
 
     stage = "02_seed_images"
     writes = ("seeds/seeds.json",)
-    code = ("xrfnb.seeds", "xrfnb.wikidata")
+    code = ("xrfnb.paintings.seeds", "xrfnb.paintings.wikidata")
 
     seed_source: str = "museum"  # museum (bundled, offline), wikidata (the paper's source) or a folder
     seed_limit: int = 30  # at most this many seed paintings

@@ -25,11 +25,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from . import seeds, synth
-from .commits import Every
-from .config import ParameterError, StageParams, one_of, positive
-from .io import atomic_path, complete_h5, merge_shards, resumable_h5, write_json
-from .pigments import Palette
+from ..paintings import seeds
+from . import synth
+from ..commits import Every
+from ..config import ParameterError, StageParams, one_of, positive
+from ..io import atomic_path, complete_h5, merge_shards, resumable_h5, write_json
+from ..palette.pigments import Palette
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -267,7 +268,7 @@ class GenerateParams(StageParams):
     after = ("01_pigments", "02_seed_images")
     reads = ("palette.h5", "seeds/seeds.json")
     writes = ("dataset.h5", "dataset.card.json", "dense_test_sample.h5")
-    code = ("xrfnb.synth", "xrfnb.dataset")
+    code = ("xrfnb.synthetic.synth", "xrfnb.synthetic.dataset")
     unkeyed = frozenset({"workers", "figure_size", "info_samples", "info_thresholds", "info_counts"})
 
     seed: int = 0  # dataset seed: every random draw derives from it

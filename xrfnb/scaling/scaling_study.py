@@ -35,10 +35,12 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import baselines, compared, metrics, recolour, smalluvit, training
-from .embedded import EmbeddedStore, channel_stats
-from .evaluate import test_split
-from .io import atomic_path, read_json, write_json
+from ..models import baselines, recolour, smalluvit
+from ..evaluation import compared
+from .. import metrics, training
+from ..embedding.embedded import EmbeddedStore, channel_stats
+from ..evaluation.evaluate import test_split
+from ..io import atomic_path, read_json, write_json
 
 @dataclass(frozen=True)
 class StudyConfig:
@@ -301,7 +303,7 @@ def profile_train_images(n_samples: int, paintings: int, seed: int,
                          fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)) -> int:
     """Training crops a profile's dataset would hold: its samples spread over `paintings` paintings and
     split by painting exactly as `dataset.generate` does."""
-    from .dataset import GenerateConfig, _assignment
+    from ..synthetic.dataset import GenerateConfig, _assignment
 
     _, split = _assignment(GenerateConfig(samples=n_samples, seed=seed, fractions=fractions), [None] * paintings)
     return int((split == 0).sum())
@@ -309,7 +311,7 @@ def profile_train_images(n_samples: int, paintings: int, seed: int,
 
 def paper_scale() -> dict:
     """The paper's test MS-SSIM, its image count, training fraction and epochs (`data/paper_results.yml`)."""
-    from .evaluate import paper_results
+    from ..evaluation.evaluate import paper_results
 
     found = paper_results()
     scale = found["training"]

@@ -32,7 +32,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import locations, physics, readers
+from .. import locations
+from . import physics
+from ..scans import readers
 
 #: The palettes shipped with xrfnb, by name.
 BUNDLED = {"paper": "data/palette.yml", "copper": "data/palettes/copper.yml"}

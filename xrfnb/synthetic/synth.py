@@ -25,7 +25,7 @@ import torch
 from scipy import ndimage
 from skimage import color
 
-from .pigments import Palette
+from ..palette.pigments import Palette
 
 #: This project's similarity threshold: the thresholding then does what the paper says it is for ("to
 #: reduce the number of pigments for each pixel"); chapter 3 measures the choice on every run's data.
@@ -433,7 +433,7 @@ def physics_mixtures(weights: np.ndarray, palette: Palette) -> np.ndarray:
     mixed by their alpha weights and the spectrum of that paint is computed, so matrix effects (one
     pigment absorbing another's lines) appear. Uses the instrument and sample model the palette records.
     """
-    from . import physics, pigments
+    from ..palette import physics, pigments
 
     if not all(palette.compositions):
         raise ValueError("physics mixing needs the pigments' compositions; this palette has none "
@@ -506,7 +506,7 @@ SPECTRUM_LABELS = [("Ca", "Ka", "KL3"), ("Ca", "Kb", "KM3"), ("Fe", "Ka", "KL3")
 def element_maps(cube: np.ndarray, energy: np.ndarray, lines: dict[str, str] = MAP_LINES,
                  half_width_kev: float = 0.08) -> dict[str, np.ndarray]:
     """Counts in a window around each element's line: {element: (H, W) map}, as an XRF analyst draws them."""
-    from .physics import line_energy
+    from ..palette.physics import line_energy
 
     maps = {}
     for symbol, line in lines.items():

@@ -21,8 +21,10 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from . import metrics, physics, synth
-from .pigments import Palette
+from .. import metrics
+from ..palette import physics
+from . import synth
+from ..palette.pigments import Palette
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -309,7 +311,7 @@ def both_models(palette: Palette) -> dict[str, Palette]:
 
     The other model is computed for the instrument the run's palette records (chapter 1's settings).
     """
-    from . import pigments
+    from ..palette import pigments
 
     out = {palette.sample or "run": palette}
     for name in physics.SAMPLE_MODELS:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import result_files
-from .io import atomic_path, read_json
+from .. import result_files
+from ..io import atomic_path, read_json
 
 LOOKUP = "latent cluster -> mean colour (non-learned)"
 CLUSTERED = "clustered image (the data's ceiling)"

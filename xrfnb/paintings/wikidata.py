@@ -27,7 +27,7 @@ from PIL import Image
 from SPARQLWrapper import GET, JSON, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
 
-from .io import atomic_path
+from ..io import atomic_path
 
 DEFAULT_ENDPOINT = "https://query.wikidata.org/sparql"
 DEFAULT_FILES_URL = "https://commons.wikimedia.org/wiki/Special:FilePath/"

@@ -19,8 +19,9 @@ import torch
 from einops import rearrange
 from scipy import stats
 
-from . import dve, metrics, training
-from .baselines import ClusterColour
+from . import dve
+from .. import metrics, training
+from ..models.baselines import ClusterColour
 from .dve_losses import CLUSTERINGS
 
 #: Scores of every run, each summarised over seeds as a mean and a 95 % interval.
@@ -55,7 +56,7 @@ def embed_samples(encoders: dict, store, indices: np.ndarray) -> dict[str, np.nd
 def lookup_ms_ssim(centroids: np.ndarray, train: np.ndarray, test: np.ndarray, train_rgb: np.ndarray,
                    test_rgb: np.ndarray) -> float:
     """Mean test MS-SSIM of chapter 7's cluster lookup fitted on the training images."""
-    from .evaluate import rgb_tensor
+    from ..evaluation.evaluate import rgb_tensor
 
     lookup = ClusterColour(centroids).fit([(train, train_rgb)])
     pred = torch.from_numpy(lookup.predict(test.astype(np.float32)))
@@ -81,7 +82,7 @@ def pca_baseline(spectra: dict, n_clusters: int, seed: int):
     """The PCA-3 encoder of the normalised training spectra and K-means centroids of its training latents."""
     from sklearn.decomposition import PCA as Pca
 
-    from .synth import _kmeans
+    from ..synthetic.synth import _kmeans
 
     pca = Pca(3, random_state=0).fit(dve.normalise(torch.as_tensor(spectra["train"].counts)).numpy())
 
@@ -98,8 +99,8 @@ def compare(run: Path, stage: dve.Stage, seeds: list[int], batch_size: int, epoc
     """Train every variant at every seed on the stage's spectra and score it; one row per (variant, seed)
     plus the PCA-3 baseline. The stage's own training is reused for its variant and seed; every other
     training goes to `run/dve_compare/<variant>_seed<seed>/` and is reused when finished."""
-    from .dataset import Store
-    from .device import torch_device
+    from ..synthetic.dataset import Store
+    from ..device import torch_device
 
     store = Store(Path(run) / "dataset.h5")
     scale = scale or training.Scale("gpu" if torch_device("auto") == "cuda" else "cpu")
@@ -164,7 +165,7 @@ def run_comparison(run_dir: Path, stage: dve.Stage, seeds: list[int], batch_size
         results: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The comparison as chapter 4 runs it: every run's scores and their summary over seeds, written to
     `results/dve_compare_runs.csv` and `results/dve_compare.csv` (atomically), and returned."""
-    from .io import atomic_path, write_json
+    from ..io import atomic_path, write_json
 
     runs = compare(run_dir, stage, seeds, batch_size, epochs, samples)
     summary = summarise(runs)

@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 
-from . import plots, scaling_fit
-from .io import atomic_path, write_json
+from .. import plots
+from . import scaling_fit
+from ..io import atomic_path, write_json
 
 
 def fits(records: list[dict], models: list[str], targets: dict[str, int], seed: int) -> dict[str, dict]:

@@ -1,0 +1,1 @@
+"""Chapter 7: evaluation against the paper, the compared models, diagnosis and the verdict."""

@@ -1,0 +1,1 @@
+"""Chapter 2: the seed paintings (bundled, Wikidata, or a folder)."""

@@ -1,0 +1,1 @@
+"""Measured scans: reading vendor formats, recolouring them and explaining them with pigments."""

@@ -1,0 +1,1 @@
+"""Chapter 3: synthetic MA-XRF datacubes from paintings, their dataset store and what the data allow."""
