@@ -5,9 +5,10 @@
 //   (no padding between "0.4131" and "22.9901" reads as "0.413122.9901").
 // - pageTooWide: anything that reaches past the viewport's right edge without a scroll box of its own
 //   (the whole page then scrolls sideways), or that is cut by an ancestor that hides overflow.
-// - hiddenScroll: a box holding a table that scrolls sideways with content out of view, but shows no
-//   cue: its scrollbar takes no room (overlay or `scrollbar-width: none`) or it draws no edge shadow
-//   (a gradient background, as the book's xrfnb.css gives every table scroll box).
+// - hiddenScroll: a box that scrolls sideways with content out of view. Holding a table, it must show a
+//   cue: a scrollbar that takes room (not overlay, not `scrollbar-width: none`) and an edge shadow (a
+//   gradient background, as the book's xrfnb.css gives every table scroll box). Holding anything else
+//   (a menu, a figure) it may not scroll: that content runs past the column. Code and maths may scroll.
 // - shrunkImage: an image shown at less than MIN_SCALE of its own width that is not a link (a reader
 //   cannot open it to read its text); a proxy for figure text too small to read on a phone.
 // - rawMarkdown: Markdown markers left in the text (**, *[, a backtick, ](, \*) outside code and math.
@@ -102,18 +103,18 @@ const CHECKS = {
 
   hiddenScroll() {
     const found = [];
-    for (const table of article().querySelectorAll('table')) {
-      for (let box = table; box && box !== document.body; box = box.parentElement) {
-        const style = getComputedStyle(box);
-        if (!['auto', 'scroll'].includes(style.overflowX)) continue;
-        if (box.scrollWidth > box.clientWidth + 1) {
-          const bar = box.offsetHeight - box.clientHeight - parseFloat(style.borderTopWidth) - parseFloat(style.borderBottomWidth);
-          if (bar <= 0 || !style.backgroundImage.includes('gradient'))
-            found.push(['table scrolls without a visible cue',
-                        `${box.clientWidth} of ${box.scrollWidth} px shown: ${table.innerText.slice(0, 50).replace(/\s+/g, ' ')}`]);
-        }
-        break;
+    for (const box of article().querySelectorAll('*')) {
+      const style = getComputedStyle(box);
+      if (!['auto', 'scroll'].includes(style.overflowX) || box.scrollWidth <= box.clientWidth + 1) continue;
+      if (box.closest('pre, .highlight, mjx-container, .math')) continue;  // code and maths scroll, as they do
+      const table = box.matches('table') ? box : box.querySelector('table'), shown = `${box.clientWidth} of ${box.scrollWidth} px shown`;
+      if (!table) {
+        found.push(['content runs past its box', `${shown}: ${(box.innerText || '').slice(0, 50).replace(/\s+/g, ' ')}`]);
+        continue;
       }
+      const bar = box.offsetHeight - box.clientHeight - parseFloat(style.borderTopWidth) - parseFloat(style.borderBottomWidth);
+      if (bar <= 0 || !style.backgroundImage.includes('gradient'))
+        found.push(['table scrolls without a visible cue', `${shown}: ${table.innerText.slice(0, 50).replace(/\s+/g, ' ')}`]);
     }
     return found;
   },
