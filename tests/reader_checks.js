@@ -1,5 +1,6 @@
 // What a reader would see wrong on a book page, checked in the browser (tests/test_browser.py runs these).
-// Each check returns [[kind, detail], ...]; `run(names)` runs the named ones and returns all they found.
+// Each check returns [[kind, detail], ...]; `run(names, params)` runs the named ones (params: the run's
+// parameters {name: value}, for parameterName) and returns all they found.
 // The rules, and why each is drawn where it is:
 // - cellsTouch: two neighbouring cells of a table row whose text boxes are less than MIN_GAP px apart
 //   (no padding between "0.4131" and "22.9901" reads as "0.413122.9901").
