@@ -2,8 +2,8 @@
 
 1. The book renders `book/executed/NN.ipynb`, which papermill generates with outputs; a reader who
    launches a page in Binder or Colab should get the clean, parameterised source `notebooks/NN.ipynb`.
-   Only the launch buttons are retargeted: the ".ipynb" download button keeps pointing at the executed
-   copy, the one file the built site holds.
+   Only the launch buttons are retargeted (the site holds no copies of the notebooks: `_config.yml` turns
+   `html_copy_source` and the download button off).
 2. Sphinx 7.4 (the version jupyter-book 1.0 pins) writes a body-only script twice when an extension
    adds it after the builder started (its `None` and `''` file names compare unequal; fixed upstream in
    sphinx-doc/sphinx#13402). sphinx-thebe's `const THEBE_JS_URL = ...` is such a script, so every page
