@@ -34,6 +34,31 @@ def pytest_configure(config):
     config.user_work_before = user_work_digest()
 
 
+#: Seconds given to building a book (smoke or published) beside its pipeline, as a hang catcher.
+BOOK_BUILD_TIMEOUT_S = 1200
+#: The session fixtures that run a pipeline or build a book: the first test that asks for one pays for it.
+BUILDS = {"smoke_project", "smoke_book", "published_book", "site"}
+
+
+def smoke_timeout_s() -> int:
+    """The smoke pipeline's hang catcher: the sum of its stages' timeouts (each a multiple of its planned
+    seconds, `runner.Profile.timeout_s`) and a book build, so that a slow or busy machine still finishes."""
+    from xrfnb.pipeline import runner, stages
+
+    profile = runner.load_profile("smoke")
+    return sum(profile.timeout_s(cls.stage) for cls in stages.STAGES) + BOOK_BUILD_TIMEOUT_S
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that builds the smoke book gets the smoke pipeline's timeout instead of the suite's default
+    (pytest-timeout counts a fixture's set-up in the test that first asks for it)."""
+    timeout = None
+    for item in items:
+        if BUILDS & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("timeout"):
+            timeout = timeout or smoke_timeout_s()
+            item.add_marker(pytest.mark.timeout(timeout))
+
+
 @pytest.fixture(scope="session")
 def palette():
     from xrfnb.palette import pigments

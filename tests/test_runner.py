@@ -237,3 +237,26 @@ def test_another_profiles_pages_are_kept_not_overwritten(tmp_path):
     assert sorted(p.name for p in (tmp_path / "book" / "figures").iterdir()) == ["laptop.txt"]
     assert paths.shown_profile(tmp_path) == "laptop"
     assert (tmp_path / "runs" / "smoke" / "book" / "results" / "smoke.txt").exists()
+
+
+def test_a_stage_is_timed_out_at_a_multiple_of_its_planned_seconds_never_below_the_floor():
+    profile = runner.Profile("p", "", "cpu", 600, stage_seconds={"04_train_dve": 300.0})
+    assert profile.timeout_s("04_train_dve") == runner.TIMEOUT_FACTOR * 300
+    assert profile.timeout_s("02_seed_images") == 600  # no plan: the floor
+    assert runner.Profile("p", "", "cpu", 600, stage_seconds={"02_seed_images": 10.0}).timeout_s(
+        "02_seed_images") == 600
+
+
+def test_every_smoke_stage_has_a_plan_and_a_timeout_a_threefold_slowdown_meets():
+    profile = runner.load_profile("smoke")
+    for cls in stages.STAGES:
+        planned = profile.stage_seconds[cls.stage]
+        assert profile.timeout_s(cls.stage) >= 3 * planned + 60, cls.stage
+
+
+def test_a_plan_for_no_stage_or_without_seconds_is_refused_in_one_line():
+    with pytest.raises(runner.RunError, match="stage_seconds names no stage: 04_train_dvee"):
+        runner.planned_seconds("odd", {"04_train_dvee": 10})
+    with pytest.raises(runner.RunError, match="not seconds"):
+        runner.planned_seconds("odd", {"04_train_dve": "ten"})
+    assert runner.planned_seconds("odd", {"04_train_dve": 10}) == {"04_train_dve": 10.0}

@@ -45,10 +45,16 @@ class RunError(RuntimeError):
     """A run could not start or a stage failed; the message says what and where."""
 
 
+#: A stage's timeout is this many times its planned seconds: it catches a hang, not a machine that is slow
+#: or busy (a run slowed threefold by other work still finishes).
+TIMEOUT_FACTOR = 5
+
+
 @dataclass(frozen=True)
 class Profile:
     """A named set of parameter values (a data file in `xrfnb/profiles/`): its differences from the
-    stages' defaults in `changes`, and all of them in `params`."""
+    stages' defaults in `changes`, and all of them in `params`. `stage_seconds` plans each stage's time
+    (measured on a quiet 2-core CPU); `stage_timeout_s` is the least time any stage is given."""
 
     name: str
     description: str
@@ -56,10 +62,15 @@ class Profile:
     stage_timeout_s: int
     changes: dict[str, Any] = field(default_factory=dict)
     budget_s: int | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def params(self) -> dict[str, Any]:
         return {**stage_params.base(), **self.changes}
+
+    def timeout_s(self, stage: str) -> int:
+        """The stage's timeout: TIMEOUT_FACTOR times its planned seconds, at least `stage_timeout_s`."""
+        return int(max(self.stage_timeout_s, TIMEOUT_FACTOR * self.stage_seconds.get(stage, 0)))
 
 
 def profile_names() -> list[str]:
@@ -82,7 +93,19 @@ def load_profile(name: str) -> Profile:
     except ParameterError as err:
         raise RunError(f"xrfnb/profiles/{name}.yml: {err}") from None
     return Profile(name=name, description=data["description"], device=data["device"],
-                   stage_timeout_s=int(data["stage_timeout_s"]), changes=changes, budget_s=data.get("budget_s"))
+                   stage_timeout_s=int(data["stage_timeout_s"]), changes=changes, budget_s=data.get("budget_s"),
+                   stage_seconds=planned_seconds(name, data.get("stage_seconds") or {}))
+
+
+def planned_seconds(name: str, planned: dict) -> dict[str, float]:
+    """A profile's `stage_seconds`, checked: every name a stage, every value a number of seconds."""
+    unknown = set(planned) - {cls.stage for cls in stage_params.STAGES}
+    if unknown:
+        raise RunError(f"xrfnb/profiles/{name}.yml: stage_seconds names no stage: {', '.join(sorted(unknown))}")
+    try:
+        return {stage: float(seconds) for stage, seconds in planned.items()}
+    except (TypeError, ValueError):
+        raise RunError(f"xrfnb/profiles/{name}.yml: stage_seconds holds a value that is not seconds") from None
 
 
 def _suggest(key: str, known: dict) -> str:
@@ -250,7 +273,8 @@ def _under_runner() -> Iterator[None]:
 def _deadline(seconds: int, stage: str) -> Iterator[None]:
     """Raise RunError if the block runs longer than `seconds` (main thread, POSIX)."""
     def expire(signum: int, frame: Any) -> None:
-        raise RunError(f"stage {stage} exceeded its {seconds} s timeout (profile stage_timeout_s)")
+        raise RunError(f"stage {stage} exceeded its {seconds} s timeout ({TIMEOUT_FACTOR} x its planned seconds, "
+                       f"at least stage_timeout_s; profile stage_seconds)")
 
     old = signal.signal(signal.SIGALRM, expire)
     signal.alarm(seconds)
@@ -389,7 +413,7 @@ def run(profile_name: str = "smoke", only: list[str] | None = None, overrides: l
         inject = {k: v for k, v in inject.items() if k in declared[nb.stem]}
         print(f"[{i}/{len(chosen)}] {nb.stem} ({profile.name}) ...", flush=True)
         with _under_runner():
-            seconds = execute_stage(nb, inject, out_dir / nb.name, profile.stage_timeout_s, progress)
+            seconds = execute_stage(nb, inject, out_dir / nb.name, profile.timeout_s(nb.stem), progress)
         made = _check_outputs(nb.stem, step, run_dir)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         stages_record[nb.stem] = {"seconds": round(seconds, 2), "date": now, "key": made["key"],
