@@ -130,3 +130,24 @@ def show(text: str, glued: Mapping[str, object] | None = None, /, **values) -> N
     from IPython.display import display
 
     display(bundle(text, glued, **values), raw=True)
+
+
+def inside(value: float, interval: tuple[float, float]) -> bool:
+    """Whether `value` lies within the 95 % `interval` (low, high) of the number it is compared with."""
+    low, high = interval
+    return low <= value <= high
+
+
+def versus(value: float, reference: float, interval: tuple[float, float], digits: int = 4) -> str:
+    """Words for a difference between two measured numbers: `value` against `reference`, and whether the
+    difference lies inside the 95 % `interval` of `reference` (its spread over the test paintings).
+
+    Every sentence of the book that reads a difference between two measurements says this, so that a
+    difference inside the interval is never read as an effect.
+    """
+    low, high = interval
+    where = "inside" if inside(value, interval) else "outside"
+    reading = "no measurable effect" if where == "inside" else "a measurable difference"
+    return (f"{value:.{digits}f} against {reference:.{digits}f}, a difference of {value - reference:+.{digits}f}, "
+            f"{where} the 95 % interval of {reference:.{digits}f} ({low:.{digits}f} to {high:.{digits}f}): "
+            f"{reading}")
