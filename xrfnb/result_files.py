@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .evaluation.compared import COMPARED, PAPER, RECORDED
+from .evaluation.compared import COMPARED, PAPER, RECORDED, at_budget
 from .io import atomic_path, read_json, write_json
 
 DVE_METRICS = "dve_metrics.json"
@@ -54,7 +54,7 @@ def write_comparison(folder: Path, comparison: pd.DataFrame, floors: pd.DataFram
     """Chapter 7's table of compared models (`evaluate.compare`) with the run's profile, the paper's
     SmallUViT named with its budget, and the data's ceiling and floors below; written rounded to 4
     digits, and returned as it is."""
-    named = comparison.rename(index={PAPER: f"SmallUViT (paper's architecture, {epochs} epochs)"})
+    named = comparison.rename(index={PAPER: at_budget(epochs)})
     named.insert(0, "profile", profile)
     table = pd.concat([named, floors]).astype({"parameters": "Int64"})
     _write_csv(table.round(4), Path(folder) / COMPARISON)

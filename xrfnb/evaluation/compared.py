@@ -37,6 +37,13 @@ class Variant:
 PAPER = "SmallUViT (paper)"
 UNET = "convolutional U-Net"
 
+
+def at_budget(epochs: int) -> str:
+    """What the book's tables and explorer call `PAPER` retrained at the comparison's budget: the paper's
+    architecture for `epochs` epochs, so that no reader takes it for chapter 6's model."""
+    return f"SmallUViT (paper's architecture, {epochs} epochs)"
+
+
 COMPARED: dict[str, Variant] = {
     PAPER: Variant("smalluvit", short="SmallUViT"),
     "SmallUViT without SPT": Variant("no_spt", model={"spt": False},
