@@ -57,3 +57,24 @@ def test_prose_cells_hide_their_input_in_lab_and_the_book():
             if cell.cell_type == "code" and "prose.show(" in cell.source:
                 assert "remove-input" in cell.metadata.get("tags", []), path.name
                 assert cell.metadata.get("jupyter", {}).get("source_hidden"), path.name
+
+
+def prose_texts(path):
+    """A notebook's parameter names and the text of its Markdown and prose cells."""
+    cells = nbformat.read(path, 4).cells
+    params = next((c.source for c in cells if "parameters" in c.metadata.get("tags", [])), "")
+    texts = [c.source for c in cells if c.cell_type == "markdown" or "prose.show(" in c.source]
+    return set(re.findall(r"^(\w+)\s*=", params, re.M)), texts
+
+
+def test_a_parameter_is_named_as_one_never_where_its_value_belongs():
+    """"the first `explore_images` test images" shows a name where the reader needs 12 (issue 37): prose
+    names a parameter as "the `name` parameter" or "(`name`)" and glues its value where it means the value."""
+    found = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        names, texts = prose_texts(path)
+        for text in texts:
+            for m in re.finditer(r"(?<!\{glue:text\})(?<!\()`(\w+)`(?! parameter)", text):
+                if m.group(1) in names:
+                    found.append(f"{path.name}: …{text[max(0, m.start() - 30):m.end() + 20]}…")
+    assert not found, found
