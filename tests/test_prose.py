@@ -78,3 +78,11 @@ def test_a_parameter_is_named_as_one_never_where_its_value_belongs():
                 if m.group(1) in names:
                     found.append(f"{path.name}: …{text[max(0, m.start() - 30):m.end() + 20]}…")
     assert not found, found
+
+
+def test_a_keyword_never_replaces_a_glued_value_with_another():
+    """Chapter 6's summary passed the epochs parameter (100) over the glued epochs trained (53) (issue 37)."""
+    glued = prose.Glued(uvit_epochs=53)
+    assert prose.bundle("{glue:text}`uvit_epochs` epochs", glued, uvit_epochs=53)["text/markdown"] == "53 epochs"
+    with pytest.raises(ValueError, match="uvit_epochs differ from the value"):
+        prose.bundle("{glue:text}`uvit_epochs` epochs", glued, uvit_epochs=100)

@@ -118,7 +118,16 @@ def to_html(markdown: str) -> str:
 
 
 def bundle(text: str, glued: Mapping[str, object] | None = None, /, **values) -> dict[str, str]:
-    """The display bundle of a prose cell: MyST for the book, HTML for JupyterLab, plain text for consoles."""
+    """The display bundle of a prose cell: MyST for the book, HTML for JupyterLab, plain text for consoles.
+
+    A keyword may add a value, never replace one the notebook glued under the same name with another: the
+    page would then say one number in its prose and another wherever the glued one is read (chapter 6's
+    summary said "of 100", its maximum, where the glued record said the 53 epochs it trained).
+    """
+    clash = [k for k, v in values.items() if k in (glued or {}) and glued[k] != v]
+    if clash:
+        raise ValueError(f"prose keyword(s) {', '.join(clash)} differ from the value(s) the notebook glued under "
+                         f"the same name: glue the other number under a name of its own")
     filled = fill(text, {**(glued or {}), **values}).strip()
     return {"text/markdown": filled, "text/html": to_html(filled),
             "text/plain": CITE.sub(lambda m: m.group(2), filled)}
