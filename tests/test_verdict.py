@@ -51,7 +51,8 @@ def write_run(book_dir: Path, profile: str, date: str, ms=(0.80, 0.77, 0.84), lo
                     "generator setting")
     result_files.write_robustness(r, counts, options)
     curves = {name: [0.5, 0.7] for name in compared.RECORDED}
-    result_files.write_scaling(r, result_files.scaling_record(profile, 1119, 128, models, 5, curves))
+    result_files.write_scaling(r, result_files.scaling_record(profile, 1119, 128, models, 5, curves,
+                                                                train_paintings=122))
 
 
 def test_the_box_gives_both_sides_with_intervals_the_test_set_and_a_verdict(tmp_path):
@@ -61,6 +62,17 @@ def test_the_box_gives_both_sides_with_intervals_the_test_set_and_a_verdict(tmp_
     assert "160 crops of 17 paintings" in box and "falls short of the paper" in box
     assert "0.9150" in box and "overlap" in box  # the per-pixel oracle's MS-SSIM; the lookup's interval
     assert "Not yet measured" in box and "smoke" not in box
+
+
+def test_the_training_crops_are_counted_with_the_paintings_of_the_training_split(tmp_path):
+    """1,119 crops come from the 122 training paintings, not from all 174 bundled ones (issue 37)."""
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    box = verdict.box_markdown(tmp_path)
+    assert "1,119 crops of 128 px from the 122 paintings of the training split" in box
+    record = json.loads((tmp_path / "book" / "results" / "scaling.json").read_text())
+    del record["train_paintings"]  # a record written before the count was kept
+    (tmp_path / "book" / "results" / "scaling.json").write_text(json.dumps(record))
+    assert "the paintings of the training split (this run's record does not count them)" in verdict.box_markdown(tmp_path)
 
 
 def fit_file(root, profile):

@@ -140,8 +140,11 @@ def causes(run: Run, scale: dict) -> list[str]:
     found = []
     train, paper_train = run.scaling.get("train_images"), round(scale["images"] * scale["train_fraction"])
     if train:
+        paintings = run.scaling.get("train_paintings")
+        source = (f"the {paintings:,d} paintings of the training split" if paintings else
+                  "the paintings of the training split (this run's record does not count them)")
         found.append(f"*Scale.* SmallUViT trained on {train:,d} crops of {run.scaling['image_size']} px from "
-                     f"{run.glue.get('n_seeds', 'the bundled')} paintings for {trained_epochs(run)} "
+                     f"{source} for {trained_epochs(run)} "
                      f"epochs; the paper trained on about {paper_train:,d} images "
                      f"({scale['train_fraction']:.0%} of about {scale['images']:,d}) for {scale['epochs']} epochs, "
                      f"{paper_train / train:.0f} times more images.")
