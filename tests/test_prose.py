@@ -86,3 +86,13 @@ def test_a_keyword_never_replaces_a_glued_value_with_another():
     assert prose.bundle("{glue:text}`uvit_epochs` epochs", glued, uvit_epochs=53)["text/markdown"] == "53 epochs"
     with pytest.raises(ValueError, match="uvit_epochs differ from the value"):
         prose.bundle("{glue:text}`uvit_epochs` epochs", glued, uvit_epochs=100)
+
+
+def test_a_comparison_of_two_measured_numbers_says_whether_it_lies_inside_the_interval():
+    """0.8150 against 0.8184 inside 0.7823 to 0.8506 is no measurable effect (issue 37)."""
+    said = prose.versus(0.8150, 0.8184, (0.7823, 0.8506))
+    assert said == ("0.8150 against 0.8184, a difference of -0.0034, inside the 95 % interval of the latter "
+                    "(0.7823 to 0.8506): no measurable effect")
+    assert "outside" in prose.versus(0.7, 0.8184, (0.7823, 0.8506), of="SmallUViT's ")
+    assert "against SmallUViT's 0.82," in prose.versus(0.7, 0.8184, (0.7823, 0.8506), digits=2, of="SmallUViT's ")
+    assert prose.inside(0.7823, (0.7823, 0.8506)) and not prose.inside(0.78, (0.7823, 0.8506))

@@ -60,7 +60,7 @@ def test_the_box_gives_both_sides_with_intervals_the_test_set_and_a_verdict(tmp_
     box = verdict.box_markdown(tmp_path)
     assert f"{PAPER['ms_ssim']['value']:.4f}" in box and "0.8000 (0.7700 to 0.8400)" in box
     assert "160 crops of 17 paintings" in box and "falls short of the paper" in box
-    assert "0.9150" in box and "overlap" in box  # the per-pixel oracle's MS-SSIM; the lookup's interval
+    assert "0.9150" in box and "0.8200 against SmallUViT's 0.8000, a difference of +0.0200, inside" in box
     assert "Not yet measured" in box and "smoke" not in box
 
 
@@ -73,6 +73,24 @@ def test_the_training_crops_are_counted_with_the_paintings_of_the_training_split
     del record["train_paintings"]  # a record written before the count was kept
     (tmp_path / "book" / "results" / "scaling.json").write_text(json.dumps(record))
     assert "the paintings of the training split (this run's record does not count them)" in verdict.box_markdown(tmp_path)
+
+
+def test_a_robustness_finding_reads_each_difference_against_the_interval(tmp_path, monkeypatch):
+    """"More photons score worse" rested on an MS-SSIM difference inside the interval (issue 37): the
+    finding words each measure with `prose.versus`, and its lead follows only what lies outside."""
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    monkeypatch.setattr(verdict, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
+    found = verdict.findings_markdown(tmp_path)
+    assert "*More photons score worse.*" in found  # the loss, 0.23 against 0.19, lies outside 0.16 to 0.22
+    assert "0.7800 against 0.8000, a difference of -0.0200, inside the 95 % interval" in found
+    counts = frame({400: {"ms_ssim": 0.80, "srgb_loss": 0.19}, 1600: {"ms_ssim": 0.79, "srgb_loss": 0.20}},
+                   "counts per pixel")
+    result_files.write_robustness(tmp_path / "book" / "results", counts, frame(
+        {"as trained (linear mixing, fixed counts)": {"ms_ssim": 0.80, "srgb_loss": 0.19},
+         "physics mixing of compositions": {"ms_ssim": 0.60, "srgb_loss": 0.50}}, "generator setting"))
+    found = verdict.findings_markdown(tmp_path)
+    assert "*More photons change nothing measurable.*" in found and "score worse" not in found
+    assert "*Physics mixing breaks the model.*" in found and "0.6000 against 0.8000" in found
 
 
 def fit_file(root, profile):

@@ -147,9 +147,10 @@ def inside(value: float, interval: tuple[float, float]) -> bool:
     return low <= value <= high
 
 
-def versus(value: float, reference: float, interval: tuple[float, float], digits: int = 4) -> str:
-    """Words for a difference between two measured numbers: `value` against `reference`, and whether the
-    difference lies inside the 95 % `interval` of `reference` (its spread over the test paintings).
+def versus(value: float, reference: float, interval: tuple[float, float], digits: int = 4, of: str = "") -> str:
+    """Words for a difference between two measured numbers: `value` against `reference` (named by `of`,
+    e.g. "SmallUViT's "), and whether the difference lies inside the 95 % `interval` of `reference` (its
+    spread over the test paintings).
 
     Every sentence of the book that reads a difference between two measurements says this, so that a
     difference inside the interval is never read as an effect.
@@ -157,6 +158,5 @@ def versus(value: float, reference: float, interval: tuple[float, float], digits
     low, high = interval
     where = "inside" if inside(value, interval) else "outside"
     reading = "no measurable effect" if where == "inside" else "a measurable difference"
-    return (f"{value:.{digits}f} against {reference:.{digits}f}, a difference of {value - reference:+.{digits}f}, "
-            f"{where} the 95 % interval of {reference:.{digits}f} ({low:.{digits}f} to {high:.{digits}f}): "
-            f"{reading}")
+    return (f"{value:.{digits}f} against {of}{reference:.{digits}f}, a difference of {value - reference:+.{digits}f}, "
+            f"{where} the 95 % interval of the latter ({low:.{digits}f} to {high:.{digits}f}): {reading}")
