@@ -96,3 +96,31 @@ def test_a_comparison_of_two_measured_numbers_says_whether_it_lies_inside_the_in
     assert "outside" in prose.versus(0.7, 0.8184, (0.7823, 0.8506), of="SmallUViT's ")
     assert "against SmallUViT's 0.82," in prose.versus(0.7, 0.8184, (0.7823, 0.8506), digits=2, of="SmallUViT's ")
     assert prose.inside(0.7823, (0.7823, 0.8506)) and not prose.inside(0.78, (0.7823, 0.8506))
+
+
+def rendered_prose(path):
+    """The reader's text of a notebook's Markdown and prose cells: rendered as CommonMark, code spans left
+    out, tags stripped (glue and citation roles filled with placeholders)."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    for cell in nbformat.read(path, 4).cells:
+        if cell.cell_type == "code" and "prose.show(" in cell.source:
+            text = cell.source.split('r"""', 1)[1].rsplit('"""', 1)[0]
+        elif cell.cell_type == "markdown":
+            text = cell.source
+        else:
+            continue
+        text = prose.CITE.sub("(ref)", prose.GLUE.sub("1", text))
+        yield re.sub(r"<[^>]+>", "", re.sub(r"<code>.*?</code>", "", md.render(text), flags=re.S)), text
+
+
+def test_no_markdown_marker_reaches_the_reader_and_every_choice_is_a_link():
+    """Chapter 6 showed "*[choice]*s" with its asterisks, and "[choice]" was never a link (issue 37)."""
+    raw, unlinked = [], []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for plain, source in rendered_prose(path):
+            raw += [f"{path.name}: …{plain[max(0, m.start() - 30):m.end() + 10]}…" for m in re.finditer(r"[*`]", plain)]
+            unlinked += [path.name for _ in re.finditer(r"\[choices?\](?!\()", source)]
+    assert not raw, raw
+    assert not unlinked, f"[choice] that is not a link to the choices page: {unlinked}"
