@@ -32,6 +32,14 @@ def repository_url(root: Path | None = None) -> str:
     return url.rstrip("/")
 
 
+def inline_html(markdown: str) -> str:
+    """One paragraph of Markdown (a profile's description) as HTML for a box that is written as HTML: its
+    `code` spans and emphasis rendered, not shown with their backticks; HTML in it is escaped."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).renderInline(markdown)
+
+
 def header(profile: str, notebook: str) -> None:
     """Show, at the top of an executed page, which profile and hardware produced it; it only displays.
 
@@ -45,7 +53,7 @@ def header(profile: str, notebook: str) -> None:
     source = f"{repository_url()}/blob/main/notebooks/{notebook}"
     display(HTML(
         f'<div class="admonition note"><p class="admonition-title">Produced by the <code>{p.name}</code> '
-        f"profile</p><p>{escape(p.description)}</p><p>Run on {escape(device.describe())}, "
+        f"profile</p><p>{inline_html(p.description)}</p><p>Run on {escape(device.describe())}, "
         f'{dt.date.today().isoformat()}. Source notebook: <a href="{source}"><code>notebooks/{notebook}</code>'
         f'</a>; the whole run is listed in the <a href="../execution_record.html">execution record</a>.</p></div>'))
 
