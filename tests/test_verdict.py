@@ -166,7 +166,7 @@ def test_the_execution_record_explains_a_stage_run_again_after_later_ones():
     assert book.reruns(record) == ""
 
 
-def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tmp_path):
+def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tmp_path, monkeypatch):
     write_run(tmp_path / "book", "laptop", "2026-11-22")
     run = verdict.Run.load(tmp_path / "book")
     assert verdict.CLUSTERED in run.comparison.index  # chapter 7's table closes with the ceiling and floors,
@@ -174,6 +174,12 @@ def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tm
     assert "*The best model at this budget is the convolutional U-Net*" in findings
     assert "MS-SSIM 0.8700 and sRGB loss 0.1600, 1.60 times the per-pixel oracle floor of 0.1000" in findings
     assert "within 1.3x the floor (not met)" in findings and "at least 0.9 (not met)" in findings
+    assert "two goals (defined above)" in findings
+    goals = verdict.goals_markdown(run)  # what the results page says above the findings
+    assert "within 1.3 times the per-pixel oracle floor" in goals and "reaches 0.9150" in goals
+    monkeypatch.setattr(verdict, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
+    page = verdict.findings_markdown(tmp_path)
+    assert page.index(goals) < page.index("two goals (defined above)")  # defined before it is used
     write_run(tmp_path / "other", "laptop", "2026-11-22", models=comparison(unet=(0.91, 0.12)))
     findings = verdict.best_beside_floor(verdict.Run.load(tmp_path / "other"))
     assert "1.20 times" in findings and "(met)" in findings and "not met" not in findings
