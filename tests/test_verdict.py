@@ -10,6 +10,8 @@ from xrfnb.evaluation import compared, verdict
 from xrfnb import result_files
 from xrfnb.pipeline import book
 
+from conftest import ROOT
+
 PAPER = verdict.paper()["metrics"]
 
 
@@ -135,6 +137,31 @@ def test_a_smoke_book_says_so_and_gives_the_published_numbers(tmp_path):
     box = verdict.box_markdown(tmp_path)
     assert "`smoke`-scale run" in box and "0.4600 (0.4000 to 0.5000)" in box
     assert "published `laptop` run" in box and "0.8000 (0.7700 to 0.8400)" in box
+    assert "`book/published/`" in box  # no address to link: the repository's folder is named
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/Someone/xrfnb\n")
+    box = verdict.box_markdown(tmp_path)
+    assert "[the published book](https://someone.github.io/xrfnb/)" in box and "book/published" not in box
+
+
+def test_the_site_address_is_read_from_the_config():
+    """The published site, not a repository folder, is where the smoke book sends its reader (issue 37)."""
+    from xrfnb import locations
+
+    site = locations.site_url(ROOT)  # this checkout's html.baseurl, or its repository's Pages address
+    assert site.startswith("https://") and site.endswith("/") and "github.com" not in site
+
+
+def test_the_run_summary_says_which_numbers_come_from_which_run():
+    """The smoke book's results page said "the numbers on this page come from the smoke profile" under
+    the published laptop numbers (issue 37)."""
+    smoke = {"profile": "smoke", "date": "2026-12-01T10:00", "device": "2-core CPU", "git_commit": "a" * 40}
+    laptop = {**smoke, "profile": "laptop", "date": "2026-11-22T10:00", "git_commit": "b" * 40}
+    own = book.run_summary_markdown(laptop, laptop, "https://x.github.io/y/")
+    assert "The numbers on this page come from the **laptop** profile" in own and "published book" not in own
+    both = book.run_summary_markdown(smoke, laptop, "https://x.github.io/y/")
+    assert "verdict box above gives the numbers of the published run, the **laptop** profile" in both
+    assert "[the published book](https://x.github.io/y/)" in both
+    assert "Every other number on this page comes from this book's own run, the **smoke** profile" in both
 
 
 def test_a_run_without_the_new_floors_says_what_it_lacks(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import prose, result_files
+from .. import locations, prose, result_files
 from .compared import at_budget
 from ..io import atomic_path, read_json
 
@@ -250,6 +250,13 @@ def _divided(run: Run) -> str:
     return _range(*(v / 3 for v in run.interval("srgb_loss")))
 
 
+def _published_at(root: Path) -> str:
+    """Where a reader finds the published run: the published book's address (`locations.site_url`)."""
+    site = locations.site_url(root)
+    return (f"which [the published book]({site}) shows throughout" if site else
+            "which the published book shows throughout (its files are `book/published/` of the repository)")
+
+
 def box_markdown(root: Path) -> str:
     """The verdict box (a MyST admonition) for the book under `root`.
 
@@ -266,7 +273,7 @@ def box_markdown(root: Path) -> str:
             note = (f"**This book shows a `{here.profile}`-scale run**: its {here.metrics['n_test']} test crops of "
                     f"{here.metrics['n_test_paintings']} paintings (MS-SSIM {_range(ms, lo, hi)}) show that the "
                     f"pipeline works, not what the paper's model reaches. The numbers below are the published "
-                    f"`{reference.profile}` run's, read from `book/published/`.\n\n")
+                    f"`{reference.profile}` run's, {_published_at(root)}.\n\n")
     scale = paper()["training"]
     reading = srgb_reading(shown)
     other = _divided(shown) if reading["reading"] == "as printed" else _range(*shown.interval("srgb_loss"))
