@@ -80,7 +80,8 @@ def test_the_dominant_cause_is_the_change_that_gains_most():
     target = images()
     grid, scales = diagnosis.patch_grid(target + 0.1, target, 16), diagnosis.ms_ssim_scales(target * 0.9, target)
     sentence = diagnosis.dominant_cause(grid, scales, gain)
-    assert sentence.startswith("The dominant cause is the transformer itself") and "+0.0700 MS-SSIM, 95 % interval +0.0600 to +0.0800" in sentence
+    assert sentence.startswith("The dominant cause is the transformer itself")
+    assert "+0.0700 MS-SSIM, 95 % interval +0.0600 to +0.0800" in sentence
     clusters = diagnosis.by_cluster(target + 0.1, target, np.zeros((2, 64, 64), int), 1)
     summary = diagnosis.summary(grid, scales, clusters, gain)
     assert summary["value"].iloc[-1] == pytest.approx(0.07)

@@ -166,7 +166,8 @@ def test_the_test_set_explorer_offers_the_headline_model_and_names_the_retrain_b
     ev = SimpleNamespace(emb=SimpleNamespace(blocks=lambda split: None), device="cpu", module=chapter6,
                          store=SimpleNamespace(path=tmp_path / "dataset.h5"), trained={"uvit_batch_size": 4},
                          dve_model=SimpleNamespace(centroids=SimpleNamespace(numpy=lambda: np.zeros((2, 3)))),
-                         runs={compared.PAPER: (None, paper_folder), compared.UNET: (None, tmp_path / "ablations/unet")})
+                         runs={compared.PAPER: (None, paper_folder),
+                               compared.UNET: (None, tmp_path / "ablations/unet")})
     shown = testset.predictions(ev, 5)
     assert list(shown)[0] == testset.HEADLINE and shown[testset.HEADLINE].mean() == 1.0
     assert compared.PAPER not in shown

@@ -120,7 +120,8 @@ def test_no_markdown_marker_reaches_the_reader_and_every_choice_is_a_link():
     raw, unlinked = [], []
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         for plain, source in rendered_prose(path):
-            raw += [f"{path.name}: …{plain[max(0, m.start() - 30):m.end() + 10]}…" for m in re.finditer(r"[*`]", plain)]
+            raw += [f"{path.name}: …{plain[max(0, m.start() - 30):m.end() + 10]}…"
+                    for m in re.finditer(r"[*`]", plain)]
             unlinked += [path.name for _ in re.finditer(r"\[choices?\](?!\()", source)]
     assert not raw, raw
     assert not unlinked, f"[choice] that is not a link to the choices page: {unlinked}"

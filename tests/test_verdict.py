@@ -74,7 +74,8 @@ def test_the_training_crops_are_counted_with_the_paintings_of_the_training_split
     record = json.loads((tmp_path / "book" / "results" / "scaling.json").read_text())
     del record["train_paintings"]  # a record written before the count was kept
     (tmp_path / "book" / "results" / "scaling.json").write_text(json.dumps(record))
-    assert "the paintings of the training split (this run's record does not count them)" in verdict.box_markdown(tmp_path)
+    box = verdict.box_markdown(tmp_path)
+    assert "the paintings of the training split (this run's record does not count them)" in box
 
 
 def test_a_robustness_finding_reads_each_difference_against_the_interval(tmp_path, monkeypatch):

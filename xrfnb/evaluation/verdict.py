@@ -191,7 +191,8 @@ def _convolution(run: Run, uvit: dict, unet: dict) -> str:
         measured = False
     ahead = unet["ms_ssim"] > uvit["ms_ssim"]
     lead = ("A convolution learns faster here" if measured and ahead else
-            "SmallUViT learns faster here" if measured else "No measured difference between a convolution and SmallUViT")
+            "SmallUViT learns faster here" if measured else
+            "No measured difference between a convolution and SmallUViT")
     return (f"*{lead}.* At the comparison budget of {uvit['epochs']} epochs a convolutional U-Net of SmallUViT's "
             f"size scores an MS-SSIM of {said}.")
 
