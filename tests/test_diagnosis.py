@@ -80,12 +80,28 @@ def test_the_dominant_cause_is_the_change_that_gains_most():
     target = images()
     grid, scales = diagnosis.patch_grid(target + 0.1, target, 16), diagnosis.ms_ssim_scales(target * 0.9, target)
     sentence = diagnosis.dominant_cause(grid, scales, gain)
-    assert sentence.startswith("The dominant cause is the transformer itself") and "+0.0700 MS-SSIM, beyond" in sentence
+    assert sentence.startswith("The dominant cause is the transformer itself")
+    assert "+0.0700 MS-SSIM, 95 % interval +0.0600 to +0.0800" in sentence
     clusters = diagnosis.by_cluster(target + 0.1, target, np.zeros((2, 64, 64), int), 1)
     summary = diagnosis.summary(grid, scales, clusters, gain)
     assert summary["value"].iloc[-1] == pytest.approx(0.07)
     worse = diagnosis.gains(comparison(**{compared.PAPER: 0.9, "convolutional U-Net": 0.85}))
-    assert diagnosis.dominant_cause(grid, scales, worse).startswith("No change tried improves")
+    assert diagnosis.dominant_cause(grid, scales, worse).startswith("No change tried measurably improves")
+    inside = diagnosis.gains(comparison(**{compared.PAPER: 0.80, "convolutional U-Net": 0.805}))
+    assert "the largest gain, convolutional U-Net" in diagnosis.dominant_cause(grid, scales, inside)
+
+
+def test_what_a_change_points_at_follows_the_sign_of_its_gain_and_its_interval():
+    """A loss is never read as a gain, and a difference inside the interval is read as none (issue 37)."""
+    table = comparison(**{compared.PAPER: 0.73, "SmallUViT without SPT": 0.70, "SmallUViT without LSA": 0.76,
+                          "SmallUViT without long skips": 0.725, "SmallUViT, warm-up + cosine decay": 0.69})
+    table.loc[compared.PAPER, ["ms_ssim low", "ms_ssim high"]] = 0.71, 0.75
+    said = diagnosis.gains(table)["points at"]
+    assert said["SmallUViT without LSA"] == "Locality Self-Attention (the model without it does better)"
+    assert said["SmallUViT without SPT"].startswith("not Shifted Patch Tokenization: it helps")
+    assert "does worse" in said["SmallUViT, warm-up + cosine decay"]
+    assert said["SmallUViT without long skips"].startswith("nothing measurable about the long skips")
+    assert not any("does better" in s for name, s in said.items() if name != "SmallUViT without LSA")
 
 
 def test_the_compared_models_are_one_list_that_the_budget_counts(tmp_path):

@@ -142,3 +142,36 @@ def test_show_offers_the_widget_and_its_static_fallback(test_set, monkeypatch):
     TestSetExplorer(embedded, targets, np.arange(3), predicted, np.full(3, -2.0), np.full(3, 2.0)).show()
     assert WIDGET_VIEW in shown[0] and "<script>" in shown[0]["text/html"]
     assert "http" not in shown[0]["text/html"]  # nothing loaded from elsewhere
+
+
+@pytest.mark.parametrize("same_budget", [False, True])
+def test_the_test_set_explorer_offers_the_headline_model_and_names_the_retrain_by_its_budget(tmp_path, monkeypatch,
+                                                                                            same_budget):
+    """Chapter 6's SmallUViT comes first under its own name; the paper's architecture retrained for the
+    comparison is named by its epochs, never "SmallUViT (paper)" (issue 37)."""
+    from types import SimpleNamespace
+
+    from xrfnb.evaluation import compared
+    from xrfnb.explore import testset
+
+    x = np.zeros((2, 3, 8, 8), np.float32)
+    chapter6, retrain = object(), object()
+    monkeypatch.setattr("xrfnb.evaluation.evaluate.test_split", lambda emb: (x, None, np.arange(2)))
+    monkeypatch.setattr("xrfnb.models.recolour.train", lambda emb, cfg, *a, **k: (retrain, None))
+    monkeypatch.setattr("xrfnb.models.recolour.predict",
+                        lambda module, xs, device="cpu": np.full(xs.shape, 1.0 if module is chapter6 else 0.0))
+    monkeypatch.setattr("xrfnb.models.baselines.ClusterColour.fit", lambda self, blocks: self)
+    monkeypatch.setattr("xrfnb.models.baselines.ClusterColour.predict", lambda self, xs: np.zeros(xs.shape))
+    paper_folder = tmp_path / ("smalluvit" if same_budget else "ablations/smalluvit")
+    ev = SimpleNamespace(emb=SimpleNamespace(blocks=lambda split: None), device="cpu", module=chapter6,
+                         store=SimpleNamespace(path=tmp_path / "dataset.h5"), trained={"uvit_batch_size": 4},
+                         dve_model=SimpleNamespace(centroids=SimpleNamespace(numpy=lambda: np.zeros((2, 3)))),
+                         runs={compared.PAPER: (None, paper_folder),
+                               compared.UNET: (None, tmp_path / "ablations/unet")})
+    shown = testset.predictions(ev, 5)
+    assert list(shown)[0] == testset.HEADLINE and shown[testset.HEADLINE].mean() == 1.0
+    assert compared.PAPER not in shown
+    assert (compared.at_budget(5) in shown) is not same_budget
+    if not same_budget:
+        assert compared.at_budget(5) == "SmallUViT (paper's architecture, 5 epochs)"
+        assert shown[compared.at_budget(5)].mean() == 0.0

@@ -57,3 +57,71 @@ def test_prose_cells_hide_their_input_in_lab_and_the_book():
             if cell.cell_type == "code" and "prose.show(" in cell.source:
                 assert "remove-input" in cell.metadata.get("tags", []), path.name
                 assert cell.metadata.get("jupyter", {}).get("source_hidden"), path.name
+
+
+def prose_texts(path):
+    """A notebook's parameter names and the text of its Markdown and prose cells."""
+    cells = nbformat.read(path, 4).cells
+    params = next((c.source for c in cells if "parameters" in c.metadata.get("tags", [])), "")
+    texts = [c.source for c in cells if c.cell_type == "markdown" or "prose.show(" in c.source]
+    return set(re.findall(r"^(\w+)\s*=", params, re.M)), texts
+
+
+def test_a_parameter_is_named_as_one_never_where_its_value_belongs():
+    """"the first `explore_images` test images" shows a name where the reader needs 12 (issue 37): prose
+    names a parameter as "the `name` parameter" or "(`name`)" and glues its value where it means the value."""
+    found = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        names, texts = prose_texts(path)
+        for text in texts:
+            for m in re.finditer(r"(?<!\{glue:text\})(?<!\()`(\w+)`(?! parameter)", text):
+                if m.group(1) in names:
+                    found.append(f"{path.name}: …{text[max(0, m.start() - 30):m.end() + 20]}…")
+    assert not found, found
+
+
+def test_a_keyword_never_replaces_a_glued_value_with_another():
+    """Chapter 6's summary passed the epochs parameter (100) over the glued epochs trained (53) (issue 37)."""
+    glued = prose.Glued(uvit_epochs=53)
+    assert prose.bundle("{glue:text}`uvit_epochs` epochs", glued, uvit_epochs=53)["text/markdown"] == "53 epochs"
+    with pytest.raises(ValueError, match="uvit_epochs differ from the value"):
+        prose.bundle("{glue:text}`uvit_epochs` epochs", glued, uvit_epochs=100)
+
+
+def test_a_comparison_of_two_measured_numbers_says_whether_it_lies_inside_the_interval():
+    """0.8150 against 0.8184 inside 0.7823 to 0.8506 is no measurable effect (issue 37)."""
+    said = prose.versus(0.8150, 0.8184, (0.7823, 0.8506))
+    assert said == ("0.8150 against 0.8184, a difference of -0.0034, inside the 95 % interval of the latter "
+                    "(0.7823 to 0.8506): no measurable effect")
+    assert "outside" in prose.versus(0.7, 0.8184, (0.7823, 0.8506), of="SmallUViT's ")
+    assert "against SmallUViT's 0.82," in prose.versus(0.7, 0.8184, (0.7823, 0.8506), digits=2, of="SmallUViT's ")
+    assert prose.inside(0.7823, (0.7823, 0.8506)) and not prose.inside(0.78, (0.7823, 0.8506))
+
+
+def rendered_prose(path):
+    """The reader's text of a notebook's Markdown and prose cells: rendered as CommonMark, code spans left
+    out, tags stripped (glue and citation roles filled with placeholders)."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    for cell in nbformat.read(path, 4).cells:
+        if cell.cell_type == "code" and "prose.show(" in cell.source:
+            text = cell.source.split('r"""', 1)[1].rsplit('"""', 1)[0]
+        elif cell.cell_type == "markdown":
+            text = cell.source
+        else:
+            continue
+        text = prose.CITE.sub("(ref)", prose.GLUE.sub("1", text))
+        yield re.sub(r"<[^>]+>", "", re.sub(r"<code>.*?</code>", "", md.render(text), flags=re.S)), text
+
+
+def test_no_markdown_marker_reaches_the_reader_and_every_choice_is_a_link():
+    """Chapter 6 showed "*[choice]*s" with its asterisks, and "[choice]" was never a link (issue 37)."""
+    raw, unlinked = [], []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for plain, source in rendered_prose(path):
+            raw += [f"{path.name}: …{plain[max(0, m.start() - 30):m.end() + 10]}…"
+                    for m in re.finditer(r"[*`]", plain)]
+            unlinked += [path.name for _ in re.finditer(r"\[choices?\](?!\()", source)]
+    assert not raw, raw
+    assert not unlinked, f"[choice] that is not a link to the choices page: {unlinked}"

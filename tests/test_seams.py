@@ -105,3 +105,19 @@ def test_the_header_only_displays(tmp_path, monkeypatch):
     (html,) = shown
     assert "<code>smoke</code> profile" in html.data and "06_train_smalluvit.ipynb" in html.data
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("profile", ["smoke", "laptop", "lite", "paper"])
+def test_the_produced_by_box_renders_its_description_and_claims_no_unmeasured_time(profile, monkeypatch):
+    """Every "Produced by" box showed "`compare_epochs`" with its backticks and "sized for about 90 minutes"
+    beside a measured 7,181 s (issue 37): the description is rendered, and the time is the record's alone."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    book.header(profile, "07_evaluate.ipynb")
+    text = re.sub(r"<[^>]+>", "", shown[0].data)
+    assert "`" not in text and "*" not in text
+    assert not re.search(r"\d+\s*(minutes|hours|s)\b", runner.load_profile(profile).description)
+    if "`" in runner.load_profile(profile).description:
+        assert "<code>" in shown[0].data.split("</p>", 1)[1]

@@ -10,6 +10,8 @@ from xrfnb.evaluation import compared, verdict
 from xrfnb import result_files
 from xrfnb.pipeline import book
 
+from conftest import ROOT
+
 PAPER = verdict.paper()["metrics"]
 
 
@@ -51,7 +53,8 @@ def write_run(book_dir: Path, profile: str, date: str, ms=(0.80, 0.77, 0.84), lo
                     "generator setting")
     result_files.write_robustness(r, counts, options)
     curves = {name: [0.5, 0.7] for name in compared.RECORDED}
-    result_files.write_scaling(r, result_files.scaling_record(profile, 1119, 128, models, 5, curves))
+    result_files.write_scaling(r, result_files.scaling_record(profile, 1119, 128, models, 5, curves,
+                                                                train_paintings=122))
 
 
 def test_the_box_gives_both_sides_with_intervals_the_test_set_and_a_verdict(tmp_path):
@@ -59,8 +62,38 @@ def test_the_box_gives_both_sides_with_intervals_the_test_set_and_a_verdict(tmp_
     box = verdict.box_markdown(tmp_path)
     assert f"{PAPER['ms_ssim']['value']:.4f}" in box and "0.8000 (0.7700 to 0.8400)" in box
     assert "160 crops of 17 paintings" in box and "falls short of the paper" in box
-    assert "0.9150" in box and "overlap" in box  # the per-pixel oracle's MS-SSIM; the lookup's interval
+    assert "0.9150" in box and "0.8200 against SmallUViT's 0.8000, a difference of +0.0200, inside" in box
     assert "Not yet measured" in box and "smoke" not in box
+
+
+def test_the_training_crops_are_counted_with_the_paintings_of_the_training_split(tmp_path):
+    """1,119 crops come from the 122 training paintings, not from all 174 bundled ones (issue 37)."""
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    box = verdict.box_markdown(tmp_path)
+    assert "1,119 crops of 128 px from the 122 paintings of the training split" in box
+    record = json.loads((tmp_path / "book" / "results" / "scaling.json").read_text())
+    del record["train_paintings"]  # a record written before the count was kept
+    (tmp_path / "book" / "results" / "scaling.json").write_text(json.dumps(record))
+    box = verdict.box_markdown(tmp_path)
+    assert "the paintings of the training split (this run's record does not count them)" in box
+
+
+def test_a_robustness_finding_reads_each_difference_against_the_interval(tmp_path, monkeypatch):
+    """"More photons score worse" rested on an MS-SSIM difference inside the interval (issue 37): the
+    finding words each measure with `prose.versus`, and its lead follows only what lies outside."""
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    monkeypatch.setattr(verdict, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
+    found = verdict.findings_markdown(tmp_path)
+    assert "*More photons score worse.*" in found  # the loss, 0.23 against 0.19, lies outside 0.16 to 0.22
+    assert "0.7800 against 0.8000, a difference of -0.0200, inside the 95 % interval" in found
+    counts = frame({400: {"ms_ssim": 0.80, "srgb_loss": 0.19}, 1600: {"ms_ssim": 0.79, "srgb_loss": 0.20}},
+                   "counts per pixel")
+    result_files.write_robustness(tmp_path / "book" / "results", counts, frame(
+        {"as trained (linear mixing, fixed counts)": {"ms_ssim": 0.80, "srgb_loss": 0.19},
+         "physics mixing of compositions": {"ms_ssim": 0.60, "srgb_loss": 0.50}}, "generator setting"))
+    found = verdict.findings_markdown(tmp_path)
+    assert "*More photons change nothing measurable.*" in found and "score worse" not in found
+    assert "*Physics mixing breaks the model.*" in found and "0.6000 against 0.8000" in found
 
 
 def fit_file(root, profile):
@@ -105,6 +138,31 @@ def test_a_smoke_book_says_so_and_gives_the_published_numbers(tmp_path):
     box = verdict.box_markdown(tmp_path)
     assert "`smoke`-scale run" in box and "0.4600 (0.4000 to 0.5000)" in box
     assert "published `laptop` run" in box and "0.8000 (0.7700 to 0.8400)" in box
+    assert "`book/published/`" in box  # no address to link: the repository's folder is named
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/Someone/xrfnb\n")
+    box = verdict.box_markdown(tmp_path)
+    assert "[the published book](https://someone.github.io/xrfnb/)" in box and "book/published" not in box
+
+
+def test_the_site_address_is_read_from_the_config():
+    """The published site, not a repository folder, is where the smoke book sends its reader (issue 37)."""
+    from xrfnb import locations
+
+    site = locations.site_url(ROOT)  # this checkout's html.baseurl, or its repository's Pages address
+    assert site.startswith("https://") and site.endswith("/") and "github.com" not in site
+
+
+def test_the_run_summary_says_which_numbers_come_from_which_run():
+    """The smoke book's results page said "the numbers on this page come from the smoke profile" under
+    the published laptop numbers (issue 37)."""
+    smoke = {"profile": "smoke", "date": "2026-12-01T10:00", "device": "2-core CPU", "git_commit": "a" * 40}
+    laptop = {**smoke, "profile": "laptop", "date": "2026-11-22T10:00", "git_commit": "b" * 40}
+    own = book.run_summary_markdown(laptop, laptop, "https://x.github.io/y/")
+    assert "The numbers on this page come from the **laptop** profile" in own and "published book" not in own
+    both = book.run_summary_markdown(smoke, laptop, "https://x.github.io/y/")
+    assert "verdict box above gives the numbers of the published run, the **laptop** profile" in both
+    assert "[the published book](https://x.github.io/y/)" in both
+    assert "Every other number on this page comes from this book's own run, the **smoke** profile" in both
 
 
 def test_a_run_without_the_new_floors_says_what_it_lacks(tmp_path):
@@ -136,7 +194,7 @@ def test_the_execution_record_explains_a_stage_run_again_after_later_ones():
     assert book.reruns(record) == ""
 
 
-def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tmp_path):
+def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tmp_path, monkeypatch):
     write_run(tmp_path / "book", "laptop", "2026-11-22")
     run = verdict.Run.load(tmp_path / "book")
     assert verdict.CLUSTERED in run.comparison.index  # chapter 7's table closes with the ceiling and floors,
@@ -144,6 +202,12 @@ def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tm
     assert "*The best model at this budget is the convolutional U-Net*" in findings
     assert "MS-SSIM 0.8700 and sRGB loss 0.1600, 1.60 times the per-pixel oracle floor of 0.1000" in findings
     assert "within 1.3x the floor (not met)" in findings and "at least 0.9 (not met)" in findings
+    assert "two goals (defined above)" in findings
+    goals = verdict.goals_markdown(run)  # what the results page says above the findings
+    assert "within 1.3 times the per-pixel oracle floor" in goals and "reaches 0.9150" in goals
+    monkeypatch.setattr(verdict, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
+    page = verdict.findings_markdown(tmp_path)
+    assert page.index(goals) < page.index("two goals (defined above)")  # defined before it is used
     write_run(tmp_path / "other", "laptop", "2026-11-22", models=comparison(unet=(0.91, 0.12)))
     findings = verdict.best_beside_floor(verdict.Run.load(tmp_path / "other"))
     assert "1.20 times" in findings and "(met)" in findings and "not met" not in findings

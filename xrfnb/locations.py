@@ -48,3 +48,21 @@ def project_root() -> Path:
     """Where the pipeline reads and writes (`notebooks/`, `runs/`, `book/`): the checkout, else the
     current folder."""
     return checkout() or Path.cwd().resolve()
+
+
+def site_url(root: Path) -> str | None:
+    """The published book's address, read from the checkout's `_config.yml`: its `html.baseurl` where set,
+    else the GitHub Pages address of its `repository.url` (where `.github/workflows/book.yml` publishes the
+    book); None when neither gives one."""
+    import re
+
+    import yaml
+
+    config = Path(root) / "_config.yml"
+    settings = (yaml.safe_load(config.read_text()) or {}) if config.exists() else {}
+    base = (settings.get("html") or {}).get("baseurl")
+    if base:
+        return base.rstrip("/") + "/"
+    found = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?",
+                         (settings.get("repository") or {}).get("url", ""))
+    return f"https://{found.group(1).lower()}.github.io/{found.group(2)}/" if found else None

@@ -118,7 +118,16 @@ def to_html(markdown: str) -> str:
 
 
 def bundle(text: str, glued: Mapping[str, object] | None = None, /, **values) -> dict[str, str]:
-    """The display bundle of a prose cell: MyST for the book, HTML for JupyterLab, plain text for consoles."""
+    """The display bundle of a prose cell: MyST for the book, HTML for JupyterLab, plain text for consoles.
+
+    A keyword may add a value, never replace one the notebook glued under the same name with another: the
+    page would then say one number in its prose and another wherever the glued one is read (chapter 6's
+    summary said "of 100", its maximum, where the glued record said the 53 epochs it trained).
+    """
+    clash = [k for k, v in values.items() if k in (glued or {}) and glued[k] != v]
+    if clash:
+        raise ValueError(f"prose keyword(s) {', '.join(clash)} differ from the value(s) the notebook glued under "
+                         f"the same name: glue the other number under a name of its own")
     filled = fill(text, {**(glued or {}), **values}).strip()
     return {"text/markdown": filled, "text/html": to_html(filled),
             "text/plain": CITE.sub(lambda m: m.group(2), filled)}
@@ -130,3 +139,24 @@ def show(text: str, glued: Mapping[str, object] | None = None, /, **values) -> N
     from IPython.display import display
 
     display(bundle(text, glued, **values), raw=True)
+
+
+def inside(value: float, interval: tuple[float, float]) -> bool:
+    """Whether `value` lies within the 95 % `interval` (low, high) of the number it is compared with."""
+    low, high = interval
+    return low <= value <= high
+
+
+def versus(value: float, reference: float, interval: tuple[float, float], digits: int = 4, of: str = "") -> str:
+    """Words for a difference between two measured numbers: `value` against `reference` (named by `of`,
+    e.g. "SmallUViT's "), and whether the difference lies inside the 95 % `interval` of `reference` (its
+    spread over the test paintings).
+
+    Every sentence of the book that reads a difference between two measurements says this, so that a
+    difference inside the interval is never read as an effect.
+    """
+    low, high = interval
+    where = "inside" if inside(value, interval) else "outside"
+    reading = "no measurable effect" if where == "inside" else "a measurable difference"
+    return (f"{value:.{digits}f} against {of}{reference:.{digits}f}, a difference of {value - reference:+.{digits}f}, "
+            f"{where} the 95 % interval of the latter ({low:.{digits}f} to {high:.{digits}f}): {reading}")

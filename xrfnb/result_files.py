@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .evaluation.compared import COMPARED, PAPER, RECORDED
+from .evaluation.compared import COMPARED, PAPER, RECORDED, at_budget
 from .io import atomic_path, read_json, write_json
 
 DVE_METRICS = "dve_metrics.json"
@@ -54,7 +54,7 @@ def write_comparison(folder: Path, comparison: pd.DataFrame, floors: pd.DataFram
     """Chapter 7's table of compared models (`evaluate.compare`) with the run's profile, the paper's
     SmallUViT named with its budget, and the data's ceiling and floors below; written rounded to 4
     digits, and returned as it is."""
-    named = comparison.rename(index={PAPER: f"SmallUViT (paper's architecture, {epochs} epochs)"})
+    named = comparison.rename(index={PAPER: at_budget(epochs)})
     named.insert(0, "profile", profile)
     table = pd.concat([named, floors]).astype({"parameters": "Int64"})
     _write_csv(table.round(4), Path(folder) / COMPARISON)
@@ -62,11 +62,13 @@ def write_comparison(folder: Path, comparison: pd.DataFrame, floors: pd.DataFram
 
 
 def scaling_record(profile: str, train_images: int, image_size: int, comparison: pd.DataFrame, epochs: int,
-                   curves: dict[str, list[float]]) -> dict:
-    """The run's scaling record: its training data, and for each model of `compared.RECORDED` (by its short
-    name) the epochs it trained, its test MS-SSIM and sRGB loss (rows of `comparison`) and its validation
-    MS-SSIM per epoch (`curves`, by the model's name)."""
-    return {"profile": profile, "train_images": int(train_images), "image_size": int(image_size),
+                   curves: dict[str, list[float]], *, train_paintings: int) -> dict:
+    """The run's scaling record: its training data (crops, and the paintings of the training split they
+    come from), and for each model of `compared.RECORDED` (by its short name) the epochs it trained, its
+    test MS-SSIM and sRGB loss (rows of `comparison`) and its validation MS-SSIM per epoch (`curves`, by
+    the model's name)."""
+    return {"profile": profile, "train_images": int(train_images), "train_paintings": int(train_paintings),
+            "image_size": int(image_size),
             "models": {COMPARED[name].short: {"epochs": int(epochs),
                                               "ms_ssim": float(comparison.loc[name, "ms_ssim"]),
                                               "srgb_loss": float(comparison.loc[name, "srgb_loss"]),

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Variant:
-    """A compared model: the folder it trains in (under the run's `ablations/`), its changes, the cause
-    of the paper model's error that a gain from this change points at (for `diagnosis.dominant_cause`),
-    and, for the models the scaling files follow, the short name those files give it."""
+    """A compared model: the folder it trains in (under the run's `ablations/`), its changes, the part of
+    the paper's model it tests (`cause`) and what stands in its place (`other`, the subject of "does
+    better" or "does worse" in `diagnosis.points_at`), and, for the models the scaling files follow, the
+    short name those files give it."""
 
     folder: str
     model: dict = field(default_factory=dict)
     recipe: dict = field(default_factory=dict)
     cause: str = ""
+    other: str = ""
     short: str = ""
 
     @property
@@ -35,24 +37,39 @@ class Variant:
 PAPER = "SmallUViT (paper)"
 UNET = "convolutional U-Net"
 
+
+def at_budget(epochs: int) -> str:
+    """What the book's tables and explorer call `PAPER` retrained at the comparison's budget: the paper's
+    architecture for `epochs` epochs, so that no reader takes it for chapter 6's model."""
+    return f"SmallUViT (paper's architecture, {epochs} epochs)"
+
+
 COMPARED: dict[str, Variant] = {
     PAPER: Variant("smalluvit", short="SmallUViT"),
     "SmallUViT without SPT": Variant("no_spt", model={"spt": False},
-                                     cause="Shifted Patch Tokenization (the model does better without it)"),
+                                     cause="Shifted Patch Tokenization",
+                                     other="the model without it"),
     "SmallUViT without LSA": Variant("no_lsa", model={"lsa": False},
-                                     cause="Locality Self-Attention (the model does better without it)"),
+                                     cause="Locality Self-Attention",
+                                     other="the model without it"),
     "SmallUViT without long skips": Variant("no_skips", model={"skip": "none"},
-                                            cause="the long skips (the model does better without them)"),
+                                            cause="the long skips",
+                                            other="the model without them"),
     "SmallUViT, patch 8": Variant("patch8", model={"patch_size": 8},
-                                  cause="the 16-pixel patch grid (a finer grid does better)"),
+                                  cause="the 16-pixel patch grid",
+                                  other="a finer grid"),
     "SmallUViT + per-pixel path": Variant("pixel_path", model={"pixel_path": "mlp"},
-                                          cause="the patch-wise output (a full-resolution path does better)"),
+                                          cause="the patch-wise output",
+                                          other="a full-resolution path"),
     "SmallUViT, warm-up + cosine decay": Variant("cosine", recipe={"schedule": "cosine"},
-                                                 cause="the optimisation recipe (another schedule does better)"),
+                                                 cause="the optimisation recipe",
+                                                 other="a warm-up and cosine schedule"),
     "per-pixel MLP": Variant("pixel_mlp", recipe={"arch": "pixel_mlp"}, short="per-pixel MLP",
-                             cause="the transformer's spatial model (one pixel's embedding alone does better)"),
+                             cause="the transformer's spatial model",
+                             other="one pixel's embedding alone"),
     UNET: Variant("unet", recipe={"arch": "unet"}, short="U-Net",
-                  cause="the transformer itself (a convolutional network of its size does better)"),
+                  cause="the transformer itself",
+                  other="a convolutional network of its size"),
 }
 
 #: The models the scaling study can train, by architecture, with the short names its files give them.

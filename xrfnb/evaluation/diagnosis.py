@@ -77,15 +77,36 @@ def by_cluster(pred: torch.Tensor, target: torch.Tensor, labels: np.ndarray, n_c
     return table[pixels > 0].sort_values("error share", ascending=False)
 
 
+def points_at(name: str, gain: float, low: float, high: float) -> str:
+    """What the compared model `name` says about the part of the paper's model it changes, read from the
+    sign of its MS-SSIM `gain` over the paper's model and whether the gain's 95 % interval (`low`,
+    `high`) excludes zero: the part is a cause of error only when the change measurably does better."""
+    v = COMPARED[name]
+    if low > 0:
+        return f"{v.cause} ({v.other} does better)"
+    if high < 0:
+        return f"not {v.cause}: it helps ({v.other} does worse)"
+    return f"nothing measurable about {v.cause} ({v.other} is within the paper model's interval)"
+
+
 def gains(comparison: pd.DataFrame) -> pd.DataFrame:
     """Each compared model's test MS-SSIM and sRGB loss against the paper's SmallUViT at the same budget,
-    with what a gain from that change points at (`compared.Variant.cause`), largest MS-SSIM gain first."""
+    largest MS-SSIM gain first, with the gain's 95 % interval and what it points at (`points_at`).
+
+    The gain's interval carries the paper model's 95 % interval over the test paintings to the difference:
+    model − [paper high, paper low]. It excludes zero exactly when the model's MS-SSIM lies outside the
+    paper model's interval, the test `prose.versus` words for every comparison of the book.
+    """
     base = comparison.loc[PAPER]
-    rows = {name: {"ms_ssim gain": comparison.loc[name, "ms_ssim"] - base["ms_ssim"],
-                   "srgb_loss change": comparison.loc[name, "srgb_loss"] - base["srgb_loss"],
-                   "beyond the paper's interval": comparison.loc[name, "ms_ssim low"] > base["ms_ssim high"],
-                   "points at": COMPARED[name].cause}
-            for name in comparison.index if name in COMPARED and name != PAPER}
+    rows = {}
+    for name in comparison.index:
+        if name not in COMPARED or name == PAPER:
+            continue
+        ms = comparison.loc[name, "ms_ssim"]
+        gain, low, high = ms - base["ms_ssim"], ms - base["ms_ssim high"], ms - base["ms_ssim low"]
+        rows[name] = {"ms_ssim gain": gain, "gain low": low, "gain high": high,
+                      "srgb_loss change": comparison.loc[name, "srgb_loss"] - base["srgb_loss"],
+                      "points at": points_at(name, gain, low, high)}
     return pd.DataFrame(rows).T.rename_axis("change").sort_values("ms_ssim gain", ascending=False)
 
 
@@ -116,10 +137,11 @@ def dominant_cause(grid: dict, scales: pd.DataFrame, gain: pd.DataFrame) -> str:
                 f"than inside them (the grid adds {100 * grid['grid_share']:.1f} % of the error), and MS-SSIM "
                 f"scale {top_scale} ({int(scales.loc[top_scale, 'pixel size'])} px) holds "
                 f"{100 * scales.loc[top_scale, 'share']:.0f} % of its deficit")
-    if best["ms_ssim gain"] <= 0:
-        return (f"No change tried improves on the paper's SmallUViT at this budget (the closest, {best.name}, "
-                f"changes MS-SSIM by {best['ms_ssim gain']:+.4f}); {evidence}.")
-    sure = ("beyond the paper model's 95 % interval" if best["beyond the paper's interval"] else
-            "within the paper model's 95 % interval, so not yet separable from the spread over paintings")
+    if best["gain low"] <= 0:
+        closest = "the largest gain" if best["ms_ssim gain"] > 0 else "the closest"
+        return (f"No change tried measurably improves on the paper's SmallUViT at this budget ({closest}, "
+                f"{best.name}, changes MS-SSIM by {best['ms_ssim gain']:+.4f}, 95 % interval "
+                f"{best['gain low']:+.4f} to {best['gain high']:+.4f}, which holds zero); {evidence}.")
     return (f"The dominant cause is {best['points at']}: the largest gain over the paper's SmallUViT at the same "
-            f"budget comes from {best.name} ({best['ms_ssim gain']:+.4f} MS-SSIM, {sure}); {evidence}.")
+            f"budget comes from {best.name} ({best['ms_ssim gain']:+.4f} MS-SSIM, 95 % interval "
+            f"{best['gain low']:+.4f} to {best['gain high']:+.4f}, beyond the paper model's spread); {evidence}.")

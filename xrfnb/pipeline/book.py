@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import device
+from .. import device, locations
 from . import paths
 from ..io import atomic_dir, atomic_path, read_json
 from .runner import RunError, load_profile
@@ -32,6 +32,14 @@ def repository_url(root: Path | None = None) -> str:
     return url.rstrip("/")
 
 
+def inline_html(markdown: str) -> str:
+    """One paragraph of Markdown (a profile's description) as HTML for a box that is written as HTML: its
+    `code` spans and emphasis rendered, not shown with their backticks; HTML in it is escaped."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).renderInline(markdown)
+
+
 def header(profile: str, notebook: str) -> None:
     """Show, at the top of an executed page, which profile and hardware produced it; it only displays.
 
@@ -45,7 +53,7 @@ def header(profile: str, notebook: str) -> None:
     source = f"{repository_url()}/blob/main/notebooks/{notebook}"
     display(HTML(
         f'<div class="admonition note"><p class="admonition-title">Produced by the <code>{p.name}</code> '
-        f"profile</p><p>{escape(p.description)}</p><p>Run on {escape(device.describe())}, "
+        f"profile</p><p>{inline_html(p.description)}</p><p>Run on {escape(device.describe())}, "
         f'{dt.date.today().isoformat()}. Source notebook: <a href="{source}"><code>notebooks/{notebook}</code>'
         f'</a>; the whole run is listed in the <a href="../execution_record.html">execution record</a>.</p></div>'))
 
@@ -137,11 +145,24 @@ def _stage_row(name: str, stage: dict) -> str:
             f"{(date or 'unknown')[:19]} |")
 
 
-def run_summary_markdown(record: dict) -> str:
-    """One admonition naming the profile, device and date of the run a page shows (for `{include}`)."""
-    return (f"```{{note}}\nThe numbers on this page come from the **{record['profile']}** profile, run on "
-            f"{record['device']} on {record['date'][:10]} (commit `{record['git_commit'][:10]}`); see the "
-            f"[execution record](execution_record.md).\n```\n")
+def _run_named(record: dict) -> str:
+    return (f"the **{record['profile']}** profile, run on {record['device']} on {record['date'][:10]} "
+            f"(commit `{record['git_commit'][:10]}`)")
+
+
+def run_summary_markdown(record: dict, published: dict | None = None, site: str | None = None) -> str:
+    """One admonition naming the profile, device and date of the run a page shows (for `{include}`).
+
+    When the book shows another run than the `published` one (the smoke book), the verdict box above it
+    holds the published run's numbers: the note says which numbers come from which run, and links the
+    published book (`site`)."""
+    own = f"[execution record](execution_record.md)"
+    if published is None or (published["profile"], published["date"]) == (record["profile"], record["date"]):
+        return f"```{{note}}\nThe numbers on this page come from {_run_named(record)}; see the {own}.\n```\n"
+    where = f"[the published book]({site})" if site else "the published book"
+    return (f"```{{note}}\nThe verdict box above gives the numbers of the published run, {_run_named(published)}, "
+            f"which {where} shows throughout. Every other number on this page comes from this book's own run, "
+            f"{_run_named(record)}; see the {own}.\n```\n")
 
 
 def write_execution_record(root: Path | None = None) -> Path:
@@ -154,8 +175,10 @@ def write_execution_record(root: Path | None = None) -> Path:
     if not record_path.exists():
         raise RunError(f"{record_path}: no run record; run `xrfnb run` before building the book")
     record = read_json(record_path)
-    for name, text in (("execution_record.md", execution_record_markdown(record)),
-                       ("run_summary.md", run_summary_markdown(record))):
+    published_path = root / "book" / "published" / "executed" / "run.json"
+    published = read_json(published_path) if published_path.exists() else None
+    summary = run_summary_markdown(record, published, locations.site_url(root))
+    for name, text in (("execution_record.md", execution_record_markdown(record)), ("run_summary.md", summary)):
         with atomic_path(root / "book" / name) as tmp:
             tmp.write_text(text)
     verdict.write(root)
