@@ -16,6 +16,7 @@ from xrfnb import export
 from xrfnb.palette import pigments
 from xrfnb.scans import readers, sample_scan
 from xrfnb.io import read_json
+from xrfnb.pipeline import book
 from xrfnb.pipeline.cli import main
 
 PAGE = ROOT / "book" / "your_own_scan.md"
@@ -86,7 +87,7 @@ def test_the_sample_scan_is_made_again_byte_for_byte_by_its_module():
 
 def test_the_book_build_runs_the_page_on_the_sample_scan_and_the_page_shows_what_it_wrote(tmp_path):
     shutil.copytree(ROOT / "book" / "sample_scan", tmp_path / "book" / "sample_scan")
-    out = sample_scan.book_outputs(tmp_path)
+    out = book.own_scan_outputs(tmp_path)
     shown = re.findall(r"(?:figure|literalinclude)\} (own_scan/\S+)", PAGE.read_text())
     assert len(shown) == 4 and all((tmp_path / "book" / path).is_file() for path in shown)
     printed = (out / "printed.txt").read_text()

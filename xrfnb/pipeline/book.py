@@ -156,7 +156,7 @@ def run_summary_markdown(record: dict, published: dict | None = None, site: str 
     When the book shows another run than the `published` one (the smoke book), the verdict box above it
     holds the published run's numbers: the note says which numbers come from which run, and links the
     published book (`site`)."""
-    own = f"[execution record](execution_record.md)"
+    own = "[execution record](execution_record.md)"
     if published is None or (published["profile"], published["date"]) == (record["profile"], record["date"]):
         return f"```{{note}}\nThe numbers on this page come from {_run_named(record)}; see the {own}.\n```\n"
     where = f"[the published book]({site})" if site else "the published book"
@@ -253,6 +253,37 @@ def _published_source(root: Path) -> Path:
     return src
 
 
+def own_scan_outputs(root: Path) -> Path:
+    """Run the page's command on the committed sample scan with the published model, into `book/own_scan/`
+    of `root` (what the page and the landing page show): the command's four outputs, the lines it printed
+    (`printed.txt`), and the painting beside its recolouring (`beside.png`). Run by `xrfnb book`."""
+    import contextlib
+    import io
+    import warnings
+
+    from .. import export, plots
+    from ..scans import realdata, sample_scan
+    from .cli import main
+
+    scan = root / "book" / "sample_scan" / f"{sample_scan.NAME}.rpl"
+    with atomic_dir(root / "book" / "own_scan") as tmp:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            if main(["recolour", str(scan), "--out", str(tmp / sample_scan.NAME)]) != 0:
+                raise RuntimeError(f"{scan}: the page's command failed (see the message above)")
+        text = printed.getvalue()
+        for folder in (tmp, root, export.published_folder().parents[2]):  # no machine's paths on the page
+            text = text.replace(f"{folder}/", "")
+        (tmp / "printed.txt").write_text(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", realdata.ScanWarning)
+            rgb = realdata.analyse(realdata.load_cube(scan), realdata.load_run(None)).rgb
+        figure = plots.mosaic([sample_scan.painting()[0], rgb], ["the painting (CC0)", "recoloured from its synthetic scan"],
+                              ncols=2, size=3.2, thumb_px=sample_scan.SIZE)
+        plots.save(figure, tmp / "beside.png", show=False)
+    return root / "book" / "own_scan"
+
+
 def build(root: Path | None = None, strict: bool = True, published: bool = False) -> Path:
     """Build the book offline into `_build/html` (warnings are errors when `strict`); return index.html.
 
@@ -263,9 +294,7 @@ def build(root: Path | None = None, strict: bool = True, published: bool = False
     if published:
         root = _published_source(root)
     write_execution_record(root)
-    from ..scans import sample_scan
-
-    sample_scan.book_outputs(root)  # the page "Your own scan" shows its command run on the sample scan
+    own_scan_outputs(root)  # the page "Your own scan" shows its command run on the sample scan
     missing = [line.split(":", 1)[1].strip() for line in (root / "_toc.yml").read_text().splitlines()
                if line.strip().startswith(("- file:", "root:"))]
     absent = [f for f in missing if not any((root / f"{f}{ext}").exists() for ext in ("", ".md", ".ipynb"))]

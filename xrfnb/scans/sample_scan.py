@@ -77,34 +77,5 @@ def write(folder: str | Path) -> Path:
     return Path(folder) / f"{NAME}.rpl"
 
 
-def book_outputs(root: Path) -> Path:
-    """Run the page's command on the committed sample scan with the published model, into `book/own_scan/`
-    of `root` (what the page and the landing page show): the command's four outputs, the lines it printed
-    (`printed.txt`), and the painting beside its recolouring (`beside.png`). Run by `xrfnb book`."""
-    import warnings
-
-    from .. import export, plots
-    from . import realdata
-    from ..pipeline.cli import main
-
-    scan = root / "book" / "sample_scan" / f"{NAME}.rpl"
-    with atomic_dir(root / "book" / "own_scan") as tmp:
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            if main(["recolour", str(scan), "--out", str(tmp / NAME)]) != 0:
-                raise RuntimeError(f"{scan}: the page's command failed (see the message above)")
-        text = printed.getvalue()
-        for folder in (tmp, root, export.published_folder().parents[2]):  # no machine's paths on the page
-            text = text.replace(f"{folder}/", "")
-        (tmp / "printed.txt").write_text(text)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", realdata.ScanWarning)
-            rgb = realdata.analyse(realdata.load_cube(scan), realdata.load_run(None)).rgb
-        figure = plots.mosaic([painting()[0], rgb], ["the painting (CC0)", "recoloured from its synthetic scan"],
-                              ncols=2, size=3.2, thumb_px=SIZE)
-        plots.save(figure, tmp / "beside.png", show=False)
-    return root / "book" / "own_scan"
-
-
 if __name__ == "__main__":
     print(write(sys.argv[1] if len(sys.argv) > 1 else "book/sample_scan"))
