@@ -47,7 +47,7 @@ class RunError(RuntimeError):
 
 #: A stage's timeout is this many times its planned seconds: it catches a hang, not a machine that is slow
 #: or busy (a run slowed threefold by other work still finishes).
-TIMEOUT_FACTOR = 5
+TIMEOUT_FACTOR = 10
 
 
 @dataclass(frozen=True)
