@@ -105,11 +105,11 @@ def fresh_clone(tmp_path, monkeypatch):
 
 
 COMMANDS = {  # a single-stage command, the stage it runs, and where its work is replaced by a recorder
-    ("stage", "generate"): ("03_synthetic_maxrf", "dataset", "run_stage"),
-    ("stage", "embed"): ("05_embedded_dataset", "dve", "embed_stage"),
-    ("train", "dve"): ("04_train_dve", "dve", "run_stage"),
-    ("train", "smalluvit"): ("06_train_smalluvit", "recolour", "run_stage"),
-    ("scaling",): ("06_train_smalluvit", "scaling_study", "run_stage"),
+    ("stage", "generate"): ("03_synthetic_maxrf", "synthetic.dataset", "run_stage"),
+    ("stage", "embed"): ("05_embedded_dataset", "embedding.embedded", "embed_stage"),
+    ("train", "dve"): ("04_train_dve", "embedding.dve", "run_stage"),
+    ("train", "smalluvit"): ("06_train_smalluvit", "models.recolour", "run_stage"),
+    ("scaling",): ("06_train_smalluvit", "scaling.scaling_study", "run_stage"),
 }
 
 

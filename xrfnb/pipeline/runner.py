@@ -98,10 +98,8 @@ def load_profile(name: str) -> Profile:
 
 
 def planned_seconds(name: str, planned: dict) -> dict[str, float]:
-    """A profile's `stage_seconds`, checked: every name a stage, every value a number of seconds."""
-    unknown = set(planned) - {cls.stage for cls in stage_params.STAGES}
-    if unknown:
-        raise RunError(f"xrfnb/profiles/{name}.yml: stage_seconds names no stage: {', '.join(sorted(unknown))}")
+    """A profile's `stage_seconds`, checked: every value a number of seconds (that every name is a stage,
+    the tests check for the committed profiles)."""
     try:
         return {stage: float(seconds) for stage, seconds in planned.items()}
     except (TypeError, ValueError):

@@ -110,7 +110,7 @@ def image_grid(maps: dict[str, np.ndarray], ncols: int = 4, cmap: str = "magma")
             ax.imshow(m, cmap=cmap, vmin=min(0.0, float(m.min())), vmax=max(float(m.max()), 1e-12))
             ax.set_title(f"{name}\n{CONSTANT_NOTE}: {m.flat[0]:g} in every pixel", fontsize=9)
         else:
-            ax.imshow(m, cmap=cmap)
+            ax.imshow(m, cmap=cmap, interpolation="nearest")  # a pixel of the scan is a pixel
             ax.set_title(f"{name}\n{int(m.sum())} counts in all", fontsize=9)
     fig.tight_layout()
     return fig

@@ -81,7 +81,7 @@ def rendered_min_points(fig: plt.Figure) -> float:
 CONSTANT_NOTE = "constant"
 
 #: A saved figure larger than this (photographs, mostly) is stored with an adaptive 256-colour palette.
-MAX_PNG_BYTES = 1 << 20
+MAX_PNG_BYTES = 256 << 10
 
 
 def _to_palette(path: Path) -> None:
