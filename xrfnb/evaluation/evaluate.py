@@ -163,7 +163,7 @@ class EvaluateParams(StageParams):
     unkeyed = frozenset({"robust_counts", "explore_images", "workers"})
 
     seed: int = 0  # seeds the robustness and out-of-distribution cubes
-    compare_epochs: int = 15  # the training budget of every model in the baseline and ablation table
+    compare_epochs: int = 5  # the training budget of every model in the baseline and ablation table
     robust_counts: list[int] = dataclasses.field(default_factory=lambda: [50, 100, 200, 400, 1000, 2000])
     explore_images: int = 12  # test images the static page of the test-set explorer holds (every model each)
     workers: int = 1  # processes measuring the data's floors (the same rows for any number)

@@ -283,7 +283,7 @@ class GenerateParams(StageParams):
     mixing: str = "linear"  # 'linear' (the paper) or 'physics' (mixture spectra from mixed compositions)
     workers: int = 1  # processes for generation
     figure_size: int = 128  # side of the crop used for the generation figure
-    info_samples: int = 8  # test samples measured for the sensitivity table
+    info_samples: int = 4  # test samples measured for the sensitivity table
     info_thresholds: list[float] = field(default_factory=lambda: [0.2, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9])
     info_counts: list[int] = field(default_factory=lambda: [100, 400, 1600])
 
