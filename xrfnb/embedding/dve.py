@@ -414,7 +414,7 @@ class DVEParams(StageParams):
     dve_lr: float = 0.002  # Adam learning rate
     dve_dropout: float = 0.0  # alpha-dropout rate
     dve_clustering: str = "silhouette-grad"  # clustering loss: dcn, silhouette (the authors' code, no gradient) or silhouette-grad
-    dve_compare_seeds: list[int] = field(default_factory=lambda: [0, 1])  # training seeds of the comparison of the clustering losses ([]: not run)
+    dve_compare_seeds: list[int] = field(default_factory=lambda: [0])  # training seeds of the comparison of the clustering losses ([]: not run)
     dve_compare_samples: int = 24  # samples per split (train, test) embedded for the comparison's cluster lookup
     devices: int = 1  # GPUs (or processes) for training
     num_nodes: int = 1  # nodes for training
