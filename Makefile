@@ -35,14 +35,15 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 # Resolve the declared dependencies (the lab extra included) without the lock (new ones at their latest versions), then record
-# every installed version in the lock; commit the new requirements.lock.
+# every installed version in the lock (a CPU build's +cpu label dropped, so a GPU box takes the same
+# release's CUDA build); commit the new requirements.lock.
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test,lab]"
 	{ echo "# pip constraints: the exact versions \`make install\` installs (pip install -c requirements.lock)."; \
 	  echo "# Written by \`make lock\` from pip freeze on Python $$($(BIN)/python -c 'import platform; print(platform.python_version())'), Linux x86_64; do not edit."; \
-	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements.lock.tmp
+	  $(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > requirements.lock.tmp
 	mv requirements.lock.tmp requirements.lock
 	touch $(STAMP)
 

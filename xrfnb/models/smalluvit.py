@@ -21,12 +21,27 @@ from dataclasses import dataclass
 import torch
 from einops import rearrange
 from einops.layers.torch import Rearrange
-from timm.layers import DropPath
 from torch import nn
 from torch.nn import functional as F
 
 
 PIXEL_PATHS = ("none", "mlp", "conv")
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: in training, drop a sample's whole residual branch with probability `rate`, and
+    scale the kept ones by 1/(1 - rate) so the expectation is unchanged (Huang et al., 2016)."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0:
+            return x
+        keep = 1 - self.rate
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
 
 
 @dataclass(frozen=True)

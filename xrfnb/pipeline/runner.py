@@ -37,7 +37,7 @@ from . import stages as stage_params
 
 HIDE_TAG = "hide-cell"
 UNDER_RUNNER = "XRFNB_UNDER_RUNNER"  # set in the kernels the runner starts: their stages never start a run
-VERSIONED = ("xrfnb", "numpy", "torch", "lightning", "torchmetrics", "timm", "xraylib", "scikit-image",
+VERSIONED = ("xrfnb", "numpy", "torch", "lightning", "torchmetrics", "xraylib", "scikit-image",
              "h5py", "papermill", "jupyter-book")
 
 
