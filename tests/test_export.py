@@ -113,3 +113,27 @@ def test_publish_writes_the_model_and_recolour_uses_it_by_default(tmp_path, run_
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["model"].startswith(f"{model} (exported from runs/smoke, profile smoke)")
     assert f"recolour: model {model}" in capsys.readouterr().out
+
+
+def test_the_pooled_decoder_is_exported_and_recolours_a_scan_in_smalluvits_place(tmp_path, run_dir, capsys):
+    from xrfnb.models import pooled
+
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    scan, _, _ = write_scan("mca", tmp_path, realdata.load_run(run).palette)
+    assert main(["recolour", str(scan), "--run", str(run), "--out", str(tmp_path / "x"), "--model", "pooled"]) == 1
+    assert "holds no pooled decoder" in capsys.readouterr().err
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(4, 3, 16, 16)).astype(np.float32)
+    rgb = rng.integers(0, 256, size=(4, 16, 16, 3), dtype=np.uint8)
+    pooled.train(latent, rgb, pooled.PooledConfig(weights=(0.3,), steps=5, batch_pixels=64), run / "ablations" / "pooled")
+    folder = export.write(run, tmp_path / "model")
+    assert read_json(folder / "model.json")["pooled"]["weights"] == [0.3]
+    outputs = {}
+    for source in (run, folder):  # from the run directory and from the exported folder: the same colours
+        out = tmp_path / f"out_{source.name}"
+        assert main(["recolour", str(scan), "--run", str(source), "--out", str(out), "--model", "pooled"]) == 0
+        assert json.loads((out / "report.json").read_text())["model"].endswith("pooled decoder")
+        outputs[source] = realdata.analyse(realdata.load_cube(scan), realdata.load_run(source, "pooled")).rgb
+    np.testing.assert_allclose(outputs[run], outputs[folder], atol=1e-6)
+    smalluvit = realdata.analyse(realdata.load_cube(scan), realdata.load_run(folder)).rgb
+    assert not np.allclose(smalluvit, outputs[folder])

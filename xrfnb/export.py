@@ -6,7 +6,9 @@ on the published run) and, in `model.json`, everything else a
 recolouring needs: both configurations, the palette, the instrument the training data were simulated for,
 the training counts per pixel and the profile's parameters. `read` loads it back; safetensors holds only
 tensors, so a shared model folder cannot execute anything. `xrfnb publish` writes the book's model folder,
-which `xrfnb recolour` uses when no run is given.
+which `xrfnb recolour` uses when no run is given. Where chapter 7 trained the pooled decoder
+(`xrfnb.models.pooled`, beyond the paper), its weights travel beside SmallUViT's as `pooled.safetensors`,
+and `xrfnb recolour --model pooled` uses them in SmallUViT's place.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from safetensors.torch import load_file, save_file
 
 from .embedding import dve
 from .palette import palette_file, physics
-from .models import recolour
+from .models import pooled, recolour
 from . import locations
 from .io import atomic_dir, read_json, write_json
 from .palette.pigments import Palette
 
 FORMAT = 1
+POOLED = Path("ablations") / "pooled" / "pooled.pt"  # chapter 7's pooled decoder in a run directory
 
 
 def published_folder() -> Path:
@@ -83,12 +86,17 @@ def write(run: str | Path, folder: str | Path, profile: dict | None = None, half
     dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(palette.energy))
     module = recolour.load(run / "smalluvit" / "best.ckpt")
     instrument = palette.measured_with()  # the instrument the training data were simulated for
+    decoder = pooled.load(run / POOLED) if (run / POOLED).exists() else None
     meta = {"format": FORMAT, "precision": "float16" if half else "float32", "source": source_name(run),
             "dve": asdict(dve_model.cfg), "smalluvit": asdict(module.cfg), "training_counts": training_counts(run),
             "palette": palette_dict(palette), "instrument": asdict(instrument), "profile": profile or {}}
+    if decoder is not None:
+        meta["pooled"] = asdict(decoder.cfg)
     with atomic_dir(folder) as tmp:
         save_file(_weights(dve_model, half), tmp / "dve.safetensors")
         save_file(_weights(module, half), tmp / "smalluvit.safetensors")
+        if decoder is not None:
+            save_file(_weights(decoder, half), tmp / "pooled.safetensors")
         write_json(tmp / "model.json", meta)
     return Path(folder)
 
@@ -116,3 +124,17 @@ def read(folder: str | Path) -> tuple[Palette, dve.DVE, recolour.Recolouring, fl
     instrument = physics.Instrument(**meta["instrument"])
     return (palette_from(meta["palette"], instrument), dve_model.eval(), module.eval(),
             float(meta["training_counts"]), instrument, meta)
+
+
+def read_pooled(folder: str | Path) -> pooled.PooledRecolouring:
+    """The pooled decoder (float32, eval mode) of an exported folder or a run directory."""
+    folder = Path(folder)
+    if (folder / "model.json").exists():
+        meta = read_json(folder / "model.json")
+        if "pooled" in meta:
+            module = pooled.PooledRecolouring(pooled.PooledConfig.from_dict(meta["pooled"]))
+            _load_into(module, folder / "pooled.safetensors")
+            return module.eval()
+    elif (folder / POOLED).exists():
+        return pooled.load(folder / POOLED)
+    raise FileNotFoundError(f"{folder}: holds no pooled decoder (chapter 7 trains it; `xrfnb publish` exports it)")

@@ -72,6 +72,12 @@ COMPARED: dict[str, Variant] = {
                   other="a convolutional network of its size"),
 }
 
+#: Beyond the paper, trained with the pixel recipe (`xrfnb.models.pooled`, many steps on single pixels): the
+#: per-pixel MLP on the raw latent, the best decoder of one pixel, and the same MLP with the latent's
+#: edge-preserving (total-variation) pooled copies beside it, a spatial model that keeps edges.
+PIXEL_RECIPE = "per-pixel MLP, pixel recipe"
+POOLED = "TV pooling + per-pixel MLP"
+
 #: The models the scaling study can train, by architecture, with the short names its files give them.
 SCALED: dict[str, str] = {v.arch: v.short for v in COMPARED.values() if v.short}
 

@@ -14,9 +14,9 @@ import yaml
 from ..embedding import dve
 from ..synthetic import information, synth
 from .. import metrics
-from ..models import recolour
+from ..models import pooled, recolour
 from ..models.baselines import ClusterColour
-from .compared import COMPARED
+from .compared import COMPARED, PIXEL_RECIPE, POOLED
 from ..config import StageParams, positive
 from ..synthetic.dataset import Store
 from ..embedding.embedded import EmbeddedStore
@@ -126,12 +126,37 @@ def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, P
     for name, (cfg, folder) in runs.items():
         module = (given or {}).get(name) or recolour.train(emb, cfg, epochs, batch_size, folder, accelerator,
                                                            precision, compile=compile)[0]
-        pred = torch.from_numpy(recolour.predict(module, x_test))
-        n_params = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
-        rows[name] = {"parameters": n_params, **_with_intervals(metrics.per_image(pred, y_test), paintings)}
+        rows[name] = score(module, x_test, y_test, paintings)
+    return table_of(rows)
+
+
+def score(module: torch.nn.Module, x_test: np.ndarray, y_test: torch.Tensor, paintings: np.ndarray) -> dict:
+    """A trained model's row of the comparison: its trainable parameters and test metrics with intervals."""
+    pred = torch.from_numpy(recolour.predict(module, x_test))
+    n_params = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
+    return {"parameters": n_params, **_with_intervals(metrics.per_image(pred, y_test), paintings)}
+
+
+def table_of(rows: dict[str, dict]) -> pd.DataFrame:
+    """The comparison table from its rows ({model: row})."""
     table = pd.DataFrame(rows).T.rename_axis("model")
     table["parameters"] = table["parameters"].astype(int)
     return table
+
+
+def train_pooled(emb: EmbeddedStore, run: Path, params: "EvaluateParams") -> dict[str, pooled.PooledRecolouring]:
+    """The per-pixel decoders trained with the pixel recipe (`xrfnb.models.pooled`): on the raw latent
+    alone (the best per-pixel decoder) and with the latent's edge-preserving pooled copies beside it, on the
+    same training images, steps and seed, so that their difference is the pooling's."""
+    from ..config import read_record
+
+    x, rgb = emb.arrays("train")
+    data = read_record(run, "05_embedded_dataset")["key"]  # the embedded data these decoders learn from
+    models = {}
+    for name, weights, folder in ((PIXEL_RECIPE, (), "pixel_recipe"), (POOLED, tuple(params.pooled_weights), "pooled")):
+        cfg = pooled.PooledConfig(weights=weights, steps=params.pooled_steps, seed=params.seed)
+        models[name] = pooled.train(x, rgb, cfg, Path(run) / "ablations" / folder, data)
+    return models
 
 
 def _with_intervals(per_image: dict[str, torch.Tensor], paintings: np.ndarray,
@@ -159,18 +184,21 @@ class EvaluateParams(StageParams):
     reads = ("palette.h5", "dataset.h5", "embedded.h5", "dve/dve.ckpt", "smalluvit/best.ckpt",
              "dense_test_sample.h5")
     code = ("xrfnb.evaluation.evaluate", "xrfnb.evaluation.compared", "xrfnb.evaluation.diagnosis", "xrfnb.models.recolour", "xrfnb.models.smalluvit",
-            "xrfnb.models.baselines", "xrfnb.metrics", "xrfnb.training")
+            "xrfnb.models.baselines", "xrfnb.models.pooled", "xrfnb.metrics", "xrfnb.training")
     unkeyed = frozenset({"robust_counts", "explore_images", "workers"})
 
     seed: int = 0  # seeds the robustness and out-of-distribution cubes
     compare_epochs: int = 5  # the training budget of every model in the baseline and ablation table
     robust_counts: list[int] = dataclasses.field(default_factory=lambda: [50, 100, 200, 400, 1000, 2000])
     explore_images: int = 12  # test images the static page of the test-set explorer holds (every model each)
+    pooled_steps: int = 300  # optimiser steps of the per-pixel decoders' pixel recipe (4,096 pixels a step)
+    pooled_weights: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.3])  # TV pooling strengths
     workers: int = 1  # processes measuring the data's floors (the same rows for any number)
 
     def validate(self) -> None:
         positive(self.stage, compare_epochs=self.compare_epochs, explore_images=self.explore_images,
-                 workers=self.workers)
+                 workers=self.workers, pooled_steps=self.pooled_steps)
+        positive(self.stage, **{f"pooled_weights[{i}]": w for i, w in enumerate(self.pooled_weights)})
         positive(self.stage, **{f"robust_counts[{i}]": c for i, c in enumerate(self.robust_counts)})
 
 
@@ -189,6 +217,7 @@ class Evaluation:
     runs: dict[str, tuple[recolour.RecolourConfig, Path]]
     comparison: pd.DataFrame
     device: str
+    decoders: dict[str, pooled.PooledRecolouring]  # the pixel recipe's per-pixel decoders, by table name
 
 
 def run_stage(run: Path, params: EvaluateParams) -> Evaluation:
@@ -213,9 +242,13 @@ def run_stage(run: Path, params: EvaluateParams) -> Evaluation:
     comparison = compare(emb, runs, dve_model.centroids.numpy(), store.painting, params.compare_epochs,
                          trained["uvit_batch_size"], "gpu" if gpu else "cpu", recolour.precision(gpu, fast), given,
                          compile=fast)
+    x_test, y_test, test_idx = test_split(emb)
+    decoders = train_pooled(emb, run, params)
+    comparison = pd.concat([comparison, table_of({name: score(m, x_test, y_test, store.painting[test_idx])
+                                                  for name, m in decoders.items()})])
     params.record(run, key)
     return Evaluation(store, emb, Palette.load(run / "palette.h5"), dve_model, module, module.cfg, trained, runs,
-                      comparison, device)
+                      comparison, device, decoders)
 
 
 def recolour_syntheses(syntheses: list[synth.Synthesis], dve_model: dve.DVE, module: recolour.Recolouring,

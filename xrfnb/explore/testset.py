@@ -43,6 +43,8 @@ def predictions(ev, epochs: int) -> dict[str, np.ndarray]:
         module = recolour.train(ev.emb, cfg, epochs, ev.trained["uvit_batch_size"], Path(folder),
                                 "gpu" if gpu else "cpu", "bf16-mixed" if gpu else None)[0]
         out[at_budget(epochs) if name == PAPER else name] = recolour.predict(module, x_test, device=ev.device)
+    for name, decoder in ev.decoders.items():  # the pixel recipe's decoders (`evaluate.train_pooled`)
+        out[name] = recolour.predict(decoder, x_test, device=ev.device)
     out[LOOKUP] = ClusterColour(ev.dve_model.centroids.numpy()).fit(ev.emb.blocks("train")).predict(x_test)
     return out
 

@@ -66,7 +66,8 @@ def _recolour(args: argparse.Namespace) -> None:
     with warnings.catch_warnings():  # each scan warning is printed below, once, as a line of the report
         warnings.simplefilter("ignore", realdata.ScanWarning)
         report = realdata.recolour(args.scan, args.run, args.out, args.format, args.calibration,
-                                   torch_device(args.device), detector=args.detector, palette=args.palette)
+                                   torch_device(args.device), detector=args.detector, palette=args.palette,
+                                   model=args.model)
     print(f"recolour: model {report['model']}; pigments of the {report['palette']} palette")
     print(f"recolour: {report['format']} scan {' x '.join(map(str, report['shape']))}, "
           f"{report['energy_keV'][0]:.3f}-{report['energy_keV'][1]:.3f} keV, "
@@ -246,6 +247,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--palette", help="explain the scan with these pigments: paper, copper or a palette YAML file "
                                      "(default: the model's own; the recolouring stays the model's)")
+    p.add_argument("--model", default="smalluvit", choices=("smalluvit", "pooled"),
+                   help="smalluvit (default: the paper's model) or pooled (chapter 7's TV pooling + per-pixel MLP)")
     p.set_defaults(func=_recolour)
 
     p = sub.add_parser("book", help="build the Jupyter Book into _build/html")

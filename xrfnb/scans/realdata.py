@@ -180,9 +180,12 @@ def warn_empty(n: int) -> None:
 
 def recolour_embedded(latent: np.ndarray, module: Recolouring, device: str = "cpu") -> np.ndarray:
     """RGB (rows, cols, 3) in [0, 1] of a latent image (rows, cols, 3), recoloured by tiles: the image is
-    reflect-padded to a multiple of the model's image size and cut into tiles that size."""
+    reflect-padded to a multiple of the model's image size and cut into tiles that size. A model of no
+    fixed size (the pooled decoder) recolours the image whole."""
     image = latent.transpose(2, 0, 1)
     _, h, w = image.shape
+    if not isinstance(module, Recolouring):
+        return predict(module, image[None], device=device)[0].transpose(1, 2, 0)
     s = module.cfg.model.image_size
     ph, pw = -h % s, -w % s
     padded = np.pad(image, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > 1 else "edge")
@@ -240,9 +243,23 @@ def explaining_palette(palette: str, models: Run) -> Palette:
                                models.palette.sample_model())
 
 
-def load_run(run: str | Path | None = None) -> Run:
+MODELS = ("smalluvit", "pooled")  # the recolouring models a run can offer: the paper's, chapter 7's pooled decoder
+
+
+def load_run(run: str | Path | None = None, model: str = "smalluvit") -> Run:
     """Read a model folder written by `xrfnb publish` (`model.json` + safetensors) or a run directory
-    (`palette.h5`, `dataset.h5`, `dve/dve.ckpt`, `smalluvit/best.ckpt`); None: the published model."""
+    (`palette.h5`, `dataset.h5`, `dve/dve.ckpt`, `smalluvit/best.ckpt`); None: the published model.
+    `model` 'pooled' recolours with chapter 7's pooled decoder instead of SmallUViT."""
+    if model not in MODELS:
+        raise ValueError(f"unknown recolouring model {model!r} (known: {', '.join(MODELS)})")
+    loaded = _load_run(run)
+    if model == "smalluvit":
+        return loaded
+    folder = Path(run) if run is not None else export.published_folder()
+    return dataclasses.replace(loaded, module=export.read_pooled(folder), name=f"{loaded.name}, pooled decoder")
+
+
+def _load_run(run: str | Path | None) -> Run:
     run = Path(run) if run is not None else export.published_folder()
     if (run / "model.json").exists():
         palette, dve_model, module, counts, instrument, meta = export.read(run)
@@ -415,7 +432,7 @@ def _explanation(spectrum: np.ndarray, usable: np.ndarray, lines: list, peaks: l
 def recolour(scan: str | Path, run: str | Path | None, out: str | Path, format: str | None = None,
              calibration: tuple[float, float] | None = None, device: str = "cpu", counts_tolerance: float = 2.0,
              seed: int = 0, detector: int | None = None, palette: str | None = None,
-             rows: int | None = None) -> dict:
+             rows: int | None = None, model: str = "smalluvit") -> dict:
     """Recolour a measured scan with a run's models (None: the published model) and explain it; returns
     the report.
 
@@ -428,7 +445,7 @@ def recolour(scan: str | Path, run: str | Path | None, out: str | Path, format: 
     against the palette) and `report.json`.
     """
     scan, out = Path(scan), Path(out)
-    models = load_run(run)
+    models = load_run(run, model)
     if palette is not None:
         models = dataclasses.replace(models, palette=explaining_palette(palette, models))
     cube = load_cube(scan, format, calibration, detector)
