@@ -58,3 +58,11 @@ def test_features_have_one_copy_per_strength():
     module = pooled.PooledRecolouring(pooled.PooledConfig(weights=(0.1, 0.3, 1.0)))
     assert module.features(torch.zeros(2, 3, 8, 8)).shape == (2, 12, 8, 8)
     assert module(torch.zeros(2, 3, 8, 8)).shape == (2, 3, 8, 8)
+
+
+def test_paired_words_read_the_interval():
+    from xrfnb import prose
+
+    assert prose.paired(0.02, (0.01, 0.03)).endswith("a measurable gain")
+    assert prose.paired(-0.02, (-0.03, -0.01)).endswith("a measurable loss")
+    assert prose.paired(0.02, (-0.01, 0.05)).endswith("no measurable effect")

@@ -160,3 +160,13 @@ def versus(value: float, reference: float, interval: tuple[float, float], digits
     reading = "no measurable effect" if where == "inside" else "a measurable difference"
     return (f"{value:.{digits}f} against {of}{reference:.{digits}f}, a difference of {value - reference:+.{digits}f}, "
             f"{where} the 95 % interval of the latter ({low:.{digits}f} to {high:.{digits}f}): {reading}")
+
+
+def paired(gain: float, interval: tuple[float, float], digits: int = 4) -> str:
+    """Words for a paired difference (model minus reference, image by image) and its 95 % interval over
+    the test paintings: a gain or a loss only where the interval excludes zero."""
+    low, high = interval
+    reading = ("no measurable effect" if low <= 0 <= high else
+               "a measurable gain" if gain > 0 else "a measurable loss")
+    return (f"{gain:+.{digits}f} (paired 95 % interval {low:+.{digits}f} to {high:+.{digits}f} over the test "
+            f"paintings): {reading}")

@@ -144,6 +144,18 @@ def table_of(rows: dict[str, dict]) -> pd.DataFrame:
     return table
 
 
+def paired_gain(model: torch.nn.Module, reference: torch.nn.Module, x_test: np.ndarray, y_test: torch.Tensor,
+                paintings: np.ndarray, metric: str = "ms_ssim") -> dict[str, float]:
+    """`model`'s test `metric` minus `reference`'s, image by image: the mean and its 95 % bootstrap
+    interval over test paintings (the pairing removes what the two share, the images' difficulty)."""
+    scored = [metrics.per_image(torch.from_numpy(recolour.predict(m, x_test)), y_test)[metric].numpy()
+              for m in (model, reference)]
+    diff = scored[0] - scored[1]
+    low, high = metrics.bootstrap_interval(diff, paintings)
+    return {"model": float(scored[0].mean()), "reference": float(scored[1].mean()), "gain": float(diff.mean()),
+            "low": low, "high": high}
+
+
 def train_pooled(emb: EmbeddedStore, run: Path, params: "EvaluateParams") -> dict[str, pooled.PooledRecolouring]:
     """The per-pixel decoders trained with the pixel recipe (`xrfnb.models.pooled`): on the raw latent
     alone (the best per-pixel decoder) and with the latent's edge-preserving pooled copies beside it, on the
