@@ -431,6 +431,51 @@ def test_the_blank_panel_check_catches_a_black_ground_truth(tmp_path):
     assert blank_panels(tmp_path / "t.png") == [2]
 
 
+def test_the_static_test_set_explorer_draws_the_error_map_of_the_pictures_it_shows(tmp_path, browser):
+    """The page draws the error map (it is not stored per model): the distance between the prediction and
+    the ground truth it shows, coloured as the live explorer colours it, and it follows the model."""
+    from selenium.webdriver.support.ui import Select
+
+    from xrfnb.explore import TestSetExplorer
+    from xrfnb.explore.static import colormap
+    from xrfnb.explore.testset import ERROR_MAX, error_map
+
+    rng = np.random.default_rng(2)
+    targets = rng.random((2, 3, 24, 24)).astype(np.float32)
+    predicted = {"near": np.clip(targets + rng.normal(0, 0.1, targets.shape), 0, 1).astype(np.float32),
+                 "grey": np.full_like(targets, 0.5)}
+    explorer = TestSetExplorer(rng.normal(size=targets.shape).astype(np.float32), targets, np.array([3, 7]),
+                               predicted, np.full(3, -2.0), np.full(3, 2.0), view_px=48)
+    (tmp_path / "explorer.html").write_text(f"<html><body>{explorer.static_html()}</body></html>")
+    browser.get((tmp_path / "explorer.html").as_uri())
+    read = """const root = document.querySelector('.xrfnb-explorer'), out = {};
+      for (const [name, el] of [['prediction', root.querySelector('img[alt="prediction"]')],
+                                ['truth', root.querySelector('img[alt="ground truth"]')],
+                                ['error', root.querySelector('canvas')]]) {
+        let c = el;
+        if (el.tagName === 'IMG') { c = document.createElement('canvas'); c.width = el.naturalWidth;
+          c.height = el.naturalHeight; c.getContext('2d').drawImage(el, 0, 0); }
+        out[name] = Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+      }
+      out.drawn = root.querySelector('canvas').dataset.drawn || ''; return out;"""
+
+    def shown(ticket: str) -> dict:
+        for _ in range(40):
+            got = browser.execute_script(read)
+            if got["drawn"] == ticket:
+                return {k: np.array(v, np.uint8).reshape(24, 24, 4)[..., :3] for k, v in got.items() if k != "drawn"}
+            time.sleep(0.1)
+        raise AssertionError(f"the error map was not drawn (ticket {ticket})")
+
+    first = shown("1")
+    expected = colormap(error_map(first["prediction"].transpose(2, 0, 1) / 255, first["truth"].transpose(2, 0, 1) / 255),
+                        "magma", 0.0, ERROR_MAX)
+    assert np.abs(first["error"].astype(int) - expected).max() <= 8, "the page's error map is not the distance shown"
+    Select(browser.find_elements("css selector", "select")[1]).select_by_index(1)
+    grey = shown("2")
+    assert np.abs(grey["error"].astype(int) - first["error"]).mean() > 10, "the error map does not follow the model"
+
+
 def test_the_test_set_explorer_works_offline_in_the_static_book(site, request):
     """Chapter 7 without a kernel: choosing another test image and another model changes the prediction."""
     from selenium import webdriver

@@ -93,6 +93,21 @@ def test_a_figure_of_photographs_is_stored_small(tmp_path):
     assert path.stat().st_size <= plots.MAX_PNG_BYTES
 
 
+def test_a_figure_too_heavy_even_with_a_palette_is_stored_at_the_pages_width(tmp_path):
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    noise = np.random.default_rng(1).random((12, 160, 160))
+    fig, axes = plt.subplots(3, 4, figsize=(11, 8.5))
+    for ax, values in zip(axes.flat, noise):
+        ax.imshow(values, cmap="magma", interpolation="nearest")
+        ax.set_title("a noisy map")
+    path = plots.save(fig, tmp_path / "maps.png")
+    with Image.open(path) as im:
+        width, mode = im.width, im.mode
+    assert mode == "P" and abs(width - plots.PAGE_WIDTH_PX) <= 0.03 * plots.PAGE_WIDTH_PX
+
+
 def test_importing_the_figure_modules_keeps_the_sessions_backend_and_style():
     import subprocess
     import sys

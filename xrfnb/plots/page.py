@@ -15,6 +15,10 @@ from ..io import atomic_path
 
 #: The book's text column (inches at 96 CSS px per inch): a wider figure is shown scaled down to it.
 PAGE_WIDTH_IN = 7.5
+PAGE_WIDTH_PX = round(PAGE_WIDTH_IN * 96)
+
+#: The resolution figures are saved at: an 11-inch figure is 1,210 px, sharp on a high-density screen.
+DPI = 110
 
 #: The smallest text a reader should meet on the page, in points at the rendered size.
 MIN_POINTS = 8.0
@@ -114,6 +118,8 @@ def unannotated_constant_maps(fig: plt.Figure) -> list[str]:
 def save(fig: plt.Figure, path: str | Path, show: bool = True) -> Path:
     """Save a figure as PNG for the book, legible at the page's width (see `legible`), and close it.
 
+    A figure over MAX_PNG_BYTES is stored with a 256-colour palette, and if still over, drawn again at the
+    page's width (`PAGE_WIDTH_PX`): the book shows it at that size anyway, and its text was sized for it.
     Refuses a constant map without a note (`unannotated_constant_maps`). In a notebook with `show`, the
     saved file itself is displayed, so the page shows exactly the PNG written (and nothing twice).
     """
@@ -123,15 +129,28 @@ def save(fig: plt.Figure, path: str | Path, show: bool = True) -> Path:
         plt.close(fig)
         raise ValueError(f"{path.name}: constant map(s) drawn without a note: {', '.join(blank)}")
     with atomic_path(path) as tmp, style():
-        legible(fig).savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-        plt.close(fig)
+        legible(fig).savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
         if tmp.stat().st_size > MAX_PNG_BYTES:
             _to_palette(tmp)
+        if tmp.stat().st_size > MAX_PNG_BYTES:
+            _at_page_width(fig, tmp)
+        plt.close(fig)
     if show and _in_notebook():
         from IPython.display import Image, display
 
         display(Image(filename=str(path)))
     return path
+
+
+def _at_page_width(fig: plt.Figure, path: Path) -> None:
+    """Draw `fig` again into `path` at PAGE_WIDTH_PX wide (if it is wider), with a 256-colour palette."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        width = im.width
+    if width > PAGE_WIDTH_PX:
+        fig.savefig(path, dpi=DPI * PAGE_WIDTH_PX / width, bbox_inches="tight", format="png")
+        _to_palette(path)
 
 
 def _in_notebook() -> bool:
