@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
+import pytest
 
 from xrfnb import plots
 
@@ -106,6 +107,18 @@ def test_a_figure_too_heavy_even_with_a_palette_is_stored_at_the_pages_width(tmp
     with Image.open(path) as im:
         width, mode = im.width, im.mode
     assert mode == "P" and abs(width - plots.PAGE_WIDTH_PX) <= 0.03 * plots.PAGE_WIDTH_PX
+    assert plots.text_px(path) >= 0.97 * plots.MIN_POINTS * 96 / 72  # 8 points at the page's 96 px an inch
+
+
+def test_a_saved_figure_records_its_smallest_text_in_pixels(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("title", fontsize=14)
+    ax.tick_params(labelsize=9)
+    path = plots.save(fig, tmp_path / "small.png")
+    assert plots.text_px(path) == pytest.approx(9 * plots.DPI / 72, abs=0.01)
 
 
 def test_importing_the_figure_modules_keeps_the_sessions_backend_and_style():

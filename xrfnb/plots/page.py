@@ -74,11 +74,30 @@ def legible(fig: plt.Figure) -> plt.Figure:
     return fig
 
 
+def min_points(fig: plt.Figure) -> float:
+    """The smallest visible text of `fig`, in points at the figure's own size."""
+    sizes = [t.get_fontsize() for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=MIN_POINTS)
+
+
 def rendered_min_points(fig: plt.Figure) -> float:
     """The smallest visible text of `fig`, in points at the size the book shows it."""
-    scale = min(1.0, PAGE_WIDTH_IN / fig.get_size_inches()[0])
-    sizes = [t.get_fontsize() for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text().strip()]
-    return min(sizes, default=MIN_POINTS) * scale
+    return min_points(fig) * min(1.0, PAGE_WIDTH_IN / fig.get_size_inches()[0])
+
+
+#: The PNG text key under which `save` records the height of the figure's smallest text, in the image's
+#: own pixels: a reader's browser test (`tests/reader_checks.js`, figureText) scales it to the width the
+#: page shows the image at.
+TEXT_PX_KEY = "xrfnb-min-text-px"
+
+
+def text_px(path: str | Path) -> float | None:
+    """The smallest text's height in pixels of a PNG `save` wrote, or None for any other image."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        value = getattr(im, "text", {}).get(TEXT_PX_KEY)
+    return float(value) if value is not None else None
 
 
 #: A colour-mapped image whose values are all equal must say so in its axes' title or text with this word.
@@ -130,10 +149,12 @@ def save(fig: plt.Figure, path: str | Path, show: bool = True) -> Path:
         raise ValueError(f"{path.name}: constant map(s) drawn without a note: {', '.join(blank)}")
     with atomic_path(path) as tmp, style():
         legible(fig).savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
+        dpi = DPI
         if tmp.stat().st_size > MAX_PNG_BYTES:
             _to_palette(tmp)
         if tmp.stat().st_size > MAX_PNG_BYTES:
-            _at_page_width(fig, tmp)
+            dpi = _at_page_width(fig, tmp)
+        _record_text_px(tmp, min_points(fig) * dpi / 72)
         plt.close(fig)
     if show and _in_notebook():
         from IPython.display import Image, display
@@ -142,15 +163,30 @@ def save(fig: plt.Figure, path: str | Path, show: bool = True) -> Path:
     return path
 
 
-def _at_page_width(fig: plt.Figure, path: Path) -> None:
-    """Draw `fig` again into `path` at PAGE_WIDTH_PX wide (if it is wider), with a 256-colour palette."""
+def _at_page_width(fig: plt.Figure, path: Path) -> float:
+    """Draw `fig` again into `path` at PAGE_WIDTH_PX wide (if it is wider), with a 256-colour palette;
+    return the resolution it is stored at."""
     from PIL import Image
 
     with Image.open(path) as im:
         width = im.width
-    if width > PAGE_WIDTH_PX:
-        fig.savefig(path, dpi=DPI * PAGE_WIDTH_PX / width, bbox_inches="tight", format="png")
-        _to_palette(path)
+    if width <= PAGE_WIDTH_PX:
+        return DPI
+    dpi = DPI * PAGE_WIDTH_PX / width
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", format="png")
+    _to_palette(path)
+    return dpi
+
+
+def _record_text_px(path: Path, px: float) -> None:
+    """Store the smallest text's height in pixels in the PNG (TEXT_PX_KEY), keeping its pixels."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(TEXT_PX_KEY, f"{px:.2f}")
+    with Image.open(path) as im:
+        im.load()
+        im.save(path, format="PNG", pnginfo=info, optimize=im.mode == "P")
 
 
 def _in_notebook() -> bool:
