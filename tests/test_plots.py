@@ -119,6 +119,7 @@ def test_a_saved_figure_records_its_smallest_text_in_pixels(tmp_path):
     ax.tick_params(labelsize=9)
     path = plots.save(fig, tmp_path / "small.png")
     assert plots.text_px(path) == pytest.approx(9 * plots.DPI / 72, abs=0.01)
+    assert plots.figure_record(path)[plots.NAME_KEY] == "small"
 
 
 def test_importing_the_figure_modules_keeps_the_sessions_backend_and_style():

@@ -85,19 +85,25 @@ def rendered_min_points(fig: plt.Figure) -> float:
     return min_points(fig) * min(1.0, PAGE_WIDTH_IN / fig.get_size_inches()[0])
 
 
-#: The PNG text key under which `save` records the height of the figure's smallest text, in the image's
-#: own pixels: a reader's browser test (`tests/reader_checks.js`, figureText) scales it to the width the
-#: page shows the image at.
-TEXT_PX_KEY = "xrfnb-min-text-px"
+#: The PNG text keys under which `save` records the height of the figure's smallest text, in the image's
+#: own pixels, and the figure's name (its file's stem): the book's browser test (`tests/reader_checks.js`,
+#: figureText) scales the height to the width the page shows the image at.
+TEXT_PX_KEY, NAME_KEY = "xrfnb-min-text-px", "xrfnb-figure"
 
 
 def text_px(path: str | Path) -> float | None:
     """The smallest text's height in pixels of a PNG `save` wrote, or None for any other image."""
+    value = figure_record(path).get(TEXT_PX_KEY)
+    return float(value) if value is not None else None
+
+
+def figure_record(path: str | Path) -> dict[str, str]:
+    """What `save` recorded in a PNG (TEXT_PX_KEY, NAME_KEY); {} for any other image."""
     from PIL import Image
 
     with Image.open(path) as im:
-        value = getattr(im, "text", {}).get(TEXT_PX_KEY)
-    return float(value) if value is not None else None
+        text = getattr(im, "text", {}) or {}
+    return {k: text[k] for k in (TEXT_PX_KEY, NAME_KEY) if k in text}
 
 
 #: A colour-mapped image whose values are all equal must say so in its axes' title or text with this word.
@@ -154,7 +160,7 @@ def save(fig: plt.Figure, path: str | Path, show: bool = True) -> Path:
             _to_palette(tmp)
         if tmp.stat().st_size > MAX_PNG_BYTES:
             dpi = _at_page_width(fig, tmp)
-        _record_text_px(tmp, min_points(fig) * dpi / 72)
+        _record_text_px(tmp, min_points(fig) * dpi / 72, path.stem)
         plt.close(fig)
     if show and _in_notebook():
         from IPython.display import Image, display
@@ -178,12 +184,13 @@ def _at_page_width(fig: plt.Figure, path: Path) -> float:
     return dpi
 
 
-def _record_text_px(path: Path, px: float) -> None:
-    """Store the smallest text's height in pixels in the PNG (TEXT_PX_KEY), keeping its pixels."""
+def _record_text_px(path: Path, px: float, name: str) -> None:
+    """Store the smallest text's height in pixels and the figure's name in the PNG, keeping its pixels."""
     from PIL import Image, PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
     info.add_text(TEXT_PX_KEY, f"{px:.2f}")
+    info.add_text(NAME_KEY, name)
     with Image.open(path) as im:
         im.load()
         im.save(path, format="PNG", pnginfo=info, optimize=im.mode == "P")
