@@ -1,6 +1,7 @@
 // What a reader would see wrong on a book page, checked in the browser (tests/test_browser.py runs these).
-// Each check returns [[kind, detail], ...]; `run(names, params)` runs the named ones (params: the run's
-// parameters {name: value}, for parameterName) and returns all they found.
+// Each check returns [[kind, detail], ...]; `run(names, params, figures)` runs the named ones (params: the
+// run's parameters {name: value}, for parameterName; figures: {image file name: height of its smallest text
+// in its own pixels}, for figureText) and returns all they found.
 // The rules, and why each is drawn where it is:
 // - cellsTouch: two neighbouring cells of a table row whose text boxes are less than MIN_GAP px apart
 //   (no padding between "0.4131" and "22.9901" reads as "0.413122.9901").
@@ -12,6 +13,11 @@
 //   (a menu, a figure) it may not scroll: that content runs past the column. Code and maths may scroll.
 // - shrunkImage: an image shown at less than MIN_SCALE of its own width that is not a link (a reader
 //   cannot open it to read its text); a proxy for figure text too small to read on a phone.
+// - figureText: a figure whose smallest text, at the width the page shows it, is under MIN_TEXT_PX CSS px.
+//   The text's height in the image's own pixels comes from the PNG (`plots.save` records it; the test
+//   reads it and passes {file name: px}); an image without that record is not judged. 7 px is about the
+//   smallest text a phone shows that can be read without zooming in (a figure drawn for the 720 px
+//   desktop column with 8-point text shows it at about 5 px on a 390 px phone).
 // - rawMarkdown: Markdown markers left in the text (**, *[, a backtick, ](, \*) outside code and math.
 // - parameterName: a name printed where its value or a word belongs. Two forms: (1) outside code, a bare
 //   identifier joined by underscores whose parts are all two characters or more, starting lowercase
@@ -23,7 +29,7 @@
 //   or cell that does not also give its value ("the first `explore_images` test images" instead of
 //   "the first 12 test images"). A sentence about the parameter itself ("`uvit_batch_size` and
 //   `dve_batch_size` are per GPU") and one giving its value ("5 epochs each, `compare_epochs`") pass.
-const MIN_GAP = 4, MIN_SCALE = 0.5;
+const MIN_GAP = 4, MIN_SCALE = 0.5, MIN_TEXT_PX = 7;
 // Words that may follow a parameter's name when a sentence speaks of the parameter itself ("`seed` and",
 // "`uvit_epochs` in the record"); any other word after it reads as a quantity ("`counts` photons").
 const LINKING = new Set(['and', 'or', 'nor', 'but', 'is', 'are', 'was', 'were', 'be', 'in', 'of', 'to', 'for',
@@ -131,6 +137,20 @@ const CHECKS = {
     return found;
   },
 
+  figureText(params, figures = {}) {
+    const found = [];
+    for (const img of article().querySelectorAll('img')) {
+      const name = decodeURIComponent(img.src.split('/').pop().split('?')[0]), px = figures[name];
+      const width = img.getBoundingClientRect().width;
+      if (px === undefined || !img.naturalWidth || !width) continue;
+      const shown = px * width / img.naturalWidth;
+      if (shown < MIN_TEXT_PX)
+        found.push(['figure text below a legible size', `${name}: text ${shown.toFixed(1)} px high as shown `
+                    + `(${px} px in its ${img.naturalWidth} px, shown at ${Math.round(width)} px)`]);
+    }
+    return found;
+  },
+
   rawMarkdown() {
     const found = [];
     for (const node of textNodes(article(), CODE)) {
@@ -171,8 +191,8 @@ function recordParameters() {
   return params;
 }
 
-function run(names, params) {
-  return names.flatMap(name => CHECKS[name](params));
+function run(names, params, figures) {
+  return names.flatMap(name => CHECKS[name](params, figures));
 }
 
 // Bytes a reader downloads for the page (the Performance API's body sizes of the page and of everything

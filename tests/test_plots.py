@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
+import pytest
 
 from xrfnb import plots
 
@@ -91,6 +92,34 @@ def test_a_figure_of_photographs_is_stored_small(tmp_path):
     noise = np.random.default_rng(0).integers(0, 255, (600, 600, 3), dtype=np.uint8)
     path = plots.save(plots.mosaic([noise] * 4, ["a", "b", "c", "d"], thumb_px=600, size=3), tmp_path / "m.png")
     assert path.stat().st_size <= plots.MAX_PNG_BYTES
+
+
+def test_a_figure_too_heavy_even_with_a_palette_is_stored_at_the_pages_width(tmp_path):
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    noise = np.random.default_rng(1).random((12, 160, 160))
+    fig, axes = plt.subplots(3, 4, figsize=(11, 8.5))
+    for ax, values in zip(axes.flat, noise):
+        ax.imshow(values, cmap="magma", interpolation="nearest")
+        ax.set_title("a noisy map")
+    path = plots.save(fig, tmp_path / "maps.png")
+    with Image.open(path) as im:
+        width, mode = im.width, im.mode
+    assert mode == "P" and abs(width - plots.PAGE_WIDTH_PX) <= 0.03 * plots.PAGE_WIDTH_PX
+    assert plots.text_px(path) >= 0.97 * plots.MIN_POINTS * 96 / 72  # 8 points at the page's 96 px an inch
+
+
+def test_a_saved_figure_records_its_smallest_text_in_pixels(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("title", fontsize=14)
+    ax.tick_params(labelsize=9)
+    path = plots.save(fig, tmp_path / "small.png")
+    assert plots.text_px(path) == pytest.approx(9 * plots.DPI / 72, abs=0.01)
+    assert plots.figure_record(path)[plots.NAME_KEY] == "small"
 
 
 def test_importing_the_figure_modules_keeps_the_sessions_backend_and_style():

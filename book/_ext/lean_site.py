@@ -1,4 +1,5 @@
-"""A lighter site: no source maps, and no Font Awesome script where the theme's CSS already draws the icons.
+"""A lighter site: no source maps, no Font Awesome script where the theme's CSS already draws the icons, and
+no saved widget state where no widget is drawn.
 
 pydata-sphinx-theme puts `scripts/fontawesome.js` (1.5 MB, the SVG version of Font Awesome) on every
 page, while its stylesheet already carries Font Awesome's web-font rules and fonts (`vendor/fontawesome`),
@@ -8,6 +9,11 @@ read) are deleted. The copied sources (`_sources/`, 12 MB of executed notebooks)
 `_config.yml` (`html_copy_source: false`); without them the theme's download button would link files
 that are not there, so it is turned off here, and copies an earlier build left in the output folder are
 deleted. (jupyter-book 1 does not pass `html.use_download_button` on to the theme.)
+
+An executed notebook keeps its widgets' last state (papermill stores it, so JupyterLab can show them), and
+myst-nb copies it into the page as a JSON script: 228 kB on chapter 7, every picture the live explorer
+showed. The book loads no widget manager (`nb_ipywidgets_js: {}` in `_config.yml`; the explorers show their
+static page part instead), so nothing reads it and each page loses it.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from pathlib import Path
 
 SCRIPT = "_static/scripts/fontawesome.js"
 SCRIPT_TAG = re.compile(r'[ \t]*<script\b[^>]*\bsrc="[^"]*' + re.escape(SCRIPT) + r'(\?[^"]*)?"[^>]*></script>\n?')
+WIDGET_STATE = re.compile(r'[ \t]*<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>\n?', re.S)
 
 
-def drop_script_tag(page: Path) -> bool:
-    """Remove the Font Awesome script tag from one page (written to a temporary name, then renamed)."""
+def lighten_page(page: Path) -> bool:
+    """Remove the Font Awesome script tag and the saved widget state from one page (written to a temporary
+    name, then renamed)."""
     text = page.read_text(encoding="utf-8")
-    lean = SCRIPT_TAG.sub("", text)
+    lean = WIDGET_STATE.sub("", SCRIPT_TAG.sub("", text))
     if lean == text:
         return False
     tmp = page.with_name(page.name + ".tmp")
@@ -39,7 +47,7 @@ def lighten(app, exception) -> None:
     out = Path(app.outdir)
     pages = [p for p in out.rglob("*.html") if "_static" not in p.relative_to(out).parts]  # not theme templates
     for page in pages:
-        drop_script_tag(page)
+        lighten_page(page)
     if not any(SCRIPT in page.read_text(encoding="utf-8") for page in pages):
         for path in (out / SCRIPT, out / f"{SCRIPT}.LICENSE.txt"):
             path.unlink(missing_ok=True)

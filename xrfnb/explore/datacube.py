@@ -15,7 +15,8 @@ import xraylib as xr
 from ..palette import physics
 from ..synthetic import synth
 from ..plots import styled
-from .static import Control, Explorer, Slot, colormap, data_uri, figure_png, frames, image_bytes, page_part, swatch
+from .static import (Control, Explorer, Slot, colormap, figure_png, figure_uri, frame_uri, frames, image_bytes,
+                     page_part, swatch)
 
 #: Lines tried, in order, for an element typed without one: K alpha, L alpha, M alpha.
 FIRST_LINES = ("KL3", "L3M5", "M5N7")
@@ -212,13 +213,13 @@ class DatacubeExplorer(Explorer):
         lines = [find_line(label, self.energy) for label in self.offered]
         controls = [Control("element", "element line", [label for label, _ in lines])]
         slots = [Slot(("element",), frames(controls, ("element",),
-                                           lambda i: data_uri(image_bytes(self.map_image(lines[i][1])))),
+                                           lambda i: frame_uri(self.map_image(lines[i][1]))),
                       width=self.view_px, caption="element map (counts in ±80 eV)")]
         note = "Element maps saved when the chapter ran; pixel spectra need JupyterLab."
         if self.synthesis is not None:
             k_count = len(self.synthesis.cluster_rgb)
             controls.append(Control("cluster", "cluster", [f"cluster {k}" for k in range(k_count)]))
-            clustered = data_uri(image_bytes(self.synthesis.clustered_rgb()))
+            clustered = frame_uri(self.synthesis.clustered_rgb())
             slots.append(Slot((), {"": clustered}, width=self.view_px, caption="clusters (their mean colours)"))
             slots.append(Slot(("cluster",), frames(controls, ("cluster",), self._cluster_spectrum), width=480,
                               caption="a cluster's expected spectrum"))
@@ -230,7 +231,7 @@ class DatacubeExplorer(Explorer):
 
     def _cluster_spectrum(self, k: int) -> str:
         expected = self.synthesis.mixtures[k] * self.synthesis.counts
-        return data_uri(figure_png(spectrum_figure(self.energy, None, expected, f"cluster {k}: expected counts")))
+        return figure_uri(spectrum_figure(self.energy, None, expected, f"cluster {k}: expected counts"))
 
 
 def explore_datacube(cube: np.ndarray, energy: np.ndarray, synthesis: synth.Synthesis | None = None,

@@ -9,7 +9,7 @@ import torch
 
 from .. import metrics
 from ..embedding.embedded import false_colour
-from .static import Control, Explorer, Slot, colormap, data_uri, frames, image_bytes, page_part
+from .static import Control, Explorer, Slot, colormap, frame_uri, frames, image_bytes, page_part
 
 #: Per-pixel RGB distance shown at the top of the error map's colour scale (sqrt(3) is black vs white).
 ERROR_MAX = 0.5
@@ -121,13 +121,15 @@ class TestSetExplorer(Explorer):
         return w.VBox([w.HBox(list(self.controls.values())), self.title, w.HBox(captions), self.message])
 
     def static_html(self) -> str:
+        """Every model for the first `static_images` test images; the error map is drawn by the page from the
+        prediction and the ground truth shown (so it is not stored once per model and image)."""
         models = list(self.predicted)
         controls = [Control("image", "test image", [f"test sample {s}" for s in self.samples[:self.static_images]]),
                     Control("model", "model", models)]
 
         def picture(name: str):
             def make(i: int, m: int = 0) -> str:
-                return data_uri(image_bytes(self.panels(i, models[m])[name], "jpeg"), "jpeg")
+                return frame_uri(self.panels(i, models[m])[name])
             return make
 
         per_image = ("image",)
@@ -138,10 +140,11 @@ class TestSetExplorer(Explorer):
                  Slot(both, frames(controls, both, picture("prediction")), width=self.view_px, caption="prediction"),
                  Slot(per_image, frames(controls, per_image, picture("ground truth")), width=self.view_px,
                       caption="ground truth"),
-                 Slot(both, frames(controls, both, picture("error map")), width=self.view_px,
+                 Slot((), {}, "distance", width=self.view_px, of=(2, 3), scale=ERROR_MAX, cmap="magma",
                       caption=f"error map (RGB distance, black 0 to yellow {ERROR_MAX})")]
-        note = (f"The first {self.static_images} of {len(self.samples)} test images, saved when the chapter ran; "
-                "in JupyterLab the explorer covers every test image.")
+        note = (f"The first {self.static_images} of {len(self.samples)} test images, saved when the chapter ran "
+                f"as WebP pictures; the page draws the error map from the two it shows. In JupyterLab the "
+                "explorer covers every test image.")
         return page_part("Test-set explorer", controls, slots, note)
 
 

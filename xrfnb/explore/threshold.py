@@ -11,7 +11,7 @@ import numpy as np
 
 from ..synthetic import information, synth
 from ..palette.pigments import Palette
-from .static import Control, Explorer, Slot, colormap, data_uri, frames, image_bytes, page_part, swatch
+from .static import Control, Explorer, Slot, colormap, frame_uri, frames, image_bytes, page_part, swatch
 
 #: Thresholds the static page holds.
 STEPS = tuple(np.round(np.arange(0.2, 0.951, 0.05), 2))
@@ -96,11 +96,11 @@ class ThresholdExplorer(Explorer):
         start = int(np.argmin(np.abs(np.asarray(self.steps) - self.controls["threshold"].value)))
         controls = [Control("threshold", "threshold", labels, "range", start)]
         key = ("threshold",)
-        clustered = data_uri(image_bytes(self.synthesis.clustered_rgb()))
+        clustered = frame_uri(self.synthesis.clustered_rgb())
         slots = [Slot(key, frames(controls, key, lambda i: f"<b>{self.describe(self.steps[i])}</b>"), "html"),
                  Slot((), {"": clustered}, width=self.view_px, caption="clustered image"),
-                 Slot(key, frames(controls, key, lambda i: data_uri(image_bytes(
-                     colormap(nats_map(self.at(self.steps[i])), "viridis", 0, self.nats_max)))),
+                 Slot(key, frames(controls, key, lambda i: frame_uri(
+                     colormap(nats_map(self.at(self.steps[i])), "viridis", 0, self.nats_max))),
                       width=self.view_px, caption="information per pixel (nats, viridis)"),
                  Slot(key, frames(controls, key, lambda i: kept_table(self.at(self.steps[i]), self.names,
                                                                      self.palette.rgb)), "html")]

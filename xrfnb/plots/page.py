@@ -15,6 +15,10 @@ from ..io import atomic_path
 
 #: The book's text column (inches at 96 CSS px per inch): a wider figure is shown scaled down to it.
 PAGE_WIDTH_IN = 7.5
+PAGE_WIDTH_PX = round(PAGE_WIDTH_IN * 96)
+
+#: The resolution figures are saved at: an 11-inch figure is 1,210 px, sharp on a high-density screen.
+DPI = 110
 
 #: The smallest text a reader should meet on the page, in points at the rendered size.
 MIN_POINTS = 8.0
@@ -70,11 +74,36 @@ def legible(fig: plt.Figure) -> plt.Figure:
     return fig
 
 
+def min_points(fig: plt.Figure) -> float:
+    """The smallest visible text of `fig`, in points at the figure's own size."""
+    sizes = [t.get_fontsize() for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=MIN_POINTS)
+
+
 def rendered_min_points(fig: plt.Figure) -> float:
     """The smallest visible text of `fig`, in points at the size the book shows it."""
-    scale = min(1.0, PAGE_WIDTH_IN / fig.get_size_inches()[0])
-    sizes = [t.get_fontsize() for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text().strip()]
-    return min(sizes, default=MIN_POINTS) * scale
+    return min_points(fig) * min(1.0, PAGE_WIDTH_IN / fig.get_size_inches()[0])
+
+
+#: The PNG text keys under which `save` records the height of the figure's smallest text, in the image's
+#: own pixels, and the figure's name (its file's stem): the book's browser test (`tests/reader_checks.js`,
+#: figureText) scales the height to the width the page shows the image at.
+TEXT_PX_KEY, NAME_KEY = "xrfnb-min-text-px", "xrfnb-figure"
+
+
+def text_px(path: str | Path) -> float | None:
+    """The smallest text's height in pixels of a PNG `save` wrote, or None for any other image."""
+    value = figure_record(path).get(TEXT_PX_KEY)
+    return float(value) if value is not None else None
+
+
+def figure_record(path: str | Path) -> dict[str, str]:
+    """What `save` recorded in a PNG (TEXT_PX_KEY, NAME_KEY); {} for any other image."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        text = getattr(im, "text", {}) or {}
+    return {k: text[k] for k in (TEXT_PX_KEY, NAME_KEY) if k in text}
 
 
 #: A colour-mapped image whose values are all equal must say so in its axes' title or text with this word.
@@ -114,6 +143,8 @@ def unannotated_constant_maps(fig: plt.Figure) -> list[str]:
 def save(fig: plt.Figure, path: str | Path, show: bool = True) -> Path:
     """Save a figure as PNG for the book, legible at the page's width (see `legible`), and close it.
 
+    A figure over MAX_PNG_BYTES is stored with a 256-colour palette, and if still over, drawn again at the
+    page's width (`PAGE_WIDTH_PX`): the book shows it at that size anyway, and its text was sized for it.
     Refuses a constant map without a note (`unannotated_constant_maps`). In a notebook with `show`, the
     saved file itself is displayed, so the page shows exactly the PNG written (and nothing twice).
     """
@@ -123,15 +154,46 @@ def save(fig: plt.Figure, path: str | Path, show: bool = True) -> Path:
         plt.close(fig)
         raise ValueError(f"{path.name}: constant map(s) drawn without a note: {', '.join(blank)}")
     with atomic_path(path) as tmp, style():
-        legible(fig).savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-        plt.close(fig)
+        legible(fig).savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
+        dpi = DPI
         if tmp.stat().st_size > MAX_PNG_BYTES:
             _to_palette(tmp)
+        if tmp.stat().st_size > MAX_PNG_BYTES:
+            dpi = _at_page_width(fig, tmp)
+        _record_text_px(tmp, min_points(fig) * dpi / 72, path.stem)
+        plt.close(fig)
     if show and _in_notebook():
         from IPython.display import Image, display
 
         display(Image(filename=str(path)))
     return path
+
+
+def _at_page_width(fig: plt.Figure, path: Path) -> float:
+    """Draw `fig` again into `path` at PAGE_WIDTH_PX wide (if it is wider), with a 256-colour palette;
+    return the resolution it is stored at."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        width = im.width
+    if width <= PAGE_WIDTH_PX:
+        return DPI
+    dpi = DPI * PAGE_WIDTH_PX / width
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", format="png")
+    _to_palette(path)
+    return dpi
+
+
+def _record_text_px(path: Path, px: float, name: str) -> None:
+    """Store the smallest text's height in pixels and the figure's name in the PNG, keeping its pixels."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(TEXT_PX_KEY, f"{px:.2f}")
+    info.add_text(NAME_KEY, name)
+    with Image.open(path) as im:
+        im.load()
+        im.save(path, format="PNG", pnginfo=info, optimize=im.mode == "P")
 
 
 def _in_notebook() -> bool:
