@@ -50,15 +50,46 @@ def tv_denoise(x: torch.Tensor, weight: float, iterations: int = 50) -> torch.Te
     return out
 
 
-class TVPool(nn.Module):
-    """The raw image beside its total-variation pooled copies at `weights`: (n, c, H, W) -> (n, c·(1+k), H, W)."""
+def cluster_means(x: torch.Tensor, guide: torch.Tensor, k: int, iterations: int = 10, sample: int = 1024,
+                  seed: int = 0) -> torch.Tensor:
+    """Each pixel of images (n, c, H, W) replaced by the mean of `x` over its cluster: k-means (k-means++
+    start on `sample` pixels, seeded) on the `guide` image, per image. A painting's pixels of one mixture
+    are spread over the image; this pools all of them, where a neighbourhood pools a few."""
+    out = torch.empty_like(x)
+    gen = torch.Generator().manual_seed(seed)
+    for i in range(len(x)):
+        g = guide[i].flatten(1).T  # (pixels, c)
+        pick = g[torch.randperm(len(g), generator=gen)[:sample]]
+        centres = pick[torch.randint(len(pick), (1,), generator=gen)]
+        while len(centres) < min(k, len(pick)):  # k-means++: far points more likely
+            d = torch.cdist(pick, centres).min(1).values.pow(2)
+            centres = torch.cat([centres, pick[torch.multinomial(d + 1e-12, 1, generator=gen)]])
+        for _ in range(iterations):
+            labels = torch.cdist(g, centres).argmin(1)
+            sums = torch.zeros_like(centres).index_add_(0, labels, g)
+            counts = torch.bincount(labels, minlength=len(centres)).clamp(min=1)[:, None]
+            centres = torch.where(counts > 0, sums / counts, centres)
+        labels = torch.cdist(g, centres).argmin(1)
+        v = x[i].flatten(1).T
+        means = torch.zeros(len(centres), v.shape[1], dtype=v.dtype).index_add_(0, labels, v)
+        means /= torch.bincount(labels, minlength=len(centres)).clamp(min=1)[:, None]
+        out[i] = means[labels].T.reshape(x[i].shape)
+    return out
 
-    def __init__(self, weights: tuple[float, ...], iterations: int = 50):
+
+class TVPool(nn.Module):
+    """The raw image beside its total-variation pooled copies at `weights` and, with `clusters`, the mean
+    of its cluster (k-means on the first pooled copy): (n, c, H, W) -> (n, c·(1 + k + 1), H, W)."""
+
+    def __init__(self, weights: tuple[float, ...], iterations: int = 50, clusters: int = 0):
         super().__init__()
-        self.weights, self.iterations = tuple(weights), iterations
+        self.weights, self.iterations, self.clusters = tuple(weights), iterations, clusters
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([x] + [tv_denoise(x, w, self.iterations) for w in self.weights], dim=1)
+        pooled = [tv_denoise(x, w, self.iterations) for w in self.weights]
+        if self.clusters:
+            pooled.append(cluster_means(x, pooled[0] if pooled else x, self.clusters))
+        return torch.cat([x] + pooled, dim=1)
 
 
 class PixelDecoder(nn.Sequential):
@@ -77,6 +108,7 @@ class PooledConfig:
     in_channels: int = 3
     weights: tuple[float, ...] = (0.1, 0.3)  # TV strengths, in units of the standardised latent
     iterations: int = 50  # Chambolle steps per pooling
+    clusters: int = 0  # k of the per-image k-means whose cluster means join the input (0: none)
     hidden: int = 128
     steps: int = 3000  # optimiser steps
     batch_pixels: int = 4096
@@ -96,8 +128,8 @@ class PooledRecolouring(L.LightningModule):
         super().__init__()
         self.cfg = cfg
         c = cfg.in_channels
-        self.pool = TVPool(cfg.weights, cfg.iterations)
-        self.model = PixelDecoder(c * (1 + len(cfg.weights)), cfg.hidden)
+        self.pool = TVPool(cfg.weights, cfg.iterations, cfg.clusters)
+        self.model = PixelDecoder(c * (1 + len(cfg.weights) + bool(cfg.clusters)), cfg.hidden)
         self.register_buffer("in_mean", torch.zeros(c) if in_mean is None else in_mean.float())
         self.register_buffer("in_std", torch.ones(c) if in_std is None else in_std.float())
 
