@@ -101,7 +101,7 @@ def test_srgb_loss_is_zero_for_identical_images_and_matches_the_formula():
 @pytest.mark.parametrize("size, scales", [(44, 3), (64, 3), (128, 4), (175, 4), (176, 5), (256, 5)])
 def test_ms_ssim_uses_as_many_scales_as_the_size_allows(size, scales):
     assert metrics.ms_ssim_scales(size) == scales
-    assert sum(metrics.ms_ssim_betas(size)) == pytest.approx(1.0)
+    assert sum(metrics.ms_ssim_betas(size)) == pytest.approx(1.0, abs=2e-4)  # five: torchmetrics' own, summing to 1.0001
     x = torch.rand(1, 3, size, size)
     assert metrics.ms_ssim(x, x).item() == pytest.approx(1.0, abs=1e-4)
 

@@ -46,15 +46,22 @@ def ms_ssim_scales(size: int, kernel_size: int = 11) -> int:
     return max(allowed)
 
 
-def ms_ssim_betas(size: int) -> tuple[float, ...]:
-    """The first scales' weights, renormalised to sum to 1 (all five, unchanged, from 176 px on)."""
-    betas = MS_SSIM_BETAS[:ms_ssim_scales(size)]
+def ms_ssim_betas(size: int, scales: int | None = None) -> tuple[float, ...]:
+    """The first scales' weights (as many as `size` allows, or `scales` if fewer), renormalised to sum to 1
+    (all five, unchanged, from 176 px on)."""
+    allowed = ms_ssim_scales(size)
+    if scales is not None and not 1 <= scales <= allowed:
+        raise ValueError(f"MS-SSIM on {size} px images allows 1 to {allowed} scales, not {scales}")
+    betas = MS_SSIM_BETAS[:scales or allowed]
+    if len(betas) == len(MS_SSIM_BETAS):  # torchmetrics' own (they sum to 1.0001): the paper's scoring exactly
+        return betas
     return tuple(b / sum(betas) for b in betas)
 
 
-def ms_ssim(pred: torch.Tensor, target: torch.Tensor, reduction: str = "elementwise_mean") -> torch.Tensor:
-    """MS-SSIM on [0, 1] images (N x 3 x H x W), with as many scales as the image size allows."""
-    betas = ms_ssim_betas(min(pred.shape[-2:]))
+def ms_ssim(pred: torch.Tensor, target: torch.Tensor, reduction: str = "elementwise_mean",
+            scales: int | None = None) -> torch.Tensor:
+    """MS-SSIM on [0, 1] images (N x 3 x H x W), with as many scales as the image size allows (or `scales`)."""
+    betas = ms_ssim_betas(min(pred.shape[-2:]), scales)
     return _ms_ssim(pred.float().clamp(0, 1), target.float(), data_range=1.0, betas=betas, reduction=reduction)
 
 
