@@ -89,8 +89,8 @@ def test_the_sentence_names_the_largest_loss_and_reads_its_numbers():
     assert (big["upper"], big["lower"], big["apart"]) == ("middle", "bottom", True)
     assert big["drop"] == pytest.approx(0.06)
     text = colour_budget.sentence(table)
-    assert "from the middle to the bottom" in text and "0.8800" in text and "0.9400" in text
-    assert "do not overlap" in text and "Of the 3 steps of the ladder, 1 separate" in text
+    assert "from “middle” to “bottom”" in text and "0.8800" in text and "0.9400" in text
+    assert "do not overlap" in text and "1 of the ladder's 3 steps separate" in text
     close = colour_budget.ladder(rows({"top": (0.96, 0.90, 0.99), "bottom": (0.95, 0.90, 0.99)}))
     assert "are not shown apart" in colour_budget.sentence(close)
 

@@ -256,3 +256,22 @@ def test_the_box_gives_the_paper_scoring_beside_the_books_and_why_validation_dif
     assert "the book's 128 px test crops at 4 scales" in box and "256 px crops at 5 scales" in box
     assert f"{large['ms_ssim']:.4f} ({large['ms_ssim low']:.4f} to {large['ms_ssim high']:.4f})" in box
     assert like_for_like.gap_sentence(gap) in box
+
+
+def test_the_findings_show_the_budget_its_sentence_and_its_figure_once_drawn(tmp_path, monkeypatch):
+    from xrfnb.evaluation import colour_budget
+
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    monkeypatch.setattr(verdict, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
+    assert "no information budget" in verdict.findings_markdown(tmp_path)
+    rows = [{"rung": name, "kind": "oracle", "ms_ssim": m, "ms_ssim low": m - 0.01, "ms_ssim high": m + 0.01,
+             "srgb_loss": 1 - m, "srgb_loss low": 0.99 - m, "srgb_loss high": 1.01 - m, "pixels": 0, "seconds": 1.0}
+            for name, m in (("the ceiling", 0.96), ("an oracle", 0.91), ("a model", 0.85))]
+    table = colour_budget.ladder(rows)
+    result_files.write_colour_budget(tmp_path / "book" / "results", table, colour_budget.sentence(table))
+    findings = verdict.findings_markdown(tmp_path)
+    assert colour_budget.sentence(table) in findings and "| an oracle | oracle | 0.9100 (0.9000 to 0.9200) |" in findings
+    assert "{figure}" not in findings
+    (tmp_path / "book" / "figures").mkdir()
+    (tmp_path / "book" / "figures" / result_files.BUDGET_FIGURE).write_bytes(b"")
+    assert f"{{figure}} figures/{result_files.BUDGET_FIGURE}" in verdict.findings_markdown(tmp_path)

@@ -21,6 +21,7 @@ SCALING = "scaling.json"
 DIAGNOSIS_TABLE, DIAGNOSIS = "diagnosis.csv", "diagnosis.json"
 COUNTS, OPTIONS = "robustness_counts.csv", "robustness_options.csv"
 COLOUR_BUDGET = "colour_budget.csv"
+BUDGET_FIGURE = "07_budget.png"  # chapter 7's figure of the budget, under `book/figures/`
 LIKE_FOR_LIKE, SPLIT_GAP = "like_for_like.csv", "split_gap.json"
 #: The files of chapter 7 without which a run has no verdict.
 REQUIRED = (METRICS, PAPER_TABLE, COMPARISON, FLOORS)

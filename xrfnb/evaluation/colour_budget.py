@@ -48,6 +48,7 @@ SHORT = {CEILING: "ceiling", WEIGHTS: "weights_mlp", COUNTS_ORACLE: "counts_orac
 #: The book's compared models that stand on the ladder, by architecture (`compared.Variant.arch`).
 LADDER_ARCHS = ("pixel_mlp", "unet")
 METRICS = ("ms_ssim", "srgb_loss")
+#: The ladder's columns: `pixels` are a budget decoder's training pixels, `seconds` what a rung cost here.
 COLUMNS = ("rung", "kind", *(f"{m}{s}" for m in METRICS for s in ("", " low", " high")), "pixels", "seconds")
 
 
@@ -161,9 +162,10 @@ def scores(pred: np.ndarray, target: torch.Tensor) -> dict[str, np.ndarray]:
             "srgb_loss": metrics.srgb_distance(p, target).mean((1, 2)).numpy()}
 
 
-def rung_row(name: str, kind: str, per_image: dict[str, np.ndarray], paintings: np.ndarray, pixels: int = 0,
-             seconds: float = float("nan")) -> dict:
-    """One rung: the mean of each metric over the test images and its 95 % interval over paintings."""
+def rung_row(name: str, kind: str, per_image: dict[str, np.ndarray], paintings: np.ndarray,
+             pixels: int | None = None, seconds: float = float("nan")) -> dict:
+    """One rung: the mean of each metric over the test images and its 95 % interval over paintings, with
+    the training pixels of a budget's decoder and the seconds the rung cost (where measured here)."""
     row = {"rung": name, "kind": kind, "pixels": pixels, "seconds": seconds}
     for m in METRICS:
         values = np.asarray(per_image[m], float)
@@ -178,13 +180,12 @@ def measured_rungs(store: Store, emb: EmbeddedStore, sizes: BudgetSizes) -> list
     test = emb.indices("test")
     paintings = store.painting[test]
     seconds = {name: 0.0 for name in RUNGS}
+    training = {WEIGHTS: (lambda: weight_pixels(store, "train", sizes.pixels, sizes.seed), sizes.pixels, False),
+                SPECTRUM: (lambda: spectrum_pixels(store, "train", sizes.spectrum_pixels, sizes.seed),
+                           sizes.spectrum_pixels, True),
+                LATENT: (lambda: latent_pixels(emb, "train", sizes.pixels, sizes.seed), sizes.pixels, False)}
     decoders = {}
-    for name, draw, n, hellinger in ((WEIGHTS, lambda: weight_pixels(store, "train", sizes.pixels, sizes.seed),
-                                      sizes.pixels, False),
-                                     (SPECTRUM, lambda: spectrum_pixels(store, "train", sizes.spectrum_pixels,
-                                                                        sizes.seed), sizes.spectrum_pixels, True),
-                                     (LATENT, lambda: latent_pixels(emb, "train", sizes.pixels, sizes.seed),
-                                      sizes.pixels, False)):
+    for name, (draw, _, hellinger) in training.items():
         start = time.perf_counter()
         decoders[name] = pixel_decoders.fit(*draw(), sizes.recipe, sizes.seed, hellinger)
         seconds[name] += time.perf_counter() - start
@@ -205,9 +206,8 @@ def measured_rungs(store: Store, emb: EmbeddedStore, sizes: BudgetSizes) -> list
             seconds[name] += time.perf_counter() - start
         seconds[COUNTS_ORACLE] += drawn  # the cube is drawn for the counts oracle (and reused)
     target = torch.from_numpy(np.stack([store.rgb(int(i)) for i in test])).permute(0, 3, 1, 2).float() / 255.0
-    counts = {WEIGHTS: sizes.pixels, SPECTRUM: sizes.spectrum_pixels, LATENT: sizes.pixels}
-    return [rung_row(name, kind, scores(np.stack(preds[name]), target), paintings, counts.get(name, 0),
-                     seconds[name]) for name, kind in RUNGS.items()]
+    return [rung_row(name, kind, scores(np.stack(preds[name]), target), paintings,
+                     training[name][1] if name in training else None, seconds[name]) for name, kind in RUNGS.items()]
 
 
 def book_models(epochs: int) -> dict[str, str]:
@@ -223,7 +223,7 @@ def comparison_rows(comparison: pd.DataFrame, names: dict[str, str]) -> list[dic
         if row not in comparison.index:
             raise KeyError(f"{row!r} is not a model of the comparison table (models: {', '.join(comparison.index)})")
         r = comparison.loc[row]
-        rows.append({"rung": name, "kind": "model", "pixels": 0, "seconds": float("nan"),
+        rows.append({"rung": name, "kind": "model", "pixels": None, "seconds": float("nan"),
                      **{c: float(r[c]) for m in METRICS for c in (m, f"{m} low", f"{m} high")}})
     return rows
 
@@ -231,7 +231,7 @@ def comparison_rows(comparison: pd.DataFrame, names: dict[str, str]) -> list[dic
 def ladder(rows: list[dict]) -> pd.DataFrame:
     """The rungs in order with, for each, its drop from the rung above (MS-SSIM lost, redmean loss
     gained) and whether the two differ beyond their intervals (the intervals do not overlap)."""
-    table = pd.DataFrame(rows, columns=list(COLUMNS)).set_index("rung")
+    table = pd.DataFrame(rows, columns=list(COLUMNS)).set_index("rung").astype({"pixels": "Int64"})
     table["ms_ssim drop"] = -table["ms_ssim"].diff()
     table["srgb_loss rise"] = table["srgb_loss"].diff()
     low, high = table["ms_ssim low"], table["ms_ssim high"]
@@ -256,10 +256,10 @@ def sentence(table: pd.DataFrame) -> str:
     big = largest_loss(table)
     up, low = table.loc[big["upper"]], table.loc[big["lower"]]
     verdict = prose.versus(float(low["ms_ssim"]), float(up["ms_ssim"]),
-                           (float(up["ms_ssim low"]), float(up["ms_ssim high"])), of=f"{big['upper']}'s ")
+                           (float(up["ms_ssim low"]), float(up["ms_ssim high"])))
     overlap = ("their 95 % intervals do not overlap" if big["apart"] else
                "their 95 % intervals overlap, so the two rungs are not shown apart")
-    n_apart = int(table["apart from the rung above"].fillna(False).astype(bool).sum())
-    return (f"The largest loss between consecutive rungs is from the {big['upper']} to the {big['lower']}: "
-            f"MS-SSIM {verdict}; {overlap}. Of the {len(table) - 1} steps of the ladder, {n_apart} "
-            f"separate rungs beyond their intervals.")
+    n_apart = int(table["apart from the rung above"].dropna().astype(bool).sum())
+    return (f"The largest loss between consecutive rungs is from “{big['upper']}” to “{big['lower']}”: MS-SSIM "
+            f"{verdict}; {overlap}. In all, {n_apart} of the ladder's {len(table) - 1} steps separate their two "
+            f"rungs beyond their intervals.")

@@ -27,6 +27,8 @@ from ..synthetic.dataset import Store
 
 #: The large crops' random streams start here (the dataset's samples use 0, 1, 2, ...).
 FIRST_INDEX = 1_000_000
+#: The two numbers the paper reports, and the book's names for them.
+SCORES = ("ms_ssim", "srgb_loss")
 
 
 def large_crops(store: Store, seeds_dir: Path, palette: Palette, size: int, per_painting: int,
@@ -86,13 +88,14 @@ def row(setting: str, size: int, scales: int, values: dict[str, np.ndarray], pai
     return out
 
 
-def table(book: dict[str, np.ndarray], book_paintings: np.ndarray, book_size: int, large_pred: np.ndarray,
+def table(book: dict[str, np.ndarray] | pd.DataFrame, book_paintings: np.ndarray, book_size: int, large_pred: np.ndarray,
           large_target: torch.Tensor, large_paintings: np.ndarray) -> pd.DataFrame:
     """The book's scoring (its own crops, as many scales as they allow) beside the paper's (large crops,
     five scales) and, to tell the scales from the crops, the large crops at the book's number of scales."""
     size = large_target.shape[-1]
     book_scales, large_scales = metrics.ms_ssim_scales(book_size), metrics.ms_ssim_scales(size)
-    rows = [row("the book's: its test crops", book_size, book_scales, book, book_paintings),
+    rows = [row("the book's: its test crops", book_size, book_scales, {k: np.asarray(book[k]) for k in SCORES},
+                book_paintings),
             row("the paper's: larger crops, all scales", size, large_scales, scored(large_pred, large_target),
                 large_paintings),
             row("larger crops at the book's scales", size, book_scales,

@@ -58,6 +58,8 @@ class Run:
     glue: dict[str, str]
     like: pd.DataFrame = field(default_factory=pd.DataFrame)  # the paper's scoring beside the book's
     gap: dict = field(default_factory=dict)  # validation against test (`like_for_like.split_gap`)
+    budget: pd.DataFrame = field(default_factory=pd.DataFrame)  # where the colour goes, rung by rung
+    budget_sentence: str = ""
 
     @classmethod
     def load(cls, book: Path) -> Run:
@@ -69,11 +71,13 @@ class Run:
             raise FileNotFoundError(f"{results}: missing {', '.join(missing)} (run chapter 7 first)")
         counts, options = result_files.read_robustness(results)
         like, gap = result_files.read_like_for_like(results)
+        budget, budget_sentence = result_files.read_colour_budget(results)
         return cls(record=read_json(Path(book) / "executed" / "run.json"),
                    metrics=result_files.read_metrics(results), table=result_files.read_paper_table(results),
                    comparison=result_files.read_comparison(results), floors=result_files.read_floors(results),
                    counts=counts, options=options, scaling=result_files.read_scaling(results),
-                   glue=glued(Path(book) / "executed"), like=like, gap=gap)
+                   glue=glued(Path(book) / "executed"), like=like, gap=gap,
+                   budget=budget, budget_sentence=budget_sentence)
 
     @property
     def profile(self) -> str:
@@ -457,6 +461,38 @@ def _physics(run: Run, row: pd.Series, base: pd.Series) -> str:
             f"their spectra, the test set scores {_scores(run, row, base)}.{reading}")
 
 
+def _interval_cell(row: pd.Series, metric: str) -> str:
+    return _range(row[metric], row[f"{metric} low"], row[f"{metric} high"])
+
+
+def budget_markdown(run: Run, figure: Path | None = None) -> str:
+    """The information budget (`colour_budget.ladder`) as the results page shows it: its sentence, its
+    figure where chapter 7 drew it (`figure`, a path relative to the page), and a table of its rungs."""
+    if run.budget.empty:
+        return "This run has no information budget: chapter 7 measures it from its next run on.\n"
+    rows = "\n".join(f"| {name} | {r['kind']} | {_interval_cell(r, 'ms_ssim')} | {_interval_cell(r, 'srgb_loss')} |"
+                      for name, r in run.budget.iterrows())
+    shown = (f"```{{figure}} {figure}\n:alt: Test MS-SSIM of every rung of the information budget, from the data's "
+             f"ceiling down to the paper's model, with 95 % intervals.\n\nWhere the colour goes: test MS-SSIM of "
+             f"each rung (bars: 95 % intervals over test paintings); the arrow marks the largest loss.\n```\n"
+             if figure else "")
+    return (f"{run.budget_sentence}\n\n{shown}\n| rung | kind | MS-SSIM (95 % interval) | sRGB loss (95 % interval) |"
+            f"\n|---|---|---|---|\n{rows}\n\nThe whole ladder, with each rung's drop from the one above and its "
+            f"cost in seconds, is `results/colour_budget.csv`.\n")
+
+
+def like_markdown(run: Run) -> str:
+    """The paper's scoring beside the book's (`like_for_like.table`) and why validation and test differ."""
+    if run.like.empty:
+        return "This run did not score larger crops: chapter 7 measures them from its next run on.\n"
+    rows = "\n".join(f"| {name} | {int(r['crop px'])} | {int(r['MS-SSIM scales'])} | {int(r['crops'])} | "
+                      f"{_interval_cell(r, 'ms_ssim')} | {_interval_cell(r, 'srgb_loss')} |"
+                      for name, r in run.like.iterrows())
+    return ("| scoring | crop px | MS-SSIM scales | crops | MS-SSIM (95 % interval) | sRGB loss (95 % interval) |\n"
+            f"|---|---:|---:|---:|---|---|\n{rows}\n\nThe larger crops are predicted in tiles of the size "
+            f"SmallUViT was trained at, side by side, and stitched. {run.gap.get('sentence', '')}\n")
+
+
 def findings_markdown(root: Path) -> str:
     """The results page's reading of the sRGB loss and its findings in words, for this book's own run."""
     run = Run.load(root / "book")
@@ -471,6 +507,18 @@ def findings_markdown(root: Path) -> str:
         "per-pixel model can do:\n",
         floors_markdown(run),
         threshold_sentence(run) + "\n",
+        "## Where the colour goes\n",
+        "An information budget, measured on the same test crops: each rung knows or keeps less than the one "
+        "above it, from the data's ceiling through a noise-free decoder, the oracles on the counts and on the "
+        "DVE's latent and per-pixel decoders trained on the spectrum and on the latent, down to the book's "
+        "models and the paper's (chapter 7, section 8, defines every rung).\n",
+        budget_markdown(run, Path("figures") / result_files.BUDGET_FIGURE
+                        if (root / "book" / "figures" / result_files.BUDGET_FIGURE).exists()
+                        else None),
+        "## The paper's scoring, like for like\n",
+        "The paper scores 256 px images with five-scale MS-SSIM; the book's crops allow fewer scales. Crops of "
+        "the larger size from the same test paintings, scored both ways:\n",
+        like_markdown(run),
         "## Which reading of the sRGB loss\n",
         f"The paper defines its loss as the CompuPhase redmean distance itself, on channels in [0, 1], with no "
         f"normalising factor in the formula; that distance runs from 0 to 3 (black against white). Its two "
