@@ -3,8 +3,10 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from xrfnb.evaluation import compared, verdict
 from xrfnb import result_files
@@ -234,3 +236,42 @@ def test_the_scaling_studys_best_point_is_named_beside_the_floor_only_for_the_ru
     said = verdict.best_in_study(run, tmp_path)
     assert said.startswith("*The scaling study's best point is the per-pixel MLP* on 560 training images (9 epochs")
     assert "MS-SSIM 0.8600 and sRGB loss 0.1700, 1.70 times the per-pixel oracle floor" in said
+
+
+def test_the_box_gives_the_paper_scoring_beside_the_books_and_why_validation_differs(tmp_path):
+    from xrfnb.evaluation import like_for_like
+
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    assert "px crops at" not in verdict.box_markdown(tmp_path)  # a run without the larger crops
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(17), 3)
+    book = {"ms_ssim": 0.8 + rng.normal(0, 0.02, 51), "srgb_loss": 0.19 + rng.normal(0, 0.01, 51)}
+    target = torch.from_numpy(rng.random((2, 3, 256, 256)).astype(np.float32))
+    pred = (target + 0.1 * torch.randn(2, 3, 256, 256)).clamp(0, 1).numpy()
+    table = like_for_like.table(book, groups, 128, pred, target, np.array([0, 1]))
+    gap = like_for_like.split_gap(book["ms_ssim"] - 0.03, groups + 50, book["ms_ssim"], groups)
+    result_files.write_like_for_like(tmp_path / "book" / "results", table, gap, like_for_like.gap_sentence(gap))
+    box = verdict.box_markdown(tmp_path)
+    large = table.loc[verdict.PAPER_SCORING]
+    assert "the book's 128 px test crops at 4 scales" in box and "256 px crops at 5 scales" in box
+    assert f"{large['ms_ssim']:.4f} ({large['ms_ssim low']:.4f} to {large['ms_ssim high']:.4f})" in box
+    assert like_for_like.gap_sentence(gap) in box
+
+
+def test_the_findings_show_the_budget_its_sentence_and_its_figure_once_drawn(tmp_path, monkeypatch):
+    from xrfnb.evaluation import colour_budget
+
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    monkeypatch.setattr(verdict, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
+    assert "no information budget" in verdict.findings_markdown(tmp_path)
+    rows = [{"rung": name, "kind": "oracle", "ms_ssim": m, "ms_ssim low": m - 0.01, "ms_ssim high": m + 0.01,
+             "srgb_loss": 1 - m, "srgb_loss low": 0.99 - m, "srgb_loss high": 1.01 - m, "pixels": 0, "seconds": 1.0}
+            for name, m in (("the ceiling", 0.96), ("an oracle", 0.91), ("a model", 0.85))]
+    table = colour_budget.ladder(rows)
+    result_files.write_colour_budget(tmp_path / "book" / "results", table, colour_budget.sentence(table))
+    findings = verdict.findings_markdown(tmp_path)
+    assert colour_budget.sentence(table) in findings and "| an oracle | oracle | 0.9100 (0.9000 to 0.9200) |" in findings
+    assert "{figure}" not in findings
+    (tmp_path / "book" / "figures").mkdir()
+    (tmp_path / "book" / "figures" / result_files.BUDGET_FIGURE).write_bytes(b"")
+    assert f"{{figure}} figures/{result_files.BUDGET_FIGURE}" in verdict.findings_markdown(tmp_path)

@@ -20,6 +20,9 @@ COMPARISON = "baselines_ablations.csv"
 SCALING = "scaling.json"
 DIAGNOSIS_TABLE, DIAGNOSIS = "diagnosis.csv", "diagnosis.json"
 COUNTS, OPTIONS = "robustness_counts.csv", "robustness_options.csv"
+COLOUR_BUDGET = "colour_budget.csv"
+BUDGET_FIGURE = "07_budget.png"  # chapter 7's figure of the budget, under `book/figures/`
+LIKE_FOR_LIKE, SPLIT_GAP = "like_for_like.csv", "split_gap.json"
 #: The files of chapter 7 without which a run has no verdict.
 REQUIRED = (METRICS, PAPER_TABLE, COMPARISON, FLOORS)
 
@@ -109,6 +112,21 @@ def write_robustness(folder: Path, by_counts: pd.DataFrame, by_option: pd.DataFr
     _write_csv(by_option, Path(folder) / OPTIONS)
 
 
+def write_colour_budget(folder: Path, ladder: pd.DataFrame, sentence: str) -> None:
+    """Where the colour goes (`colour_budget.ladder`, rounded to 4 digits), its sentence beside it as JSON."""
+    folder = Path(folder)
+    _write_csv(ladder.round(4), folder / COLOUR_BUDGET)
+    write_json(folder / COLOUR_BUDGET.replace(".csv", ".json"), {"sentence": sentence})
+
+
+def write_like_for_like(folder: Path, table: pd.DataFrame, gap: dict, sentence: str) -> None:
+    """The paper's scoring beside the book's (`like_for_like.table`, rounded to 4 digits) and the
+    validation-test gap (`like_for_like.split_gap`) with its sentence."""
+    folder = Path(folder)
+    _write_csv(table.round(4), folder / LIKE_FOR_LIKE)
+    write_json(folder / SPLIT_GAP, {**gap, "sentence": sentence})
+
+
 def missing(folder: Path) -> list[str]:
     """The REQUIRED files that `folder` lacks."""
     return [name for name in REQUIRED if not (Path(folder) / name).exists()]
@@ -138,6 +156,22 @@ def read_robustness(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`write_robustness`' tables by counts and by option (empty where a run has none)."""
     return tuple(pd.read_csv(path, index_col=0) if path.exists() else pd.DataFrame()
                  for path in (Path(folder) / COUNTS, Path(folder) / OPTIONS))
+
+
+def read_colour_budget(folder: Path) -> tuple[pd.DataFrame, str]:
+    """`write_colour_budget`'s ladder, indexed by rung, and its sentence (empty where a run has none)."""
+    path = Path(folder) / COLOUR_BUDGET
+    if not path.exists():
+        return pd.DataFrame(), ""
+    return pd.read_csv(path, index_col="rung"), read_json(path.with_suffix(".json"))["sentence"]
+
+
+def read_like_for_like(folder: Path) -> tuple[pd.DataFrame, dict]:
+    """`write_like_for_like`'s table, indexed by setting, and the split gap (empty where a run has none)."""
+    path = Path(folder) / LIKE_FOR_LIKE
+    if not path.exists():
+        return pd.DataFrame(), {}
+    return pd.read_csv(path, index_col="setting"), read_json(Path(folder) / SPLIT_GAP)
 
 
 def read_scaling(folder: Path) -> dict:

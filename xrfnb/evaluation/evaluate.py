@@ -192,12 +192,15 @@ class EvaluateParams(StageParams):
     its recipe are chapter 6's, read from its checkpoint and its stage record, never re-declared here."""
 
     stage = "07_evaluate"
-    after = ("01_pigments", "03_synthetic_maxrf", "04_train_dve", "05_embedded_dataset", "06_train_smalluvit")
-    reads = ("palette.h5", "dataset.h5", "embedded.h5", "dve/dve.ckpt", "smalluvit/best.ckpt",
+    after = ("01_pigments", "02_seed_images", "03_synthetic_maxrf", "04_train_dve", "05_embedded_dataset",
+             "06_train_smalluvit")
+    reads = ("palette.h5", "seeds/seeds.json", "dataset.h5", "embedded.h5", "dve/dve.ckpt", "smalluvit/best.ckpt",
              "dense_test_sample.h5")
     code = ("xrfnb.evaluation.evaluate", "xrfnb.evaluation.compared", "xrfnb.evaluation.diagnosis", "xrfnb.models.recolour", "xrfnb.models.smalluvit",
-            "xrfnb.models.baselines", "xrfnb.models.pooled", "xrfnb.metrics", "xrfnb.training")
-    unkeyed = frozenset({"robust_counts", "explore_images", "workers"})
+            "xrfnb.models.baselines", "xrfnb.models.pooled", "xrfnb.metrics", "xrfnb.training",
+            "xrfnb.evaluation.colour_budget", "xrfnb.evaluation.pixel_decoders", "xrfnb.evaluation.like_for_like")
+    unkeyed = frozenset({"robust_counts", "explore_images", "workers", "budget_pixels", "budget_spectrum_pixels",
+                         "budget_epochs", "like_size", "like_crops"})
 
     seed: int = 0  # seeds the robustness and out-of-distribution cubes
     compare_epochs: int = 5  # the training budget of every model in the baseline and ablation table
@@ -206,10 +209,17 @@ class EvaluateParams(StageParams):
     pooled_steps: int = 300  # optimiser steps of the per-pixel decoders' pixel recipe (4,096 pixels a step)
     pooled_weights: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.3])  # TV pooling strengths
     workers: int = 1  # processes measuring the data's floors (the same rows for any number)
+    budget_pixels: int = 20_000  # training pixels of the information budget's weights and latent decoders
+    budget_spectrum_pixels: int = 5_000  # training pixels of its full-spectrum decoder (every channel each)
+    budget_epochs: int = 3  # passes of the budget's per-pixel decoders over their training pixels
+    like_size: int = 256  # side of the larger test crops scored as the paper scores (five-scale MS-SSIM)
+    like_crops: int = 1  # larger crops per test painting
 
     def validate(self) -> None:
         positive(self.stage, compare_epochs=self.compare_epochs, explore_images=self.explore_images,
-                 workers=self.workers, pooled_steps=self.pooled_steps)
+                 workers=self.workers, pooled_steps=self.pooled_steps, budget_pixels=self.budget_pixels,
+                 budget_spectrum_pixels=self.budget_spectrum_pixels, budget_epochs=self.budget_epochs,
+                 like_size=self.like_size, like_crops=self.like_crops)
         positive(self.stage, **{f"pooled_weights[{i}]": w for i, w in enumerate(self.pooled_weights)})
         positive(self.stage, **{f"robust_counts[{i}]": c for i, c in enumerate(self.robust_counts)})
 

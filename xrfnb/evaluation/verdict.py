@@ -7,7 +7,7 @@ published one (the smoke book) says so and gives the published run's numbers, re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,10 @@ class Run:
     options: pd.DataFrame  # robustness by generator setting
     scaling: dict
     glue: dict[str, str]
+    like: pd.DataFrame = field(default_factory=pd.DataFrame)  # the paper's scoring beside the book's
+    gap: dict = field(default_factory=dict)  # validation against test (`like_for_like.split_gap`)
+    budget: pd.DataFrame = field(default_factory=pd.DataFrame)  # where the colour goes, rung by rung
+    budget_sentence: str = ""
 
     @classmethod
     def load(cls, book: Path) -> Run:
@@ -66,11 +70,14 @@ class Run:
         if missing:
             raise FileNotFoundError(f"{results}: missing {', '.join(missing)} (run chapter 7 first)")
         counts, options = result_files.read_robustness(results)
+        like, gap = result_files.read_like_for_like(results)
+        budget, budget_sentence = result_files.read_colour_budget(results)
         return cls(record=read_json(Path(book) / "executed" / "run.json"),
                    metrics=result_files.read_metrics(results), table=result_files.read_paper_table(results),
                    comparison=result_files.read_comparison(results), floors=result_files.read_floors(results),
                    counts=counts, options=options, scaling=result_files.read_scaling(results),
-                   glue=glued(Path(book) / "executed"))
+                   glue=glued(Path(book) / "executed"), like=like, gap=gap,
+                   budget=budget, budget_sentence=budget_sentence)
 
     @property
     def profile(self) -> str:
@@ -231,13 +238,31 @@ def _at_the_budget(root: Path, fit: dict, extrapolated: float) -> str:
             f"data alone adds {extrapolated - last['ms_ssim']:+.4f}.")
 
 
+#: The row of the like-for-like table (`like_for_like.table`) scored as the paper scores.
+PAPER_SCORING = "the paper's: larger crops, all scales"
+
+
+def _like_for_like(run: Run, paper_ms: float) -> tuple[str, list[str]]:
+    """The MS-SSIM row's label, and the row of the paper's scoring, where the run measured it."""
+    if run.like.empty or PAPER_SCORING not in run.like.index:
+        return "MS-SSIM", []
+    book, large = run.like.iloc[0], run.like.loc[PAPER_SCORING]
+    label = f"MS-SSIM, the book's {int(book['crop px'])} px test crops at {int(book['MS-SSIM scales'])} scales"
+    value = _range(large["ms_ssim"], large["ms_ssim low"], large["ms_ssim high"])
+    return label, [f"| MS-SSIM, {int(large['crop px'])} px crops at {int(large['MS-SSIM scales'])} scales (the "
+                   f"paper's scoring; {int(large['crops'])} crops of the {int(large['paintings'])} test paintings, "
+                   f"predicted in tiles of the training size) | {paper_ms:.4f} (no interval given) | {value} |"]
+
+
 def _numbers_table(run: Run, scale: dict) -> str:
     p = paper()["metrics"]
     paper_test = round(scale["images"] * scale["test_fraction"])
+    label, like_rows = _like_for_like(run, p["ms_ssim"]["value"])
     return "\n".join([
         f"| | the paper | this reproduction (`{run.profile}`) |",
         "|---|---|---|",
-        f"| MS-SSIM | {p['ms_ssim']['value']:.4f} (no interval given) | {_range(*run.interval('ms_ssim'))} |",
+        f"| {label} | {p['ms_ssim']['value']:.4f} (no interval given) | {_range(*run.interval('ms_ssim'))} |",
+        *like_rows,
         f"| sRGB (redmean) loss, as printed | {p['srgb_loss']['value']:.4f} (no interval given) | "
         f"{_range(*run.interval('srgb_loss'))} |",
         f"| test set | about {paper_test:,d} images ({scale['test_fraction']:.0%} of about {scale['images']:,d}) | "
@@ -256,6 +281,11 @@ def _published_at(root: Path) -> str:
     site = locations.site_url(root)
     return (f"which [the published book]({site}) shows throughout" if site else
             "which the published book shows throughout (its files are `book/published/` of the repository)")
+
+
+def _gap(run: Run) -> str:
+    """Why validation and test differ (`like_for_like.gap_sentence`), where the run measured it."""
+    return f" {run.gap['sentence']}" if run.gap.get("sentence") else ""
 
 
 def box_markdown(root: Path) -> str:
@@ -284,7 +314,7 @@ def box_markdown(root: Path) -> str:
 
 {note}{_numbers_table(shown, scale)}
 
-Intervals are 95 % bootstrap intervals over the test paintings. The verdict reads the paper's loss
+Intervals are 95 % bootstrap intervals over the test paintings.{_gap(shown)} The verdict reads the paper's loss
 {reading['reading']} (the [results page](results.md) argues why from the paper's own statements); read the
 other way, the paper's {reading['printed']:.4f} would stand against this run's {other}.
 
@@ -431,6 +461,38 @@ def _physics(run: Run, row: pd.Series, base: pd.Series) -> str:
             f"their spectra, the test set scores {_scores(run, row, base)}.{reading}")
 
 
+def _interval_cell(row: pd.Series, metric: str) -> str:
+    return _range(row[metric], row[f"{metric} low"], row[f"{metric} high"])
+
+
+def budget_markdown(run: Run, figure: Path | None = None) -> str:
+    """The information budget (`colour_budget.ladder`) as the results page shows it: its sentence, its
+    figure where chapter 7 drew it (`figure`, a path relative to the page), and a table of its rungs."""
+    if run.budget.empty:
+        return "This run has no information budget: chapter 7 measures it from its next run on.\n"
+    rows = "\n".join(f"| {name} | {r['kind']} | {_interval_cell(r, 'ms_ssim')} | {_interval_cell(r, 'srgb_loss')} |"
+                      for name, r in run.budget.iterrows())
+    shown = (f"```{{figure}} {figure}\n:alt: Test MS-SSIM of every rung of the information budget, from the data's "
+             f"ceiling down to the paper's model, with 95 % intervals.\n\nWhere the colour goes: test MS-SSIM of "
+             f"each rung (bars: 95 % intervals over test paintings); the arrow marks the largest loss.\n```\n"
+             if figure else "")
+    return (f"{run.budget_sentence}\n\n{shown}\n| rung | kind | MS-SSIM (95 % interval) | sRGB loss (95 % interval) |"
+            f"\n|---|---|---|---|\n{rows}\n\nThe whole ladder, with each rung's drop from the one above and its "
+            f"cost in seconds, is `results/colour_budget.csv`.\n")
+
+
+def like_markdown(run: Run) -> str:
+    """The paper's scoring beside the book's (`like_for_like.table`) and why validation and test differ."""
+    if run.like.empty:
+        return "This run did not score larger crops: chapter 7 measures them from its next run on.\n"
+    rows = "\n".join(f"| {name} | {int(r['crop px'])} | {int(r['MS-SSIM scales'])} | {int(r['crops'])} | "
+                      f"{_interval_cell(r, 'ms_ssim')} | {_interval_cell(r, 'srgb_loss')} |"
+                      for name, r in run.like.iterrows())
+    return ("| scoring | crop px | MS-SSIM scales | crops | MS-SSIM (95 % interval) | sRGB loss (95 % interval) |\n"
+            f"|---|---:|---:|---:|---|---|\n{rows}\n\nThe larger crops are predicted in tiles of the size "
+            f"SmallUViT was trained at, side by side, and stitched. {run.gap.get('sentence', '')}\n")
+
+
 def findings_markdown(root: Path) -> str:
     """The results page's reading of the sRGB loss and its findings in words, for this book's own run."""
     run = Run.load(root / "book")
@@ -445,6 +507,18 @@ def findings_markdown(root: Path) -> str:
         "per-pixel model can do:\n",
         floors_markdown(run),
         threshold_sentence(run) + "\n",
+        "## Where the colour goes\n",
+        "An information budget, measured on the same test crops: each rung knows or keeps less than the one "
+        "above it, from the data's ceiling through a noise-free decoder, the oracles on the counts and on the "
+        "DVE's latent and per-pixel decoders trained on the spectrum and on the latent, down to the book's "
+        "models and the paper's (chapter 7, section 8, defines every rung).\n",
+        budget_markdown(run, Path("figures") / result_files.BUDGET_FIGURE
+                        if (root / "book" / "figures" / result_files.BUDGET_FIGURE).exists()
+                        else None),
+        "## The paper's scoring, like for like\n",
+        "The paper scores 256 px images with five-scale MS-SSIM; the book's crops allow fewer scales. Crops of "
+        "the larger size from the same test paintings, scored both ways:\n",
+        like_markdown(run),
         "## Which reading of the sRGB loss\n",
         f"The paper defines its loss as the CompuPhase redmean distance itself, on channels in [0, 1], with no "
         f"normalising factor in the formula; that distance runs from 0 to 3 (black against white). Its two "
