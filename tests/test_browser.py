@@ -259,7 +259,6 @@ PUBLISHED_UNTIL_REPUBLISH = {
     ("book/executed/03_synthetic_maxrf.html", "parameter name where its value belongs", "exactly counts photons"),
     ("book/executed/04_train_dve.html", "parameter name where its value belongs", "on dve_compare_samples samples"),
     ("book/executed/07_evaluate.html", "parameter name where its value belongs", "the first explore_images test"),
-    ("book/executed/03_synthetic_maxrf.html", "heavier than 3 MB", ""),
     ("book/executed/07_evaluate.html", "heavier than 3 MB", ""),
 }
 

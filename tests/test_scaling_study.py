@@ -165,6 +165,7 @@ def synthetic_points(sizes, a=2.0, alpha=0.4, c=0.05, paintings=12, seed=0):
         summary = {"mean": float(ms.mean()), "interval": [float(ms.mean()) - 0.01, float(ms.mean()) + 0.01]}
         points.append({"model": "M", "status": "ok", "train_images": n, "train_paintings": n // 9,
                        "stopped_by": "convergence", "epochs_run": 3, "epochs_planned": 5, "train_tflop": 0.1,
+                       "budget_tflop": 0.2,
                        "train_seconds": 1.0, "test": {"ms_ssim": summary, "srgb_loss": summary},
                        "curve": {"epoch": [1, 2, 3], "train_tflop": [0.1, 0.2, 0.3], "val_ms_ssim": [0.5, 0.6, 0.7]},
                        "test_paintings": test_paintings.tolist(), "per_image": {"ms_ssim": ms.tolist()}})
@@ -178,6 +179,23 @@ def test_the_fit_recovers_a_known_power_law_and_its_interval_covers_the_truth():
     assert fit["fitted"] and fit["alpha"] == pytest.approx(0.4, abs=0.1)
     lo, hi = fit["at"]["paper"]["interval"]
     assert lo <= truth <= hi and hi - lo < 0.1
+
+
+def test_an_extrapolation_below_a_measured_result_is_withheld_from_the_table_the_sentences_and_the_figure():
+    """Issue 34: a budget-limited study extrapolated below what the same model measured answers nothing."""
+    points = synthetic_points([150, 300, 600, 1200, 2400])
+    longer = {"M": [["the same model trained longer", 0.999]]}
+    doc = scaling_report.fit_document(points, ["M"], TARGETS, scaling_study.paper_scale(), "test", 32, 0, longer)
+    at = doc["models"]["M"]["at"]["paper"]
+    assert not at["holds"] and at["measured_above"] == [["the same model trained longer", 0.999]]
+    text = scaling_report.markdown(points, doc, []) + " ".join(scaling_report.verdicts(doc))
+    assert f"{at['ms_ssim']:.4f}" not in text and "not shown: below the 0.9990 measured with the same model" in text
+    assert "not extrapolated to the paper's 218,400 training images" in text
+    fig = scaling_report.figure(points, doc)
+    assert not any(line.get_marker() == "D" for line in fig.axes[0].get_lines())  # no extrapolated diamond
+    held = scaling_report.fit_document(points, ["M"], TARGETS, scaling_study.paper_scale(), "test", 32, 0, {})
+    assert held["models"]["M"]["at"]["paper"]["holds"]
+    assert f"{held['models']['M']['at']['paper']['ms_ssim']:.4f}" in " ".join(scaling_report.verdicts(held))
 
 
 def test_a_fit_over_fewer_than_three_sizes_refuses_to_extrapolate_and_says_so():

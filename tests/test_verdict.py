@@ -98,33 +98,61 @@ def test_a_robustness_finding_reads_each_difference_against_the_interval(tmp_pat
     assert "*Physics mixing breaks the model.*" in found and "0.6000 against 0.8000" in found
 
 
-def fit_file(root, profile):
+def fit_file(root, profile, at_paper=0.8612):
+    """A filed scaling study: SmallUViT's points (both ended by the 16 TFLOP budget) and its curve's value
+    at the paper's training set."""
     (root / "book" / "scaling").mkdir(exist_ok=True)
-    uvit = {"fitted": True, "at": {"paper": {"train_images": 218400, "ms_ssim": 0.8612, "interval": [0.84, 0.88]}}}
+    points = [{"train_images": 100, "status": "ok", "ms_ssim": 0.70, "stopped_by": "budget"},
+              {"train_images": 800, "status": "ok", "ms_ssim": 0.75, "stopped_by": "budget"},
+              {"train_images": 1600, "status": "failed"}]
+    uvit = {"fitted": True, "points": points,
+            "at": {"paper": {"train_images": 218400, "ms_ssim": at_paper, "interval": [at_paper - 0.02, at_paper + 0.02]}}}
     (root / "book" / "scaling" / "fit.json").write_text(json.dumps({"profile": profile,
                                                                     "models": {"SmallUViT": uvit}}))
+    (root / "book" / "scaling" / "study.json").write_text(json.dumps({"plan": {"budget_tflop": 16.0}}))
 
 
-def test_the_box_reads_the_scaling_fit_of_its_own_scale_once_it_is_filed(tmp_path):
+def test_the_box_quotes_what_the_scaling_study_measured_at_its_budget(tmp_path):
     write_run(tmp_path / "book", "laptop", "2026-11-22")
     fit_file(tmp_path, "laptop")
     box = verdict.box_markdown(tmp_path)
-    assert "An extrapolation, not a measurement" in box and "0.8612 (0.8400 to 0.8800)" in box
+    assert "Measured at a fixed compute budget" in box and "every point 16 TFLOP" in box
+    assert "0.7000 on 100 training images and 0.7500 on 800" in box and "2 of its 2 points ended at the budget" in box
+    assert "it measured 0.8000 (chapter 6)" in box
+    assert "An extrapolation, not a measurement" in box and "0.8612 (0.8412 to 0.8812)" in box
 
 
-def test_the_box_says_what_more_data_alone_adds_at_the_studys_budget(tmp_path):
+@pytest.mark.parametrize("at_paper", [0.7913, 0.7412])  # below the run's 0.8000; below the study's own 0.7500
+def test_the_box_quotes_no_extrapolation_below_a_measured_result(tmp_path, at_paper):
+    """Issue 34: a budget-limited curve extrapolated below what the same model measured is no answer."""
     write_run(tmp_path / "book", "laptop", "2026-11-22")
-    fit_file(tmp_path, "laptop")
+    fit_file(tmp_path, "laptop", at_paper)
     box = verdict.box_markdown(tmp_path)
-    assert "more data alone" not in box  # no measured points, no budget: nothing is claimed
-    fit = json.loads((tmp_path / "book" / "scaling" / "fit.json").read_text())
-    fit["models"]["SmallUViT"]["points"] = [{"train_images": 100, "status": "ok", "ms_ssim": 0.80},
-                                            {"train_images": 800, "status": "ok", "ms_ssim": 0.85},
-                                            {"train_images": 1600, "status": "failed"}]
-    (tmp_path / "book" / "scaling" / "fit.json").write_text(json.dumps(fit))
-    (tmp_path / "book" / "scaling" / "study.json").write_text(json.dumps({"plan": {"budget_tflop": 16.0}}))
-    box = verdict.box_markdown(tmp_path)
-    assert "budget of 16 TFLOP" in box and "(800 images) reached 0.8500" in box and "adds +0.0112" in box
+    assert f"{at_paper:.4f}" not in box and "An extrapolation" not in box
+    assert "quotes no value there" in box and ("below the 0.8000 measured by this run's SmallUViT" in box or
+                                                "below the 0.7500 measured by the study's point" in box)
+
+
+def test_the_published_book_quotes_no_extrapolation_below_a_result_its_run_measured():
+    """The published verdict and the filed study's page quote no value of the fitted curves that lies below
+    a result measured for the same model: the study's own points, or the published run's."""
+    from xrfnb.scaling import scaling_report
+
+    published = verdict.Run.load(ROOT / "book" / "published")
+    fit = json.loads((ROOT / "book" / "scaling" / "fit.json").read_text())
+    assert fit["profile"] == published.profile
+    study = (ROOT / "book" / "scaling" / "study.md").read_text()
+    box = verdict.what_it_would_take(ROOT, published)
+    run = scaling_report.measured_by_the_run(ROOT / "book" / "published" / "results", published.profile)
+    checked = 0
+    for model, found in fit["models"].items():
+        measured = [[p["train_images"], p["ms_ssim"]] for p in found.get("points", []) if p["status"] == "ok"]
+        measured += run.get(model, [])
+        for at in found.get("at", {}).values():
+            if scaling_report.measured_above(at["ms_ssim"], measured):
+                checked += 1
+                assert f"{at['ms_ssim']:.4f}" not in study + box, (model, at)
+    assert checked, "the published study has no extrapolation below a measured result to check"
 
 
 def test_a_scaling_fit_of_another_scale_does_not_answer_for_the_run(tmp_path):

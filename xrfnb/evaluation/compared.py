@@ -81,5 +81,15 @@ POOLED = "TV pooling + per-pixel MLP"
 #: The models the scaling study can train, by architecture, with the short names its files give them.
 SCALED: dict[str, str] = {v.arch: v.short for v in COMPARED.values() if v.short}
 
+def short_name(row: str) -> str:
+    """The scaling files' short name of a row of chapter 7's table ('' for a model they do not follow); the
+    paper's architecture retrained at a budget (`at_budget`) is the study's SmallUViT."""
+    if row in COMPARED:
+        return COMPARED[row].short
+    prefix, suffix = at_budget(0).split("0")
+    number = row[len(prefix):-len(suffix)] if row.startswith(prefix) and row.endswith(suffix) else ""
+    return COMPARED[PAPER].short if number.isdigit() else ""
+
+
 #: The models each run's scaling record follows (`result_files.scaling_record`), by their names above.
 RECORDED = (PAPER, UNET)

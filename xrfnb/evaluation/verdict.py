@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import locations, prose, result_files
-from .compared import at_budget
+from .compared import at_budget, short_name
 from ..io import atomic_path, read_json
 
 LOOKUP = "latent cluster -> mean colour (non-learned)"
@@ -204,38 +204,53 @@ def _convolution(run: Run, uvit: dict, unet: dict) -> str:
             f"size scores an MS-SSIM of {said}.")
 
 
-def what_it_would_take(root: Path, profile: str) -> str:
+def what_it_would_take(root: Path, run: Run) -> str:
     """The scaling study's answer at the shown run's scale (`book/scaling/fit.json`), or that it is not yet
-    measured there: a study of another profile's data (the smoke study, say) does not answer for this run."""
-    fit_path = root / "book" / "scaling" / "fit.json"
+    measured there: a study of another profile's data (the smoke study, say) does not answer for this run.
+
+    It quotes what the study measured at its compute budget, and its extrapolation to the paper's training
+    set only where no result measured for SmallUViT (the study's points, this run's) lies above it
+    (`scaling_report.measured_above`)."""
+    from ..scaling import scaling_report
+
+    profile = run.profile
+    fit_path, study_path = root / "book" / "scaling" / "fit.json", root / "book" / "scaling" / "study.json"
     fit = read_json(fit_path) if fit_path.exists() else {}
     uvit = fit.get("models", {}).get("SmallUViT", {})
-    if fit.get("profile") != profile or not uvit.get("fitted"):
+    done = sorted((p for p in uvit.get("points", []) if p.get("status") == "ok"), key=lambda p: p["train_images"])
+    if fit.get("profile") != profile or not done or not study_path.exists():
         filed = (f" The study filed so far is at `{fit['profile']}` scale, which says nothing about this run "
                  f"(results page)." if fit.get("profile") and fit.get("profile") != profile else "")
         return ("*Not yet measured.* How many training images and epochs would bring SmallUViT to the paper's "
                 f"numbers is the question of the scaling study on the `{profile}` data; until its fit "
                 f"(`book/scaling/fit.json`) is filed, this book does not guess.{filed}")
-    at = uvit["at"]["paper"]
+    budget = read_json(study_path)["plan"]["budget_tflop"]
+    capped = [p for p in done if p.get("stopped_by") == "budget"]
+    first, last = done[0], done[-1]
+    measured = [[f"the study's point on {p['train_images']:,} training images", p["ms_ssim"]] for p in done]
+    measured.append(["this run's SmallUViT (chapter 6)", float(run.metrics["ms_ssim"])])
+    measured += [[f"this run's {row} (chapter 7)", float(v)] for row, v in run.comparison["ms_ssim"].dropna().items()
+                 if short_name(str(row)) == "SmallUViT"]
+    said = (f"*Measured at a fixed compute budget, not at convergence.* The scaling study on the `{profile}` data "
+            f"gives every point {budget:g} TFLOP of training (data × compute): SmallUViT measured "
+            f"{first['ms_ssim']:.4f} on {first['train_images']:,} training images and {last['ms_ssim']:.4f} on "
+            f"{last['train_images']:,}; {len(capped)} of its {len(done)} points ended at the budget, not at "
+            f"convergence. Trained to its stopping rule on this run's training set, it measured "
+            f"{run.metrics['ms_ssim']:.4f} (chapter 6).")
+    at = uvit.get("at", {}).get("paper")
+    if not uvit.get("fitted") or at is None:
+        return f"{said} {uvit.get('reason', 'The study fitted no curve')}."
+    above = scaling_report.measured_above(at["ms_ssim"], measured)
+    if above:
+        return (f"{said} The study's curve does not answer for the paper's {at['train_images']:,} training "
+                f"images: extrapolated at this budget it would lie below the {above[0][1]:.4f} measured by "
+                f"{above[0][0]}, so this book quotes no value there. What more data would add to a model trained "
+                f"to convergence is not measured; what the curve cannot account for is listed on the results page.")
     lo, hi = at["interval"]
-    return (f"*An extrapolation, not a measurement.* The scaling study on the `{profile}` data fits "
-            f"1 − MS-SSIM = a·N^−α + c; at the paper's {at['train_images']:,} training images it gives SmallUViT "
-            f"an MS-SSIM of {at['ms_ssim']:.4f} ({lo:.4f} to {hi:.4f}), against the paper's "
-            f"{paper()['metrics']['ms_ssim']['value']:.4f}.{_at_the_budget(root, uvit, at['ms_ssim'])} "
-            f"What the curve cannot account for is listed on the results page.")
-
-
-def _at_the_budget(root: Path, fit: dict, extrapolated: float) -> str:
-    """What more data alone adds beyond the study's largest measured point, at the study's one budget."""
-    done = [p for p in fit.get("points", []) if p.get("status") == "ok"]
-    study = root / "book" / "scaling" / "study.json"
-    budget = read_json(study).get("plan", {}).get("budget_tflop") if study.exists() else None
-    if not done or budget is None:
-        return ""
-    last = max(done, key=lambda p: p["train_images"])
-    return (f" That is at the study's compute budget of {budget:g} TFLOP a training run: its largest measured "
-            f"point ({last['train_images']:,} images) reached {last['ms_ssim']:.4f}, so at this budget more "
-            f"data alone adds {extrapolated - last['ms_ssim']:+.4f}.")
+    return (f"{said} *An extrapolation, not a measurement:* at this budget the study's curve gives SmallUViT an "
+            f"MS-SSIM of {at['ms_ssim']:.4f} ({lo:.4f} to {hi:.4f}) at the paper's {at['train_images']:,} training "
+            f"images, against the paper's {paper()['metrics']['ms_ssim']['value']:.4f}. What the curve cannot "
+            f"account for is listed on the results page.")
 
 
 #: The row of the like-for-like table (`like_for_like.table`) scored as the paper scores.
@@ -324,7 +339,7 @@ other way, the paper's {reading['printed']:.4f} would stand against this run's {
 
 {listed}
 
-**What it would take.** {what_it_would_take(root, shown.profile)}
+**What it would take.** {what_it_would_take(root, shown)}
 ```
 """
 

@@ -157,8 +157,14 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _scaling(args: argparse.Namespace) -> None:
-    from ..scaling import scaling_study
+    from ..scaling import scaling_report, scaling_study
     from . import paths
+
+    if args.refile:
+        scaling_report.refile(paths.book_dir("scaling"), args.profile, args.refile)
+        print(f"scaling: book/scaling/ written again from its {args.profile} point records, checked against "
+              f"{args.refile}")
+        return
 
     own = [item for item in args.set if item.startswith("scaling_")]
     recipe = [item for item in args.set if item not in own]
@@ -227,6 +233,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
     p.add_argument("--plan", action="store_true", help="measure and print the planned cost; train nothing")
     p.add_argument("--force", action="store_true", help="run even if the planned worst case exceeds the limit")
+    p.add_argument("--refile", type=Path, metavar="RESULTS",
+                   help="train nothing: write the filed study's report again from its point records, checked "
+                        "against a run's results folder (e.g. book/published/results)")
     p.set_defaults(func=_scaling)
 
     p = sub.add_parser("recolour", help="recolour a measured MA-XRF scan with a run's models and explain it")

@@ -324,7 +324,8 @@ def run_study(run: Path, out: Path, config: StudyConfig, profile: str, targets: 
               progress: Callable[[str], None] = print) -> dict:
     """Plan the study on `run/embedded.h5`, refuse it if its worst case exceeds `time_limit_s` (unless
     `force`), run every point (finished ones reused) and write `out/{study.json, fit.json, study.png,
-    study.md}`, point records in `out/points/<profile>/` and checkpoints in `run/scaling/`."""
+    study.md}`, point records in `out/points/<profile>/` and checkpoints in `run/scaling/`. The fit is checked
+    against the run's own results beside `out` (`book/results/`, when they are of this profile)."""
     from . import scaling_report
 
     run, out = Path(run), Path(out)
@@ -342,7 +343,8 @@ def run_study(run: Path, out: Path, config: StudyConfig, profile: str, targets: 
     records = study.run(progress)
     paper = paper_scale()
     document = scaling_report.fit_document(records, [compared.SCALED[m] for m in config.models], targets, paper, profile,
-                                           study.size, config.recipe.seed)
+                                           study.size, config.recipe.seed,
+                                           scaling_report.measured_by_the_run(out.parent / "results", profile))
     notes = scaling_report.caveats(records, targets, study.all_paintings, paper)
     plan.update(points_seconds=sum(r["seconds"] for r in records), this_call_seconds=time.perf_counter() - start)
     scaling_report.write(out, records, document, notes, plan)
