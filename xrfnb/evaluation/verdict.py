@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .. import locations, prose, result_files
-from .compared import at_budget, short_name
+from .compared import PIXEL_RECIPE, at_budget, short_name
+from .compared import POOLED as POOLED_DECODER
 from ..io import atomic_path, read_json
 
 LOOKUP = "latent cluster -> mean colour (non-learned)"
@@ -178,10 +179,25 @@ def causes(run: Run, scale: dict) -> list[str]:
         found.append(f"*The model adds {'nothing measurable' if same else 'something'} over a lookup.* Painting "
                      f"each pixel's latent cluster in the mean training colour of that cluster, with no parameter "
                      f"learned, scores an MS-SSIM of {said}.")
+    if POOLED_DECODER in run.comparison.index:
+        found.append(_pooled(run))
     models = run.scaling.get("models", {})
     if {"SmallUViT", "U-Net"} <= set(models):
         found.append(_convolution(run, models["SmallUViT"], models["U-Net"]))
     return found
+
+
+def _pooled(run: Run) -> str:
+    """The pooled decoder (chapter 7, section 4a) against SmallUViT, with SmallUViT's interval: how much
+    of the gap a recipe for the noise closes, with the same latent as input."""
+    row = run.comparison.loc[POOLED_DECODER]
+    ms, ms_lo, ms_hi = run.interval("ms_ssim")
+    said = prose.versus(float(row["ms_ssim"]), ms, (ms_lo, ms_hi), of="SmallUViT's ")
+    steps = run.glue.get("pooled_steps")
+    recipe = f"{int(steps):,d} steps of 4,096 pixels" if steps else "the pixel recipe"
+    return (f"*Photon noise, and a recipe for it.* On the same 3-D latent, a per-pixel MLP that also reads the "
+            f"latent pooled by total variation (photons of a region, edges kept), trained for {recipe}, "
+            f"scores an MS-SSIM of {said} (chapter 7, section 4a).")
 
 
 def _convolution(run: Run, uvit: dict, unet: dict) -> str:
@@ -386,8 +402,10 @@ def best_beside_floor(run: Run) -> str | None:
         return None
     name = models["ms_ssim"].astype(float).idxmax()
     best = models.loc[name]
-    epochs = run.glue.get("compare_epochs")
-    return (f"*The best model at this budget is the {name}* ({f'{epochs} epochs, ' if epochs else ''}chapter 7's "
+    epochs, steps = run.glue.get("compare_epochs"), run.glue.get("pooled_steps")
+    budget = (f"{int(steps):,d} steps of the pixel recipe, " if name in (POOLED_DECODER, PIXEL_RECIPE) and steps else
+              f"{epochs} epochs, " if epochs else "")
+    return (f"*The best model at this budget is the {name}* ({budget}chapter 7's "
             f"table): {_against_goals(float(best['ms_ssim']), float(best['srgb_loss']), floor)}")
 
 
