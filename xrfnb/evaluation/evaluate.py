@@ -200,7 +200,7 @@ class EvaluateParams(StageParams):
             "xrfnb.models.baselines", "xrfnb.models.pooled", "xrfnb.metrics", "xrfnb.training",
             "xrfnb.evaluation.colour_budget", "xrfnb.evaluation.pixel_decoders", "xrfnb.evaluation.like_for_like")
     unkeyed = frozenset({"robust_counts", "explore_images", "workers", "budget_pixels", "budget_spectrum_pixels",
-                         "budget_epochs", "like_size", "like_crops"})
+                         "budget_epochs", "budget_batch", "like_size", "like_crops"})
 
     seed: int = 0  # seeds the robustness and out-of-distribution cubes
     compare_epochs: int = 5  # the training budget of every model in the baseline and ablation table
@@ -210,8 +210,9 @@ class EvaluateParams(StageParams):
     pooled_weights: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.3])  # TV pooling strengths
     workers: int = 1  # processes measuring the data's floors (the same rows for any number)
     budget_pixels: int = 20_000  # training pixels of the information budget's weights and latent decoders
-    budget_spectrum_pixels: int = 5_000  # training pixels of its full-spectrum decoder (every channel each)
-    budget_epochs: int = 3  # passes of the budget's per-pixel decoders over their training pixels
+    budget_spectrum_pixels: int = 20_000  # training pixels of its full-spectrum decoder (every channel each)
+    budget_epochs: int = 6  # passes of the budget's per-pixel decoders over their training pixels
+    budget_batch: int = 512  # training pixels per optimiser step of the budget's decoders
     like_size: int = 256  # side of the larger test crops scored as the paper scores (five-scale MS-SSIM)
     like_crops: int = 1  # larger crops per test painting
 
@@ -219,7 +220,7 @@ class EvaluateParams(StageParams):
         positive(self.stage, compare_epochs=self.compare_epochs, explore_images=self.explore_images,
                  workers=self.workers, pooled_steps=self.pooled_steps, budget_pixels=self.budget_pixels,
                  budget_spectrum_pixels=self.budget_spectrum_pixels, budget_epochs=self.budget_epochs,
-                 like_size=self.like_size, like_crops=self.like_crops)
+                 budget_batch=self.budget_batch, like_size=self.like_size, like_crops=self.like_crops)
         positive(self.stage, **{f"pooled_weights[{i}]": w for i, w in enumerate(self.pooled_weights)})
         positive(self.stage, **{f"robust_counts[{i}]": c for i, c in enumerate(self.robust_counts)})
 

@@ -41,9 +41,9 @@ def budget_ladder(table: pd.DataFrame, metric: str = "ms_ssim", label: str = "te
         ax.text(values[k - 1], y[k - 1] + 0.42, f"largest loss: {drops[k]:.3f}", color="#c0392b",
                 fontsize=10, ha="right")
     ax.set_yticks(y, [textwrap.fill(str(name), wrap) for name in table.index])
-    ax.set_xlim(start, min(1.0, np.nanmax(high) + 0.06))
+    ax.set_xlim(start, np.nanmax(high) + 0.1 * (np.nanmax(high) - start + 0.1))  # room for the values
     ax.set_xlabel(f"{label} (bars: 95 % intervals over test paintings)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLOURS.values()]
-    ax.legend(handles, list(KIND_COLOURS), loc="lower right", fontsize=9, frameon=True)
-    fig.tight_layout()
+    fig.legend(handles, list(KIND_COLOURS), loc="lower center", ncol=len(KIND_COLOURS), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))  # the legend below the axes, never over a bar
     return fig
