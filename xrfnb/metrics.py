@@ -46,6 +46,11 @@ def ms_ssim_scales(size: int, kernel_size: int = 11) -> int:
     return max(allowed)
 
 
+def smallest_side(scales: int | None = None, kernel_size: int = 11) -> int:
+    """The smallest image side that MS-SSIM scores at `scales` scales (default: all of torchmetrics')."""
+    return kernel_size * max(1, (scales or len(MS_SSIM_BETAS)) - 1) ** 2
+
+
 def ms_ssim_betas(size: int, scales: int | None = None) -> tuple[float, ...]:
     """The first scales' weights (as many as `size` allows, or `scales` if fewer), renormalised to sum to 1
     (all five, unchanged, from 176 px on)."""
