@@ -227,7 +227,8 @@ WITHOUT_PHONE_LAYOUT = frozenset({
     "01_copper", "01_instrument", "01_spectra", "01_swatches", "02_mosaic", "02_sizes_media", "03_element_maps",
     "03_generation", "03_pigments_kept", "04_architecture", "04_latent", "04_reconstructions", "04_training",
     "05_embedded_examples", "06_architecture", "06_training", "07_counts", "07_distributions", "07_ood",
-    "07_patch_grid", "07_realdata", "07_triplets", "pipeline", "beside", "recoloured", "elements", "pigments"})
+    "07_patch_grid", "07_realdata", "07_triplets", "07_budget", "pipeline", "beside", "recoloured", "elements",
+    "pigments"})
 
 
 def without_phone_layout(problem: tuple[str, str, str], records: dict[str, dict[str, str]]) -> bool:
