@@ -167,8 +167,10 @@ def test_the_test_set_explorer_offers_the_headline_model_and_names_the_retrain_b
                          store=SimpleNamespace(path=tmp_path / "dataset.h5"), trained={"uvit_batch_size": 4},
                          dve_model=SimpleNamespace(centroids=SimpleNamespace(numpy=lambda: np.zeros((2, 3)))),
                          runs={compared.PAPER: (None, paper_folder),
-                               compared.UNET: (None, tmp_path / "ablations/unet")})
+                               compared.UNET: (None, tmp_path / "ablations/unet")},
+                         decoders={compared.POOLED: retrain})
     shown = testset.predictions(ev, 5)
+    assert compared.POOLED in shown  # chapter 7's pooled decoder is offered beside the trained models
     assert list(shown)[0] == testset.HEADLINE and shown[testset.HEADLINE].mean() == 1.0
     assert compared.PAPER not in shown
     assert (compared.at_budget(5) in shown) is not same_budget
