@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from xrfnb.evaluation import compared, verdict
+from xrfnb.evaluation import compared, findings, verdict
 from xrfnb import result_files
 from xrfnb.pipeline import book
 
@@ -84,8 +84,8 @@ def test_a_robustness_finding_reads_each_difference_against_the_interval(tmp_pat
     """"More photons score worse" rested on an MS-SSIM difference inside the interval (issue 37): the
     finding words each measure with `prose.versus`, and its lead follows only what lies outside."""
     write_run(tmp_path / "book", "laptop", "2026-11-22")
-    monkeypatch.setattr(verdict, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
-    found = verdict.findings_markdown(tmp_path)
+    monkeypatch.setattr(findings, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
+    found = findings.findings_markdown(tmp_path)
     assert "*More photons score worse.*" in found  # the loss, 0.23 against 0.19, lies outside 0.16 to 0.22
     assert "0.7800 against 0.8000, a difference of -0.0200, inside the 95 % interval" in found
     counts = frame({400: {"ms_ssim": 0.80, "srgb_loss": 0.19}, 1600: {"ms_ssim": 0.79, "srgb_loss": 0.20}},
@@ -93,7 +93,7 @@ def test_a_robustness_finding_reads_each_difference_against_the_interval(tmp_pat
     result_files.write_robustness(tmp_path / "book" / "results", counts, frame(
         {"as trained (linear mixing, fixed counts)": {"ms_ssim": 0.80, "srgb_loss": 0.19},
          "physics mixing of compositions": {"ms_ssim": 0.60, "srgb_loss": 0.50}}, "generator setting"))
-    found = verdict.findings_markdown(tmp_path)
+    found = findings.findings_markdown(tmp_path)
     assert "*More photons change nothing measurable.*" in found and "score worse" not in found
     assert "*Physics mixing breaks the model.*" in found and "0.6000 against 0.8000" in found
 
@@ -198,7 +198,7 @@ def test_the_run_summary_says_which_numbers_come_from_which_run():
 def test_a_run_without_the_new_floors_says_what_it_lacks(tmp_path):
     write_run(tmp_path / "book", "laptop", "2026-11-22", floors_metrics=("srgb_loss", "delta_e2000"))
     assert "no MS-SSIM of the floor" in verdict.box_markdown(tmp_path)
-    assert "hold no ms_ssim or uiqi" in verdict.floors_markdown(verdict.Run.load(tmp_path / "book"))
+    assert "hold no ms_ssim or uiqi" in findings.floors_markdown(verdict.Run.load(tmp_path / "book"))
 
 
 def test_the_srgb_reading_follows_the_measured_pairs(tmp_path):
@@ -228,19 +228,19 @@ def test_the_best_model_at_the_budget_is_named_beside_the_floor_and_the_goals(tm
     write_run(tmp_path / "book", "laptop", "2026-11-22")
     run = verdict.Run.load(tmp_path / "book")
     assert verdict.CLUSTERED in run.comparison.index  # chapter 7's table closes with the ceiling and floors,
-    findings = verdict.best_beside_floor(run)  # which are no models (the ceiling's MS-SSIM is the highest)
-    assert "*The best model at this budget is the convolutional U-Net*" in findings
-    assert "MS-SSIM 0.8700 and sRGB loss 0.1600, 1.60 times the per-pixel oracle floor of 0.1000" in findings
-    assert "within 1.3x the floor (not met)" in findings and "at least 0.9 (not met)" in findings
-    assert "two goals (defined above)" in findings
-    goals = verdict.goals_markdown(run)  # what the results page says above the findings
+    said = findings.best_beside_floor(run)  # which are no models (the ceiling's MS-SSIM is the highest)
+    assert "*The best model at this budget is the convolutional U-Net*" in said
+    assert "MS-SSIM 0.8700 and sRGB loss 0.1600, 1.60 times the per-pixel oracle floor of 0.1000" in said
+    assert "within 1.3x the floor (not met)" in said and "at least 0.9 (not met)" in said
+    assert "two goals (defined above)" in said
+    goals = findings.goals_markdown(run)  # what the results page says above the findings
     assert "within 1.3 times the per-pixel oracle floor" in goals and "reaches 0.9150" in goals
-    monkeypatch.setattr(verdict, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
-    page = verdict.findings_markdown(tmp_path)
+    monkeypatch.setattr(findings, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
+    page = findings.findings_markdown(tmp_path)
     assert page.index(goals) < page.index("two goals (defined above)")  # defined before it is used
     write_run(tmp_path / "other", "laptop", "2026-11-22", models=comparison(unet=(0.91, 0.12)))
-    findings = verdict.best_beside_floor(verdict.Run.load(tmp_path / "other"))
-    assert "1.20 times" in findings and "(met)" in findings and "not met" not in findings
+    said = findings.best_beside_floor(verdict.Run.load(tmp_path / "other"))
+    assert "1.20 times" in said and "(met)" in said and "not met" not in said
 
 
 def study_file(root, profile, points):
@@ -256,12 +256,12 @@ def point(model, images, ms, loss, status="ok"):
 def test_the_scaling_studys_best_point_is_named_beside_the_floor_only_for_the_runs_own_profile(tmp_path):
     write_run(tmp_path / "book", "laptop", "2026-11-22")
     run = verdict.Run.load(tmp_path / "book")
-    assert verdict.best_in_study(run, tmp_path) is None  # no study filed
+    assert findings.best_in_study(run, tmp_path) is None  # no study filed
     study_file(tmp_path, "smoke", [point("U-Net", 67, 0.95, 0.11)])
-    assert verdict.best_in_study(run, tmp_path) is None  # another profile's study says nothing of this run
+    assert findings.best_in_study(run, tmp_path) is None  # another profile's study says nothing of this run
     study_file(tmp_path, "laptop", [point("SmallUViT", 1119, 0.81, 0.19), point("per-pixel MLP", 560, 0.86, 0.17),
                                     {"model": "U-Net", "train_images": 1119, "status": "failed", "reason": "nan"}])
-    said = verdict.best_in_study(run, tmp_path)
+    said = findings.best_in_study(run, tmp_path)
     assert said.startswith("*The scaling study's best point is the per-pixel MLP* on 560 training images (9 epochs")
     assert "MS-SSIM 0.8600 and sRGB loss 0.1700, 1.70 times the per-pixel oracle floor" in said
 
@@ -290,16 +290,16 @@ def test_the_findings_show_the_budget_its_sentence_and_its_figure_once_drawn(tmp
     from xrfnb.evaluation import colour_budget
 
     write_run(tmp_path / "book", "laptop", "2026-11-22")
-    monkeypatch.setattr(verdict, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
-    assert "no information budget" in verdict.findings_markdown(tmp_path)
+    monkeypatch.setattr(findings, "threshold_sentence", lambda run: "")  # chapter 3's glue: not written here
+    assert "no information budget" in findings.findings_markdown(tmp_path)
     rows = [{"rung": name, "kind": "oracle", "ms_ssim": m, "ms_ssim low": m - 0.01, "ms_ssim high": m + 0.01,
              "srgb_loss": 1 - m, "srgb_loss low": 0.99 - m, "srgb_loss high": 1.01 - m, "pixels": 0, "seconds": 1.0}
             for name, m in (("the ceiling", 0.96), ("an oracle", 0.91), ("a model", 0.85))]
     table = colour_budget.ladder(rows)
     result_files.write_colour_budget(tmp_path / "book" / "results", table, colour_budget.sentence(table))
-    findings = verdict.findings_markdown(tmp_path)
-    assert colour_budget.sentence(table) in findings and "| an oracle | oracle | 0.9100 (0.9000 to 0.9200) |" in findings
-    assert "{figure}" not in findings
+    page = findings.findings_markdown(tmp_path)
+    assert colour_budget.sentence(table) in page and "| an oracle | oracle | 0.9100 (0.9000 to 0.9200) |" in page
+    assert "{figure}" not in page
     (tmp_path / "book" / "figures").mkdir()
     (tmp_path / "book" / "figures" / result_files.BUDGET_FIGURE).write_bytes(b"")
-    assert f"{{figure}} figures/{result_files.BUDGET_FIGURE}" in verdict.findings_markdown(tmp_path)
+    assert f"{{figure}} figures/{result_files.BUDGET_FIGURE}" in findings.findings_markdown(tmp_path)
