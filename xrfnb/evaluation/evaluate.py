@@ -203,10 +203,10 @@ class EvaluateParams(StageParams):
                          "budget_epochs", "budget_batch", "like_size", "like_crops"})
 
     seed: int = 0  # seeds the robustness and out-of-distribution cubes
-    compare_epochs: int = 5  # the training budget of every model in the baseline and ablation table
-    robust_counts: list[int] = dataclasses.field(default_factory=lambda: [50, 100, 200, 400, 1000, 2000])
+    compare_epochs: int = 2  # the training budget of every model in the baseline and ablation table
+    robust_counts: list[int] = dataclasses.field(default_factory=lambda: [100, 400, 1600])
     explore_images: int = 12  # test images the static page of the test-set explorer holds (every model each)
-    pooled_steps: int = 300  # optimiser steps of the per-pixel decoders' pixel recipe (4,096 pixels a step)
+    pooled_steps: int = 100  # optimiser steps of the per-pixel decoders' pixel recipe (4,096 pixels a step)
     pooled_weights: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.3])  # TV pooling strengths
     workers: int = 1  # processes measuring the data's floors (the same rows for any number)
     budget_pixels: int = 20_000  # training pixels of the information budget's weights and latent decoders
