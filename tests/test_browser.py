@@ -87,6 +87,10 @@ def console_error(entry: dict) -> bool:
 
 #: Widths (CSS px) at which the pages are checked: a desktop window and a phone.
 DESKTOP, PHONE = 1400, 390
+#: The narrowest a PHONE-wide page shows a figure wider than this (CSS px): a Markdown page's figure (the
+#: column less the article's padding and the figure's margins; a notebook's output is 358). What
+#: `tests/test_phone_figures.py` assumes, without a browser; `NARROWER_THAN_THE_COLUMN` checks it.
+PHONE_COLUMN_PX = 342
 #: An image may be shown at most this much larger than its own pixels.
 MAX_UPSCALE = 1.1
 #: Text that only a build machine's file system has (absolute home, work and temporary folders).
@@ -124,6 +128,19 @@ if (desktop) {
     found.push(['build path in the text', document.body.innerText.slice(at, at + 80)]); }
 }
 return found;
+"""
+
+
+#: Per page, in the browser: the figures a phone shows narrower than the width `test_phone_figures.py`
+#: assumes for them (their own, or PHONE_COLUMN_PX where wider), which would shrink their text below what
+#: that test measured. The explorers' images are sized by their own page parts, and carry no text.
+NARROWER_THAN_THE_COLUMN = r"""
+const [column] = arguments;
+const article = document.querySelector('article') || document.body;
+return Array.from(article.querySelectorAll('img')).filter(i => i.naturalWidth && !i.closest('.xrfnb-explorer'))
+  .map(i => [i.src.split('/').pop(), i.naturalWidth, i.getBoundingClientRect().width])
+  .filter(([, natural, shown]) => shown < Math.min(natural, column) - 1)
+  .map(([name, natural, shown]) => `${name}: ${natural} px shown at ${Math.round(shown)} px`);
 """
 
 
@@ -178,6 +195,32 @@ def test_every_page_reads_well_at_desktop_and_phone_width(site, browser, width):
         found = browser.execute_script(LAYOUT_PROBLEMS, width == DESKTOP, MAX_UPSCALE, BUILD_PATH)
         problems += [f"{page.relative_to(html)} at {width} px: {kind}: {detail}" for kind, detail in found]
     assert not problems, "\n".join(problems)
+
+
+def test_a_phone_shows_every_figure_at_least_as_wide_as_the_figure_test_assumes(site, browser):
+    """`test_phone_figures.py` judges each figure's text at its own width or PHONE_COLUMN_PX: no page may
+    show one narrower."""
+    base, html, _ = site
+    browser.set_window_size(PHONE, 1000)
+    problems = []
+    for page in pages(html):
+        browser.get(urljoin(base, page.relative_to(html).as_posix()))
+        problems += [f"{page.relative_to(html)}: {found}"
+                     for found in browser.execute_script(NARROWER_THAN_THE_COLUMN, PHONE_COLUMN_PX)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_phone_column_check_finds_a_figure_shown_narrower(tmp_path, browser):
+    Image.new("RGB", (1200, 300), "white").save(tmp_path / "wide.png")
+    (tmp_path / "page.html").write_text(
+        "<html><body style='margin:8px'><article>"
+        "<figure style='margin:0'><img src='wide.png' alt='a' style='max-width:100%'></figure>"
+        "<figure style='margin:0'><img src='wide.png' alt='b' style='max-width:100%;width:200px'></figure>"
+        "<div class='xrfnb-explorer'><img src='wide.png' alt='c' style='width:100px'></div>"
+        "</article></body></html>")
+    browser.set_window_size(PHONE, 1000)
+    browser.get((tmp_path / "page.html").as_uri())
+    assert browser.execute_script(NARROWER_THAN_THE_COLUMN, PHONE_COLUMN_PX) == ["wide.png: 1200 px shown at 200 px"]
 
 
 def test_the_layout_checks_catch_each_defect(tmp_path, browser):
