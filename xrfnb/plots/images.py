@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .page import MAX_WIDTH_IN, styled, CONSTANT_NOTE
+from .page import PAGE_WIDTH_IN, PHONE_WIDTH_IN, styled, CONSTANT_NOTE, phone_points, wrap_to
 from .spectra import line_colour
 
 
@@ -34,20 +34,24 @@ def mosaic(images: list[np.ndarray], titles: list[str], ncols: int | None = None
     """A grid of thumbnails: with up to MAX_TITLED images each has its (shortened) title, beyond that its
     number, i.e. its row in the provenance table, so that labels never overlap.
 
+    At most the page's width, its labels sized for a phone (`phone_points`): a page shows the thumbnails
+    at the column's width whatever the figure's, so a narrower figure keeps them and enlarges its labels.
     Thumbnails are shrunk to `thumb_px` before drawing, which keeps the PNG small.
     """
     numbered = len(images) > MAX_TITLED
-    ncols = ncols or (12 if numbered else 6)
-    size = min(size, MAX_WIDTH_IN / ncols)
+    ncols = min(ncols or (12 if numbered else 4), max(1, len(images)))
+    size = min(size, PAGE_WIDTH_IN / ncols)
+    points = phone_points(size * ncols)
     nrows = int(np.ceil(len(images) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * (1.12 if numbered else 1.25) * nrows))
-    for ax in np.atleast_1d(axes).ravel():
+    label_in = (1.4 if numbered else 2.6) * points / 72  # one line of label (a number), or up to two of title
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + label_in) * nrows), squeeze=False)
+    for ax in axes.ravel():
         ax.axis("off")
-    for k, (ax, im, title) in enumerate(zip(np.atleast_1d(axes).ravel(), images, titles)):
+    fits = int(2 * size * 72 / (0.6 * points))  # characters of two lines of label across one thumbnail
+    for k, (ax, im, title) in enumerate(zip(axes.ravel(), images, titles)):
         ax.imshow(thumbnail(im, thumb_px))
-        fits = int(size * 14)  # characters of 8-pt text across one thumbnail
         label = str(k) if numbered else (title if len(title) <= fits else title[:fits - 1].rstrip(" :") + "…")
-        ax.set_title(label, fontsize=8, pad=2)
+        ax.set_title(label if numbered else wrap_to(label, size, points), fontsize=points, pad=2)
     fig.tight_layout(pad=0.3, h_pad=0.2, w_pad=0.2)
     return fig
 
@@ -100,19 +104,23 @@ def image_grid(maps: dict[str, np.ndarray], ncols: int = 4, cmap: str = "magma")
     A map of one value everywhere (e.g. the counts per pixel of a cube with fixed counts) is drawn on the
     scale 0 to that value, so it shows as the scale's top colour, and its title says it is constant.
     """
+    ncols = min(ncols, max(1, len(maps)))
     nrows = int(np.ceil(len(maps) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows))
-    for ax in np.atleast_1d(axes).ravel():
+    side = min(3.2, PAGE_WIDTH_IN / ncols)
+    points = phone_points(side * ncols)  # titles legible on a phone
+    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 3.2 * points / 72) * nrows), squeeze=False)
+    for ax in axes.ravel():
         ax.axis("off")
-    for ax, (name, m) in zip(np.atleast_1d(axes).ravel(), maps.items()):
+    for ax, (name, m) in zip(axes.ravel(), maps.items()):
         m = np.asarray(m)
         if m.size and m.min() == m.max():
             ax.imshow(m, cmap=cmap, vmin=min(0.0, float(m.min())), vmax=max(float(m.max()), 1e-12))
-            ax.set_title(f"{name}\n{CONSTANT_NOTE}: {m.flat[0]:g} in every pixel", fontsize=9)
+            note = wrap_to(f"{CONSTANT_NOTE}: {m.flat[0]:g} in every pixel", side, points)
+            ax.set_title(f"{name}\n{note}", fontsize=points)
         else:
             ax.imshow(m, cmap=cmap, interpolation="nearest")  # a pixel of the scan is a pixel
-            ax.set_title(f"{name}\n{int(m.sum())} counts in all", fontsize=9)
-    fig.tight_layout()
+            ax.set_title(f"{name}\n{int(m.sum()):,} counts", fontsize=points)
+    fig.tight_layout(pad=0.3)
     return fig
 
 
@@ -122,23 +130,26 @@ def pigment_map(index: np.ndarray, names: tuple[str, ...], rgb: np.ndarray) -> p
     from matplotlib.patches import Patch
 
     colours = np.vstack([np.asarray(rgb, dtype=float) / 255, np.ones((1, 3))])
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = plt.subplots(figsize=(PHONE_WIDTH_IN, 4.6))  # narrow enough for a phone
     ax.imshow(colours[index], interpolation="nearest")  # index -1 picks the last row: white
     ax.axis("off")
     ax.set_title("dominant pigment (non-negative least squares)", fontsize=10)
     shares = [(k, float((index == k).mean())) for k in range(len(names))]
-    # below the map: a group's name (pigments XRF cannot tell apart) is long
-    ax.legend(handles=[Patch(facecolor=colours[k], edgecolor="0.5", label=f"{names[k]} {100 * s:.0f} %")
+    # below the map, wrapped to the figure's width: a group's name (pigments XRF cannot tell apart) is long
+    ax.legend(handles=[Patch(facecolor=colours[k], edgecolor="0.5",
+                             label=wrap_to(f"{names[k]} {100 * s:.0f} %", PHONE_WIDTH_IN - 0.8, 9))
                        for k, s in shares if s > 0],
-              loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=8, frameon=False)
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=9, frameon=False)
     fig.tight_layout()
     return fig
 
 
 @styled
 def size_and_media(widths: list[int], heights: list[int], media: dict[str, int]) -> plt.Figure:
-    """Image sizes (width against height) and how many seeds of each medium."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.8))
+    """Image sizes (width against height) and how many seeds of each medium, one above the other (narrow
+    enough for a phone)."""
+    fig, (a, b) = plt.subplots(2, 1, figsize=(PHONE_WIDTH_IN, 3.4 + 0.28 * len(media) + 0.8),
+                               height_ratios=(3.4, 0.28 * len(media) + 0.8))
     a.scatter(widths, heights, s=12, color="C0")
     a.set(xlabel="width (px)", ylabel="height (px)", title="seed image sizes")
     names = sorted(media, key=media.get, reverse=True)
@@ -176,24 +187,28 @@ def latent_3d(z: np.ndarray, colour_sets: dict[str, tuple]) -> plt.Figure:
 @styled
 def pairs(left: list[np.ndarray], right: list[np.ndarray], titles: tuple[str, str]) -> plt.Figure:
     """Image pairs, one pair per column (e.g. embedded input above its RGB target); a single pair side by
-    side, so that it is drawn at a readable width."""
+    side, so that it is drawn at a readable width. At most the page's width, titles sized for a phone
+    (`phone_points`) and wrapped to their image's width."""
     n = len(left)
     if n == 1:
-        fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.6), squeeze=False)
+        fig, axes = plt.subplots(1, 2, figsize=(PHONE_WIDTH_IN, 3.0), squeeze=False)
         for ax, image, title in zip(axes[0], (left[0], right[0]), titles):
             ax.imshow(image)
             ax.axis("off")
-            ax.set_title(title, fontsize=10)
+            ax.set_title(wrap_to(title, PHONE_WIDTH_IN / 2, 10), fontsize=10)
         fig.tight_layout()
         return fig
-    fig, axes = plt.subplots(2, n, figsize=(2.8 * n, 5.8), squeeze=False)
+    side = min(2.8, PAGE_WIDTH_IN / n)
+    points = phone_points(side * n)
+    wrapped = [wrap_to(t, side, points) for t in titles]
+    title_in = max(t.count("\n") + 1 for t in wrapped) * 1.3 * points / 72
+    fig, axes = plt.subplots(2, n, figsize=(side * n, 2 * (side + title_in)), squeeze=False)
     for j in range(n):
         for row, images in enumerate((left, right)):
             axes[row, j].imshow(images[j])
             axes[row, j].axis("off")
-        axes[0, j].set_title(titles[0], fontsize=9)
-        axes[1, j].set_title(titles[1], fontsize=9)
-    fig.tight_layout()
+            axes[row, j].set_title(wrapped[row], fontsize=points)
+    fig.tight_layout(pad=0.3, h_pad=1.0)
     return fig
 
 
@@ -208,17 +223,21 @@ def as_unit_rgb(image: np.ndarray) -> np.ndarray:
 @styled
 def triplets(embedded: list[np.ndarray], preds: list[np.ndarray], targets: list[np.ndarray],
              scores: list[dict[str, float]], labels: list[str]) -> plt.Figure:
-    """The paper's test figures: embedded input (false colour) | prediction (MS-SSIM, UIQI) | ground truth."""
+    """The paper's test figures: embedded input (false colour) | prediction (MS-SSIM, UIQI) | ground truth.
+
+    The page's width, titles sized for a phone (`phone_points`) and wrapped to their image's width."""
     n = len(preds)
-    fig, axes = plt.subplots(n, 3, figsize=(9, 3.1 * n), squeeze=False)
+    side = PAGE_WIDTH_IN / 3
+    points = phone_points(PAGE_WIDTH_IN)
+    fig, axes = plt.subplots(n, 3, figsize=(PAGE_WIDTH_IN, (side + 2.8 * points / 72) * n), squeeze=False)
     for row, (e, p, t, s, label) in enumerate(zip(embedded, preds, targets, scores, labels)):
         for ax, image, title in ((axes[row, 0], e, f"{label}: embedded input"),
-                                 (axes[row, 1], p, f"MS-SSIM {s['ms_ssim']:.3f}, UIQI {s['uiqi']:.3f}"),
+                                 (axes[row, 1], p, f"MS-SSIM {s['ms_ssim']:.3f}\nUIQI {s['uiqi']:.3f}"),
                                  (axes[row, 2], t, "ground truth")):
             ax.imshow(as_unit_rgb(image))
-            ax.set_title(title, fontsize=11)
+            ax.set_title(wrap_to(title, side, points), fontsize=points)
             ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout(pad=0.3)
     return fig
 
 
