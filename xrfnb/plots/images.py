@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .page import PAGE_WIDTH_IN, PHONE_WIDTH_IN, styled, CONSTANT_NOTE, phone_points, wrap_to
-from .spectra import line_colour
+from .spectra import line_colour, spread_labels
 
 
 #: A mosaic with more images than this labels them by number (their row in the provenance table), not title.
@@ -59,41 +59,49 @@ def mosaic(images: list[np.ndarray], titles: list[str], ncols: int | None = None
 @styled
 def generation_figure(rgb: np.ndarray, synthesis, cube: np.ndarray, energy: np.ndarray,
                       pigment_names: list[str], lines: list[tuple[str, float]]) -> plt.Figure:
-    """The paper's generation figure: RGB, clustered RGB, sum spectrum with lines, pigment weights."""
-    fig = plt.figure(figsize=(11, 10))
-    grid = fig.add_gridspec(3, 4, height_ratios=[1, 1, 1.1])
-    ax = fig.add_subplot(grid[0, :2])
+    """The paper's generation figure: RGB, clustered RGB, sum spectrum with lines, pigment weights;
+    narrow enough for a phone (PHONE_WIDTH_IN), the panels below the two images across its width."""
+    k = len(synthesis.cluster_rgb)
+    fig = plt.figure(figsize=(PHONE_WIDTH_IN, 7.0 + 0.22 * k), layout="constrained")
+    grid = fig.add_gridspec(3, 2, height_ratios=[2.4, 2.6, 1.6 + 0.22 * k])
+    ax = fig.add_subplot(grid[0, 0])
     ax.imshow(rgb)
-    ax.set_title("RGB")
+    ax.set_title("RGB", fontsize=10)
     ax.axis("off")
-    ax = fig.add_subplot(grid[0, 2:])
+    ax = fig.add_subplot(grid[0, 1])
     ax.imshow(synthesis.clustered_rgb())
-    ax.set_title(f"clustered RGB (K = {len(synthesis.cluster_rgb)})")
+    ax.set_title(f"clustered RGB (K = {k})", fontsize=10)
     ax.axis("off")
     ax = fig.add_subplot(grid[1, :])
     total = cube.reshape(-1, cube.shape[-1]).sum(0)
     ax.semilogy(energy, np.maximum(total, 0.5), color="k", lw=0.8)
     baseline = np.median(total[total > 0])
-    for label, e in lines:
-        j = int(np.argmin(np.abs(energy - e)))
-        if total[j] > 3 * baseline:  # label only the lines that stand out of the continuum
-            ax.annotate(label, (energy[j], total[j]), xytext=(0, 4), textcoords="offset points", ha="center",
-                        fontsize=10, rotation=90)
-    ax.set_ylim(top=total.max() * 30)
-    ax.set(title=f"sum spectrum ({cube.shape[0]} x {cube.shape[1]} pixels, {synthesis.counts} counts each)",
-           xlabel="energy (keV)", ylabel="counts")
+    # only the lines that stand out of the continuum, labelled in a row above the curve, spread a text
+    # height apart and joined to their peaks (as `spectra_grid` labels them)
+    peaks = sorted((e, int(np.argmin(np.abs(energy - e))), label) for label, e in lines)
+    peaks = [(e, j, label) for e, j, label in peaks if total[j] > 3 * baseline]
+    top = max(float(total.max()), 1.0)
+    label_y = top * 8
+    gap = (energy[-1] - energy[0]) * 1.6 * 9 / 72 / (PHONE_WIDTH_IN - 1.0)
+    for (e, j, label), x in zip(peaks, spread_labels([p[0] for p in peaks], gap)):
+        ax.plot([energy[j], energy[j], x], [total[j] * 1.3, label_y * 0.6, label_y], color="0.5", lw=0.5)
+        ax.text(x, label_y, label, ha="center", va="bottom", fontsize=9, rotation=90)
+    ax.set_ylim(top=label_y * 1e3)
+    ax.set_title(wrap_to(f"sum spectrum ({cube.shape[0]} x {cube.shape[1]} pixels, {synthesis.counts} counts each)",
+                         PHONE_WIDTH_IN - 0.6, 11), fontsize=11)
+    ax.set(xlabel="energy (keV)", ylabel="counts")
     ax = fig.add_subplot(grid[2, :])
     im = ax.imshow(synthesis.weights, aspect="auto", cmap="viridis")
-    ax.set_yticks(range(len(synthesis.cluster_rgb)))
-    ax.set_yticklabels([f"cluster {k}" for k in range(len(synthesis.cluster_rgb))], fontsize=10)
-    ax.tick_params(axis="y", pad=28)  # room for each cluster's colour patch
-    for k, c in enumerate(synthesis.cluster_rgb):
-        ax.add_patch(plt.Rectangle((-1.05, k - 0.4), 0.45, 0.8, color=c, clip_on=False))
+    ax.set_yticks(range(k))
+    ax.set_yticklabels([f"cluster {c}" for c in range(k)], fontsize=9)
+    ax.tick_params(axis="y", pad=16)  # room for each cluster's colour patch
+    for c, colour in enumerate(synthesis.cluster_rgb):
+        ax.add_patch(plt.Rectangle((-0.5 - 0.5, c - 0.4), 0.4, 0.8, color=colour, clip_on=False))
     ax.set_xticks(range(len(pigment_names)))
-    ax.set_xticklabels(pigment_names, rotation=30, ha="right", fontsize=8)
-    ax.set_title("per-cluster pigment weights alpha = (101 - dE00) / 101 (0 where below the threshold)")
-    fig.colorbar(im, ax=ax, fraction=0.02)
-    fig.tight_layout()
+    ax.set_xticklabels(pigment_names, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
+    ax.set_title("per-cluster pigment weights alpha = (101 - dE00) / 101\n(0 where below the threshold)",
+                 fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
     return fig
 
 
