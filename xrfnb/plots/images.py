@@ -170,25 +170,31 @@ def size_and_media(widths: list[int], heights: list[int], media: dict[str, int])
 
 @styled
 def latent_3d(z: np.ndarray, colour_sets: dict[str, tuple]) -> plt.Figure:
-    """3-D scatter of latent codes, one panel per colouring, left to right in the dict's order.
+    """3-D scatter of latent codes, one panel per colouring, top to bottom in the dict's order (narrow
+    enough for a phone), each with its legend below it.
 
     Each value is (labels, label names) or (labels, label names, colours): colours (one RGB 0-255 per
     name, e.g. the pigments' own) are darkened where pale (`line_colour`); without them, tab20.
     """
-    fig = plt.figure(figsize=(5.5 * len(colour_sets), 6.5))
+    n = len(colour_sets)
+    fig = plt.figure(figsize=(PHONE_WIDTH_IN, 5.2 * n))
     for i, (title, spec) in enumerate(colour_sets.items(), 1):
         labels, names = spec[0], spec[1]
         colours = ([line_colour(c) for c in spec[2]] if len(spec) > 2 and spec[2] is not None else
                    [plt.get_cmap("tab20", max(len(names), 1))(j) for j in range(len(names))])
-        ax = fig.add_subplot(1, len(colour_sets), i, projection="3d")
-        ax.set_box_aspect(None, zoom=0.85)  # room for the z label inside the panel
+        ax = fig.add_subplot(n, 1, i, projection="3d")
+        ax.set_box_aspect(None, zoom=0.8)  # room for the z label inside the panel
         for j, name in enumerate(names):
             m = labels == j
             if m.any():
                 ax.scatter(*z[m].T, s=2, color=colours[j], label=name, depthshade=False)
         ax.set(title=title, xlabel="z1", ylabel="z2", zlabel="z3")
-        # below its panel, where the neighbouring 3-D panel cannot cover it
-        ax.legend(fontsize=8, markerscale=4, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 0.02))
+        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+            axis.set_major_locator(plt.MaxNLocator(4))
+        # below its panel, where the panel below cannot cover it
+        ax.legend(fontsize=9, markerscale=4, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 0.04),
+                  handletextpad=0.1, columnspacing=0.8, frameon=False)
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.97, bottom=0.1, hspace=0.45)
     return fig
 
 
