@@ -28,6 +28,14 @@ def thumbnail(image: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(im)
 
 
+def _two_lines(title: str, width_in: float, points: float) -> str:
+    """A title wrapped to `width_in` at `points`, shortened (…) to its first two lines."""
+    lines = wrap_to(title, width_in, points).split("\n")
+    if len(lines) <= 2:
+        return "\n".join(lines)
+    return lines[0] + "\n" + wrap_to(lines[1] + "…", width_in, points).split("\n")[0].rstrip(" :…") + "…"
+
+
 @styled
 def mosaic(images: list[np.ndarray], titles: list[str], ncols: int | None = None, size: float = 1.8,
            thumb_px: int = 120) -> plt.Figure:
@@ -47,11 +55,9 @@ def mosaic(images: list[np.ndarray], titles: list[str], ncols: int | None = None
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + label_in) * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    fits = int(2 * size * 72 / (0.6 * points))  # characters of two lines of label across one thumbnail
     for k, (ax, im, title) in enumerate(zip(axes.ravel(), images, titles)):
         ax.imshow(thumbnail(im, thumb_px))
-        label = str(k) if numbered else (title if len(title) <= fits else title[:fits - 1].rstrip(" :") + "…")
-        ax.set_title(label if numbered else wrap_to(label, size, points), fontsize=points, pad=2)
+        ax.set_title(str(k) if numbered else _two_lines(title, size, points), fontsize=points, pad=2)
     fig.tight_layout(pad=0.3, h_pad=0.2, w_pad=0.2)
     return fig
 
@@ -116,18 +122,23 @@ def image_grid(maps: dict[str, np.ndarray], ncols: int = 4, cmap: str = "magma")
     nrows = int(np.ceil(len(maps) / ncols))
     side = min(3.2, PAGE_WIDTH_IN / ncols)
     points = phone_points(side * ncols)  # titles legible on a phone
-    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 3.2 * points / 72) * nrows), squeeze=False)
+    titles, constant = [], []
+    for name, m in maps.items():
+        m = np.asarray(m)
+        constant.append(bool(m.size) and m.min() == m.max())
+        titles.append(f"{name}\n" + (wrap_to(f"{CONSTANT_NOTE}: {m.flat[0]:g} in every pixel", side, points)
+                                     if constant[-1] else f"{int(m.sum()):,} counts"))
+    title_in = (max((t.count("\n") for t in titles), default=0) + 1.8) * 1.2 * points / 72
+    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + title_in) * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, (name, m) in zip(axes.ravel(), maps.items()):
+    for ax, m, title, flat in zip(axes.ravel(), maps.values(), titles, constant):
         m = np.asarray(m)
-        if m.size and m.min() == m.max():
+        if flat:
             ax.imshow(m, cmap=cmap, vmin=min(0.0, float(m.min())), vmax=max(float(m.max()), 1e-12))
-            note = wrap_to(f"{CONSTANT_NOTE}: {m.flat[0]:g} in every pixel", side, points)
-            ax.set_title(f"{name}\n{note}", fontsize=points)
         else:
             ax.imshow(m, cmap=cmap, interpolation="nearest")  # a pixel of the scan is a pixel
-            ax.set_title(f"{name}\n{int(m.sum()):,} counts", fontsize=points)
+        ax.set_title(title, fontsize=points)
     fig.tight_layout(pad=0.3)
     return fig
 
