@@ -18,7 +18,7 @@ from ..scans import explain
 from . import physics
 from ..synthetic import synth
 from .pigments import Palette
-from ..plots import styled
+from ..plots import PHONE_WIDTH_IN, styled, wrap_to
 from ..synthetic.synth import Synthesis
 
 #: A pigment counts as a copper pigment when copper is at least this mass fraction of it.
@@ -100,7 +100,6 @@ def figure(image: np.ndarray, cube: np.ndarray, palettes: dict[str, Palette]):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from ..plots import PHONE_WIDTH_IN, wrap_to
 
     rows = 1 + len(palettes)
     fig = plt.figure(figsize=(PHONE_WIDTH_IN, 2.3 * rows))
