@@ -26,10 +26,10 @@ MIN_POINTS = 8.0
 #: Figures are drawn at most this wide, so that their text is not scaled down too far.
 MAX_WIDTH_IN = 11.0
 
-#: A figure drawn this wide (inches) with text of MIN_POINTS is legible on a phone too: a 390 px phone shows a
-#: figure at most about 342 px wide (`tests/test_browser.py`, PHONE_COLUMN_PX), so that its 8-point text is
-#: about 7.5 px high there, above the browser test's 7 (`tests/reader_checks.js`, figureText). A wider figure
-#: needs its text larger in proportion (`phone_points`).
+#: A figure drawn this wide (inches) with text of MIN_POINTS is legible on a phone too: a 390 px phone shrinks
+#: a wider figure to its column, at least 342 px (`tests/test_browser.py`, PHONE_COLUMN_PX), so that the
+#: figure's 8-point text is about 7.5 px high there, above the browser test's 7 (`tests/reader_checks.js`,
+#: figureText). A wider figure needs its text larger in proportion (`phone_points`).
 PHONE_WIDTH_IN = 5.0
 
 
