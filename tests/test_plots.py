@@ -79,7 +79,9 @@ def test_a_large_mosaic_numbers_its_images_and_a_small_one_titles_them():
     assert [ax.get_title() for ax in big.axes[:3]] == ["0", "1", "2"]
     small = plots.mosaic(images[:3], ["short", "a very long title that cannot fit in a thumbnail", "x"])
     titles = [ax.get_title() for ax in small.axes[:3]]
-    assert titles[0] == "short" and titles[1].endswith("…") and len(titles[1]) < 30
+    long = "a very long title that cannot fit in a thumbnail"
+    assert titles[0] == "short" and titles[1].endswith("…") and titles[1].count("\n") == 1
+    assert len(titles[1]) < len(long) and long.startswith(titles[1][:-1].replace("\n", " "))
 
 
 def test_a_single_pair_is_drawn_side_by_side():
@@ -143,3 +145,28 @@ def test_a_figure_is_made_in_the_books_style_and_leaves_the_session_as_it_was():
     assert fig.axes[0].title.get_fontsize() == plots.STYLE["axes.titlesize"]
     assert plt.rcParams["font.size"] == size
     plt.close(fig)
+
+
+def test_the_smallest_text_leaves_out_the_tick_labels_of_axes_turned_off():
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(5, 2.5))
+    a.imshow(np.arange(16.0).reshape(4, 4))
+    a.set_title("a map", fontsize=12)
+    a.tick_params(labelsize=6)
+    b.plot([0, 1], [0, 1])
+    b.tick_params(labelsize=9)
+    a.axis("off")  # its 6-point tick labels are never drawn
+    fig.canvas.draw()
+    assert plots.min_points(fig) == 9
+    b.axis("off")
+    assert plots.min_points(fig) == 12
+    plt.close(fig)
+
+
+def test_a_title_is_wrapped_to_its_panel_and_sized_for_a_phone():
+    title = plots.wrap_to("a very long title that cannot fit in one narrow panel", 1.5, 12)
+    assert title.count("\n") >= 2 and max(map(len, title.split("\n"))) <= 1.5 * 72 / (0.6 * 12)
+    assert plots.wrap_to("two\nlines", 5, 8) == "two\nlines"
+    assert plots.phone_points(plots.PHONE_WIDTH_IN) == plots.MIN_POINTS
+    assert plots.phone_points(2 * plots.PHONE_WIDTH_IN) == 2 * plots.MIN_POINTS

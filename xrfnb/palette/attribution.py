@@ -18,7 +18,7 @@ from ..scans import explain
 from . import physics
 from ..synthetic import synth
 from .pigments import Palette
-from ..plots import styled
+from ..plots import PHONE_WIDTH_IN, styled, wrap_to
 from ..synthetic.synth import Synthesis
 
 #: A pigment counts as a copper pigment when copper is at least this mass fraction of it.
@@ -95,24 +95,31 @@ def worked_example(with_copper: Palette, without: Palette, seed: int = 0, counts
 
 @styled
 def figure(image: np.ndarray, cube: np.ndarray, palettes: dict[str, Palette]):
-    """The scene beside each palette's pigment map (each pixel in the colour of its largest NNLS weight)."""
+    """The scene above each palette's pigment map (each pixel in the colour of its largest NNLS weight),
+    one row each with the map's most frequent pigments beside it: narrow enough for a phone."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    fig, axes = plt.subplots(1, 1 + len(palettes), figsize=(4.2 * (1 + len(palettes)), 5.4))
-    axes[0].imshow(image, interpolation="nearest")
-    axes[0].set_title("the scene (pigments' own colours)", fontsize=10)
+
+    rows = 1 + len(palettes)
+    fig = plt.figure(figsize=(PHONE_WIDTH_IN, 2.3 * rows))
+    grid = fig.add_gridspec(rows, 2)
+    scene = fig.add_subplot(grid[0, :])  # centred over the maps
+    scene.imshow(image, interpolation="nearest")
+    scene.set_title("the scene (pigments' own colours)", fontsize=10)
+    axes = [(fig.add_subplot(grid[r, 0]), fig.add_subplot(grid[r, 1])) for r in range(1, rows)]
     usable = np.ones(cube.shape[-1], bool)
-    for ax, (label, palette) in zip(axes[1:], palettes.items()):
+    for (ax, side), (label, palette) in zip(axes, palettes.items()):
         best = explain.dominant(explain.unmix(cube.astype(float), palette, usable))
         colours = np.vstack([palette.rgb / 255.0, np.ones((1, 3))])
         ax.imshow(colours[best], interpolation="nearest")
         ax.set_title(f"largest pigment, {label} palette", fontsize=10)
         shares = sorted(((float((best == k).mean()), k) for k in range(len(palette))), reverse=True)[:4]
-        ax.legend(handles=[Patch(facecolor=colours[k], edgecolor="0.5", label=f"{palette.names[k]}: {100 * s:.0f} % of pixels")
-                           for s, k in shares if s > 0], loc="upper center", bbox_to_anchor=(0.5, -0.01),
-                  ncol=1, fontsize=9, frameon=False, title="most frequent", title_fontsize=9)
-    for ax in axes:
+        side.legend(handles=[Patch(facecolor=colours[k], edgecolor="0.5",
+                                   label=wrap_to(f"{palette.names[k]}: {100 * s:.0f} % of pixels", 2.3, 9))
+                             for s, k in shares if s > 0], loc="center left", bbox_to_anchor=(0, 0.5),
+                    ncol=1, fontsize=9, frameon=False, title="most frequent", title_fontsize=9, alignment="left")
+    for ax in fig.axes:
         ax.axis("off")
     fig.tight_layout()
     return fig

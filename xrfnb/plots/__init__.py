@@ -2,7 +2,8 @@
 `save` writes it for the book. One module per kind of figure; every name is exported here (`plots.save`,
 `plots.mosaic`, ...)."""
 
-from .page import (PAGE_WIDTH_IN, PAGE_WIDTH_PX, DPI, MIN_POINTS, MAX_WIDTH_IN, STYLE, style, styled, legible,
+from .page import (PAGE_WIDTH_IN, PAGE_WIDTH_PX, DPI, MIN_POINTS, MAX_WIDTH_IN, PHONE_WIDTH_IN, phone_points, wrap_to,
+                   STYLE, style, styled, legible,
                    rendered_min_points, min_points, TEXT_PX_KEY, NAME_KEY, text_px,
                    figure_record, CONSTANT_NOTE, MAX_PNG_BYTES,
                    unannotated_constant_maps, save)
@@ -14,7 +15,8 @@ from .curves import training_curves, distributions, metric_curves, bar
 from .diagrams import pipeline_figure, dve_architecture, smalluvit_architecture
 from .ladder import KIND_COLOURS, budget_ladder
 
-__all__ = ['PAGE_WIDTH_IN', 'PAGE_WIDTH_PX', 'DPI', 'MIN_POINTS', 'MAX_WIDTH_IN', 'STYLE', 'style', 'styled', 'legible',
+__all__ = ['PAGE_WIDTH_IN', 'PAGE_WIDTH_PX', 'DPI', 'MIN_POINTS', 'MAX_WIDTH_IN', 'PHONE_WIDTH_IN', 'phone_points', 'wrap_to',
+           'STYLE', 'style', 'styled', 'legible',
            'rendered_min_points', 'min_points', 'TEXT_PX_KEY', 'NAME_KEY', 'text_px', 'figure_record', 'CONSTANT_NOTE', 'MAX_PNG_BYTES', 'unannotated_constant_maps', 'save', 'swatches',
            'MAX_LINE_LUMINANCE', 'line_colour', 'spread_labels', 'spectra_grid', 'instrument_overview',
            'reconstructions', 'MAX_TITLED', 'thumbnail', 'mosaic', 'generation_figure', 'image_grid', 'pigment_map',

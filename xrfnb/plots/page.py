@@ -26,6 +26,27 @@ MIN_POINTS = 8.0
 #: Figures are drawn at most this wide, so that their text is not scaled down too far.
 MAX_WIDTH_IN = 11.0
 
+#: A figure drawn this wide (inches) with text of MIN_POINTS is legible on a phone too: a 390 px phone shrinks
+#: a wider figure to its column, at least 342 px (`tests/test_browser.py`, PHONE_COLUMN_PX), so that the
+#: figure's 8-point text is about 7.5 px high there, above the browser test's 7 (`tests/reader_checks.js`,
+#: figureText). A wider figure needs its text larger in proportion (`phone_points`).
+PHONE_WIDTH_IN = 5.0
+
+
+def phone_points(width_in: float) -> float:
+    """The smallest text (points) a figure `width_in` wide needs to be legible on a phone (PHONE_WIDTH_IN)."""
+    return MIN_POINTS * max(1.0, width_in / PHONE_WIDTH_IN)
+
+
+def wrap_to(text: str, width_in: float, points: float) -> str:
+    """`text` broken into lines that fit `width_in` inches at `points` (an average character is 0.6 em),
+    e.g. a title over a narrow panel; its own line breaks are kept."""
+    import textwrap
+
+    chars = max(4, int(width_in * 72 / (0.6 * points)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
 #: The book's type sizes, in force while a figure function draws (`styled`), never set for the whole session.
 STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10}
 
@@ -74,9 +95,24 @@ def legible(fig: plt.Figure) -> plt.Figure:
     return fig
 
 
+def _axis_texts_not_drawn(fig: plt.Figure) -> set[int]:
+    """The ids of the tick labels, axis labels and offsets of axes turned off (`ax.axis("off")`): they
+    exist and are visible to matplotlib, but are never drawn."""
+    hidden = set()
+    for ax in fig.axes:
+        if ax.axison:
+            continue
+        for axis in (ax.xaxis, ax.yaxis, *([ax.zaxis] if hasattr(ax, "zaxis") else [])):
+            hidden |= {id(t) for t in axis.get_ticklabels(which="both")}
+            hidden |= {id(axis.label), id(axis.get_offset_text())}
+    return hidden
+
+
 def min_points(fig: plt.Figure) -> float:
-    """The smallest visible text of `fig`, in points at the figure's own size."""
-    sizes = [t.get_fontsize() for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text().strip()]
+    """The smallest drawn text of `fig`, in points at the figure's own size."""
+    hidden = _axis_texts_not_drawn(fig)
+    sizes = [t.get_fontsize() for t in fig.findobj(plt.Text)
+             if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
     return min(sizes, default=MIN_POINTS)
 
 

@@ -6,20 +6,25 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .page import styled
+from .page import PAGE_WIDTH_IN, PHONE_WIDTH_IN, phone_points, styled, wrap_to
 
 
 @styled
-def swatches(names: list[str], rgb: np.ndarray, ncols: int = 6) -> plt.Figure:
-    """Colour swatches with their names and sRGB values."""
+def swatches(names: list[str], rgb: np.ndarray, ncols: int = 4) -> plt.Figure:
+    """Colour swatches with their names and sRGB values, `ncols` to a row of 1.25 in each (four: narrow
+    enough for a phone), titles sized for the figure's width (`phone_points`)."""
+    ncols = min(ncols, max(1, len(names)))
     nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2 * ncols, 2.1 * nrows))
-    for ax in np.atleast_1d(axes).ravel():
+    side = min(1.25, PAGE_WIDTH_IN / ncols)
+    points = max(9.0, phone_points(side * ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side * 0.75 + 3.2 * points / 72) * nrows),
+                             squeeze=False)
+    for ax in axes.ravel():
         ax.axis("off")
-    for ax, name, c in zip(np.atleast_1d(axes).ravel(), names, rgb):
-        ax.imshow(np.broadcast_to(np.asarray(c, dtype=np.uint8), (8, 8, 3)))
-        ax.set_title(f"{name}\n{tuple(int(v) for v in c)}", fontsize=9)
-    fig.tight_layout()
+    for ax, name, c in zip(axes.ravel(), names, rgb):
+        ax.imshow(np.broadcast_to(np.asarray(c, dtype=np.uint8), (6, 8, 3)))
+        ax.set_title(f"{wrap_to(name, side, points)}\n{tuple(int(v) for v in c)}", fontsize=points)
+    fig.tight_layout(pad=0.3)
     return fig
 
 
@@ -60,36 +65,42 @@ def spectra_grid(energy: np.ndarray, spectra: np.ndarray, names: list[str], rgb:
     `compare` (same shape as `spectra`) is drawn beneath each spectrum as a dotted grey line, e.g. the same
     pigment under another sample model; `legend` names the two. A swatch beside each title shows the
     pigment's own colour.
+
+    At most the page's width, every text sized for a phone (`phone_points`), line labels spread a text
+    height apart.
     """
     nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.0 * nrows), sharex=True, sharey=True)
-    axes = np.atleast_1d(axes).ravel()
+    width = min(5.0 * ncols, PAGE_WIDTH_IN)
+    points = phone_points(width)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 3.0 * nrows), sharex=True, sharey=True, squeeze=False)
+    axes = axes.ravel()
     floor = max(spectra[spectra > 0].min(), 1e-7)
     label_y, top = 3.0, 1e4  # labels stand on 3, above every curve (spectra are fractions <= 1)
-    gap = (energy[-1] - energy[0]) / 28
+    panel_in = 0.8 * width / ncols  # a panel's plotting width, about
+    gap = (energy[-1] - energy[0]) * 1.3 * points / 72 / panel_in  # one label's height (rotated), and a little
     for i, (ax, name, s, c) in enumerate(zip(axes, names, spectra, rgb)):
         if compare is not None:
             ax.semilogy(energy, compare[i], color="0.55", lw=0.9, ls=":", label=legend[1])
         ax.semilogy(energy, s, color=line_colour(c), lw=1.1, label=legend[0])
-        ax.set_title(f"      {name}", fontsize=12, loc="left")
+        ax.set_title(f"      {name}", fontsize=points, loc="left")
         ax.add_patch(plt.Rectangle((0.0, 1.03), 0.035, 0.1, transform=ax.transAxes, clip_on=False,
                                    facecolor=np.asarray(c) / 255, edgecolor="0.3", lw=0.6))
         ax.set_ylim(floor, top)
-        ax.tick_params(labelsize=10)
+        ax.tick_params(labelsize=points)
         chosen = sorted((labels[i] if labels else [])[:max_labels], key=lambda t: t[1])
         xs = spread_labels([e for _, e in chosen], gap)
         for (label, e), x in zip(chosen, xs):
             j = int(np.argmin(np.abs(energy - e)))
             ax.plot([energy[j], energy[j], x], [s[j] * 1.3, label_y * 0.8, label_y], color="0.5", lw=0.5)
-            ax.text(x, label_y, label, ha="center", va="bottom", fontsize=9, rotation=90)
+            ax.text(x, label_y, label, ha="center", va="bottom", fontsize=points, rotation=90)
     if compare is not None:
-        axes[0].legend(fontsize=9, loc="upper right")
+        axes[0].legend(fontsize=points, loc="upper right")
     for ax in axes[len(names):]:
         ax.axis("off")
     for ax in axes[-ncols:]:
-        ax.set_xlabel("energy (keV)", fontsize=11)
+        ax.set_xlabel("energy (keV)", fontsize=points)
     for ax in axes[::ncols]:
-        ax.set_ylabel("fraction of counts", fontsize=11)
+        ax.set_ylabel("fraction of counts", fontsize=points)
         ax.set_yticks([1e-6, 1e-4, 1e-2, 1])
     fig.tight_layout()
     return fig
@@ -101,18 +112,21 @@ def instrument_overview(instrument, axis, plaster: np.ndarray) -> plt.Figure:
     from ..palette import physics
 
     e0, n0 = physics.tube_spectrum(instrument)
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 3.4))
+    # stacked on one energy axis, narrow enough for a phone
+    fig, (a, b, c) = plt.subplots(3, 1, figsize=(PHONE_WIDTH_IN, 7.2), sharex=True)
     a.semilogy(e0, n0, ".", ms=2, color="0.3")
-    a.set(title=f"{instrument.anode} tube at {instrument.tube_kv:g} kV (after {instrument.tube_be_um:g} µm Be)",
-          xlabel="energy (keV)", ylabel="photon fraction")
+    a.set(title=wrap_to(f"{instrument.anode} tube at {instrument.tube_kv:g} kV (after {instrument.tube_be_um:g} µm Be)",
+                        PHONE_WIDTH_IN - 0.8, 12), ylabel="photon fraction")
     e = axis.centres
     b.plot(e, physics.detector_efficiency(e, instrument), color="C0", label="absorbed in Si")
     b.plot(e, physics.escape_fraction(e), color="C3", label="Si escape probability")
-    b.set(title="Si drift detector", xlabel="energy (keV)", ylim=(0, 1.02))
-    b.legend(fontsize=8)
+    b.set(title="Si drift detector", ylabel="probability", ylim=(0, 1.02))
+    b.legend(fontsize=9)
     c.semilogy(e, plaster, color="0.4")
-    c.set(title="bare lime plaster (Ca, Sr, Fe, K; Ar from air)", xlabel="energy (keV)",
-          ylabel="fraction of counts")
+    c.set(title="bare lime plaster\n(Ca, Sr, Fe, K; Ar from air)",
+          xlabel="energy (keV)", ylabel="fraction of counts")
+    for ax in (a, c):
+        ax.locator_params(axis="y", numticks=4)
     fig.tight_layout()
     return fig
 
@@ -120,13 +134,23 @@ def instrument_overview(instrument, axis, plaster: np.ndarray) -> plt.Figure:
 @styled
 def reconstructions(energy: np.ndarray, observed: np.ndarray, reconstructed: np.ndarray,
                     titles: list[str]) -> plt.Figure:
-    """Observed spectra (normalised counts) against their reconstructions, log scale."""
+    """Observed spectra (normalised counts) against their reconstructions, log scale, in rows of two
+    (narrow enough for a phone), one legend above them."""
+    from .curves import panel_grid
+
     n = len(observed)
-    fig, axes = plt.subplots(1, n, figsize=(3.8 * n, 3.0), sharey=True)
-    for ax, obs, rec, title in zip(np.atleast_1d(axes), observed, reconstructed, titles):
-        ax.semilogy(energy, np.where(obs > 0, obs / obs.sum(), np.nan), ".", ms=3, color="0.5", label="observed")
+    nrows = int(np.ceil(n / 2))
+    fig = plt.figure(figsize=(PHONE_WIDTH_IN, 0.4 + 2.2 * nrows))
+    axes = panel_grid(fig, n, 2)
+    for k, (ax, obs, rec, title) in enumerate(zip(axes, observed, reconstructed, titles)):
+        ax.semilogy(energy, np.where(obs > 0, obs / obs.sum(), np.nan), ".", ms=2, color="0.5", label="observed")
         ax.semilogy(energy, rec, color="C3", lw=1, label="reconstruction")
-        ax.set(title=title, xlabel="energy (keV)", ylim=(1e-5, 0.3))
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.set(title=wrap_to(title, 2.2, 12), ylim=(1e-5, 0.3), yticks=[1e-4, 1e-2])
+        if k % 2:  # beside the panel on its left, on the same scale
+            ax.tick_params(labelleft=False)
+        if k >= 2 * (nrows - 1):
+            ax.set_xlabel("energy (keV)")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (0.4 + 2.2 * nrows)))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False)
     return fig
