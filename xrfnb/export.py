@@ -85,11 +85,22 @@ def write(run: str | Path, folder: str | Path, profile: dict | None = None, half
     palette = Palette.load(run / "palette.h5")
     dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(palette.energy))
     module = recolour.load(run / "smalluvit" / "best.ckpt")
-    instrument = palette.measured_with()  # the instrument the training data were simulated for
     decoder = pooled.load(run / POOLED) if (run / POOLED).exists() else None
-    meta = {"format": FORMAT, "precision": "float16" if half else "float32", "source": source_name(run),
-            "dve": asdict(dve_model.cfg), "smalluvit": asdict(module.cfg), "training_counts": training_counts(run),
-            "palette": palette_dict(palette), "instrument": asdict(instrument), "profile": profile or {}}
+    # the instrument the training data were simulated for
+    return write_models(folder, palette, dve_model, module, palette.measured_with(), training_counts(run),
+                        source_name(run), profile, decoder, half=half)
+
+
+def write_models(folder: str | Path, palette: Palette, dve_model: dve.DVE, module: recolour.Recolouring,
+                 instrument: physics.Instrument, counts: float, source: str, profile: dict | None = None,
+                 decoder: pooled.PooledRecolouring | None = None, extra: dict | None = None,
+                 half: bool = False) -> Path:
+    """Write models already loaded into a model folder (`write`'s layout; `extra` joins model.json), as
+    `xrfnb adapt` writes a run's models with its adapted DVE."""
+    meta = {"format": FORMAT, "precision": "float16" if half else "float32", "source": source,
+            "dve": asdict(dve_model.cfg), "smalluvit": asdict(module.cfg), "training_counts": counts,
+            "palette": palette_dict(palette), "instrument": asdict(instrument), "profile": profile or {},
+            **(extra or {})}
     if decoder is not None:
         meta["pooled"] = asdict(decoder.cfg)
     with atomic_dir(folder) as tmp:

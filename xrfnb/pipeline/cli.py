@@ -83,6 +83,19 @@ def _recolour(args: argparse.Namespace) -> None:
     print(f"recolour: recoloured.png, elements.png, pigments.png and report.json in {args.out}")
 
 
+def _adapt(args: argparse.Namespace) -> None:
+    from ..scans import adapted
+
+    report = adapted.adapt_scans(args.scans, args.out, args.run, args.method, args.steps, args.pixels,
+                                 format=args.format, calibration=args.calibration, detector=args.detector)
+    print(f"adapt: {report['target_pixels']} pixels of {len(report['scans'])} scan(s), DVE of {report['run']}, "
+          f"{report['method']} loss, {report['config']['steps']} steps in {report['seconds']:.1f} s")
+    print(f"adapt: latent MMD to the training latents {report['latent_mmd_before']:.4f} before, "
+          f"{report['latent_mmd_after']:.4f} after; training latents moved by {report['training_drift']:.4f} "
+          f"(mean squared)")
+    print(f"adapt: model folder {args.out}; `xrfnb recolour SCAN --run {args.out}` recolours with it")
+
+
 def _shard(text: str | None) -> tuple[int, int]:
     """'R/W', or 'auto' for the rank and world size torchrun (RANK, WORLD_SIZE) or SLURM set."""
     import os
@@ -259,6 +272,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="smalluvit", choices=("smalluvit", "pooled"),
                    help="smalluvit (default: the paper's model) or pooled (chapter 7's TV pooling + per-pixel MLP)")
     p.set_defaults(func=_recolour)
+
+    p = sub.add_parser("adapt", help="adapt a run's DVE to unlabelled scans (no colours needed); "
+                                      "`xrfnb recolour --run OUT` then uses it")
+    p.add_argument("scans", nargs="+", type=Path, metavar="SCAN", help="one or more scans, in any format recolour reads")
+    p.add_argument("--out", type=Path, required=True, help="the model folder to write (replaced as a whole)")
+    p.add_argument("--run", type=Path, help="the run directory whose DVE and training spectra are used (default: "
+                                            "the one the published model was exported from)")
+    p.add_argument("--method", default="mmd", choices=("mmd", "adversarial"),
+                   help="mmd (default: latent MMD to the training latents) or adversarial (a domain classifier "
+                        "behind gradient reversal)")
+    p.add_argument("--steps", type=int, default=200, help="optimiser steps (default 200)")
+    p.add_argument("--pixels", type=int, default=20_000, help="target pixels sampled across the scans (default 20,000)")
+    p.add_argument("--format", help="the format expected (as for recolour)")
+    p.add_argument("--calibration", nargs=2, type=float, metavar=("OFFSET", "GAIN"),
+                   help="keV of channel 0 and keV per channel, for files that store none")
+    p.add_argument("--detector", type=int, help="which detector of a multi-element file (0-based)")
+    p.set_defaults(func=_adapt)
 
     p = sub.add_parser("book", help="build the Jupyter Book into _build/html")
     p.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")

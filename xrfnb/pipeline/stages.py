@@ -11,7 +11,7 @@ from typing import Any
 
 from ..synthetic import dataset
 from ..embedding import dve, embedded
-from ..evaluation import evaluate
+from ..evaluation import domain_shift, evaluate
 from ..palette import pigments
 from ..models import recolour
 from ..paintings import seeds
@@ -25,6 +25,7 @@ STAGES: tuple[type[StageParams], ...] = (
     embedded.EmbedParams,
     recolour.TrainParams,
     evaluate.EvaluateParams,
+    domain_shift.DomainShiftParams,
 )
 
 

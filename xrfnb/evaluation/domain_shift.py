@@ -1,0 +1,245 @@
+"""Chapter 8: what each named distribution shift costs the paper's pipeline and the best model, and what an
+unsupervised adaptation of the DVE's encoder gives back.
+
+For every shift of the suite (`xrfnb.synthetic.shifts`) the same test images are drawn shifted, embedded
+with the run's DVE and recoloured by chapter 6's SmallUViT (the paper's pipeline) and chapter 7's pooled
+decoder (the best model); then the DVE's encoder is adapted to the shifted scans without their labels
+(`xrfnb.embedding.adapt`, both losses) and the images are embedded and recoloured again, the recolouring
+models unchanged. The adaptation sees the pixels of the very scans it is scored on, as a user adapting to
+their own scans would, never their colours. Every score is per image, so before and after pair image by
+image, and every interval is a 95 % bootstrap interval over the test paintings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import metrics
+from ..config import ParameterError, StageParams, positive
+from ..embedding import adapt, dve
+from ..models import recolour
+from ..palette.pigments import Palette
+from ..synthetic import shifts
+from ..synthetic.dataset import Store, sample_spectra
+from .evaluate import rgb_tensor
+from .like_for_like import scored
+
+#: The two recolouring models, as the table names them.
+PAPER, BEST = "DVE + SmallUViT (the paper's)", "pooled decoder (the best)"
+#: `method` of the scores before any adaptation.
+NONE = "none"
+SCORES = ("ms_ssim", "srgb_loss")
+#: Where the stage keeps its per-image scores and its adaptations, in the run directory.
+PER_IMAGE, ADAPTATIONS = Path("domain_shift") / "per_image.csv", Path("domain_shift") / "adaptations.csv"
+#: Chapter 7's pooled decoder in the run directory.
+POOLED = Path("ablations") / "pooled" / "pooled.pt"
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainShiftParams(StageParams):
+    """Chapter 8: the shift suite, the test images each shift draws, and the adaptation's recipe."""
+
+    stage = "08_domain_shift"
+    after = ("01_pigments", "03_synthetic_maxrf", "04_train_dve", "05_embedded_dataset", "06_train_smalluvit",
+             "07_evaluate")
+    reads = ("palette.h5", "dataset.h5", "dve/dve.ckpt", "smalluvit/best.ckpt")
+    writes = (str(PER_IMAGE), str(ADAPTATIONS))
+    code = ("xrfnb.synthetic.shifts", "xrfnb.embedding.adapt", "xrfnb.evaluation.domain_shift", "xrfnb.metrics")
+
+    shift_suite: str = "default"  # the shifts: the bundled suite (xrfnb/data/shifts.yml) or a YAML file of that layout
+    shift_images: int = 4  # test images every shift draws, spread over the test paintings
+    adapt_steps: int = 40  # optimiser steps of each adaptation
+    adapt_batch: int = 128  # target and training spectra per step (each)
+    adapt_lr: float = 0.0003  # Adam learning rate of the encoder's fine-tuning
+    adapt_anchor: float = 1.0  # weight of keeping the training spectra's latents where they were
+    adapt_pixels: int = 4096  # target pixels each adaptation learns from (drawn from the shifted scans)
+    adapt_source: int = 4096  # training spectra the target latents are matched to
+    seed: int = 0  # seeds the pixels and the adaptation
+
+    def validate(self) -> None:
+        positive(self.stage, shift_images=self.shift_images, adapt_steps=self.adapt_steps,
+                 adapt_batch=self.adapt_batch, adapt_lr=self.adapt_lr, adapt_pixels=self.adapt_pixels,
+                 adapt_source=self.adapt_source)
+        try:
+            shifts.load(self.shift_suite)
+        except (OSError, ValueError) as err:
+            raise ParameterError(f"{self.stage}: shift_suite: {err}") from None
+
+    def content(self) -> dict[str, str]:
+        """The suite file is part of the key: another suite, another result."""
+        return {"shift_suite": shifts.digest(self.shift_suite)}
+
+    def config(self, method: str) -> adapt.AdaptConfig:
+        return adapt.AdaptConfig(method=method, steps=self.adapt_steps, batch=self.adapt_batch, lr=self.adapt_lr,
+                                 anchor=self.adapt_anchor, seed=self.seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Models:
+    """What the chapter scores: the run's palette, DVE and the two recolouring models."""
+
+    palette: Palette
+    dve_model: dve.DVE
+    recolourers: dict[str, torch.nn.Module]
+
+
+def load_models(run: Path) -> Models:
+    """The run's palette, DVE, chapter 6's SmallUViT and chapter 7's pooled decoder."""
+    from ..models import pooled
+
+    run = Path(run)
+    if not (run / POOLED).exists():
+        raise FileNotFoundError(f"{run / POOLED}: no pooled decoder (chapter 7 trains it)")
+    palette = Palette.load(run / "palette.h5")
+    return Models(palette, dve.load(run / "dve" / "dve.ckpt", n_channels=len(palette.energy)),
+                  {PAPER: recolour.load(run / "smalluvit" / "best.ckpt"), BEST: pooled.load(run / POOLED)})
+
+
+def embed(model: dve.DVE, cubes: list[np.ndarray]) -> np.ndarray:
+    """Embedded images (n, latent, H, W) float32 of count cubes (H, W, E)."""
+    return np.stack([dve.embed_cube(model, c) for c in cubes]).astype(np.float32)
+
+
+def pixels(cubes: list[np.ndarray], n: int, seed: int) -> np.ndarray:
+    """`n` random pixel spectra (n, E) from the cubes, seeded: the unlabelled target of an adaptation."""
+    flat = np.concatenate([c.reshape(-1, c.shape[-1]) for c in cubes])
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 81]))
+    return flat[rng.choice(len(flat), min(n, len(flat)), replace=False)]
+
+
+def score_rows(shift: str, method: str, latents: np.ndarray, models: Models, target: torch.Tensor,
+               samples: np.ndarray, paintings: np.ndarray) -> list[dict]:
+    """Per image and recolouring model: MS-SSIM and the sRGB loss of the embedded images against their RGB."""
+    rows = []
+    for name, module in models.recolourers.items():
+        values = scored(recolour.predict(module, latents), target)
+        rows += [{"shift": shift, "model": name, "method": method, "sample": int(s), "painting": int(p),
+                  **{k: float(values[k][i]) for k in SCORES}} for i, (s, p) in enumerate(zip(samples, paintings))]
+    return rows
+
+
+def measure(store: Store, models: Models, suite: dict[str, shifts.Shift], params: DomainShiftParams,
+            progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every shift before and after each adaptation: (per-image scores, one row per adaptation)."""
+    samples = shifts.pick_test_images(store, params.shift_images)
+    paintings = store.painting[samples]
+    target = rgb_tensor(np.stack([store.rgb(int(i)) for i in samples]))
+    base = [store.synthesis(int(i)) for i in samples]
+    source = sample_spectra(store, "train", params.adapt_source, params.seed).counts
+    rows, adaptations = [], []
+    for name, shift in suite.items():
+        start = time.perf_counter()
+        palette = shift.palette(models.palette)
+        cubes = [shift.cube(shift.synthesis(b, palette), store.energy) for b in base]
+        drawn = time.perf_counter() - start
+        rows += score_rows(name, NONE, embed(models.dve_model, cubes), models, target, samples, paintings)
+        target_pixels = pixels(cubes, params.adapt_pixels, params.seed)
+        for method in adapt.METHODS:
+            adapted = adapt.adapt(models.dve_model, source, target_pixels, params.config(method))
+            rows += score_rows(name, method, embed(adapted.model, cubes), models, target, samples, paintings)
+            adaptations.append({"shift": name, "method": method, "latent_mmd_before": adapted.mmd_before,
+                                "latent_mmd_after": adapted.mmd_after, "training_drift": adapted.drift,
+                                "target_pixels": adapted.pixels, "adapt_seconds": adapted.seconds,
+                                "draw_seconds": drawn})
+        if progress:
+            print(f"{name}: {time.perf_counter() - start:.1f} s")
+    return pd.DataFrame(rows), pd.DataFrame(adaptations)
+
+
+def run_stage(run: Path, params: DomainShiftParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The stage on a run directory: scores and adaptations computed (or read back when done) and recorded."""
+    run = Path(run)
+    key = params.current_key(run)
+    if params.holds(run, key):
+        return pd.read_csv(run / PER_IMAGE), pd.read_csv(run / ADAPTATIONS)
+    per_image, adaptations = measure(Store(run / "dataset.h5"), load_models(run), shifts.load(params.shift_suite),
+                                     params)
+    (run / PER_IMAGE).parent.mkdir(parents=True, exist_ok=True)
+    from ..io import atomic_path
+
+    for frame, path in ((per_image, run / PER_IMAGE), (adaptations, run / ADAPTATIONS)):
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
+    params.record(run, key)
+    return per_image, adaptations
+
+
+def chosen_method(adaptations: pd.DataFrame) -> str:
+    """The adaptation that brings the target latents closer to the training latents, on average over the
+    shifts (the lower latent MMD after it): a choice made without a single colour of the targets."""
+    return str(adaptations.groupby("method")["latent_mmd_after"].mean().idxmin())
+
+
+def _interval(values: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
+    return metrics.bootstrap_interval(np.asarray(values, float), np.asarray(groups))
+
+
+def summary(per_image: pd.DataFrame, method: str) -> pd.DataFrame:
+    """`domain_shift.csv`: per shift and model, MS-SSIM and the sRGB loss before and after the `method`
+    adaptation, each with its 95 % interval over test paintings, and the paired change (after minus before,
+    image by image) with its interval."""
+    rows = []
+    for (shift, model), group in per_image.groupby(["shift", "model"], sort=False):
+        before = group[group["method"] == NONE].sort_values("sample")
+        after = group[group["method"] == method].sort_values("sample")
+        row = {"shift": shift, "model": model, "method": method, "images": len(before),
+               "paintings": before["painting"].nunique()}
+        for metric, short in (("ms_ssim", "ms_ssim"), ("srgb_loss", "srgb")):
+            b, a, p = before[metric].to_numpy(), after[metric].to_numpy(), before["painting"].to_numpy()
+            for when, v in (("before", b), ("after", a)):
+                row[f"{when}_{short}"] = float(v.mean())
+                row[f"{when}_{short}_low"], row[f"{when}_{short}_high"] = _interval(v, p)
+            row[f"change_{short}"] = float((a - b).mean())
+            row[f"change_{short}_low"], row[f"change_{short}_high"] = _interval(a - b, p)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cost(table: pd.DataFrame, reference: str = "unshifted") -> pd.DataFrame:
+    """What each shift costs each model before adaptation: its MS-SSIM and sRGB loss minus the unshifted
+    test set's (the same images, so the difference is the shift's)."""
+    base = table[table["shift"] == reference].set_index("model")
+    out = table[["shift", "model", "before_ms_ssim", "before_srgb"]].copy()
+    out["ms_ssim_cost"] = out["before_ms_ssim"] - out["model"].map(base["before_ms_ssim"])
+    out["srgb_cost"] = out["before_srgb"] - out["model"].map(base["before_srgb"])
+    return out
+
+
+def methods_table(per_image: pd.DataFrame, adaptations: pd.DataFrame) -> pd.DataFrame:
+    """Both adaptations side by side per shift: latent MMD before and after, and the paper's pipeline's
+    paired MS-SSIM change with its interval."""
+    rows = []
+    for method in adapt.METHODS:
+        changes = summary(per_image, method)
+        changes = changes[changes["model"] == PAPER].set_index("shift")
+        for _, a in adaptations[adaptations["method"] == method].iterrows():
+            c = changes.loc[a["shift"]]
+            rows.append({"shift": a["shift"], "method": method, "latent_mmd_before": a["latent_mmd_before"],
+                         "latent_mmd_after": a["latent_mmd_after"], "training_drift": a["training_drift"],
+                         "ms_ssim_change": c["change_ms_ssim"], "ms_ssim_change_low": c["change_ms_ssim_low"],
+                         "ms_ssim_change_high": c["change_ms_ssim_high"], "seconds": a["adapt_seconds"]})
+    return pd.DataFrame(rows)
+
+
+def verdicts(table: pd.DataFrame, model: str = PAPER) -> dict[str, list[str]]:
+    """The shifts that hurt `model` (the unshifted MS-SSIM outside their interval), those the adaptation
+    repairs (a paired gain whose interval excludes 0), those it makes worse, and those it leaves as they were."""
+    rows = table[table["model"] == model].set_index("shift")
+    ref = rows.loc["unshifted", "before_ms_ssim"] if "unshifted" in rows.index else np.nan
+    out = {"hurt": [], "repaired": [], "worsened": [], "unchanged": []}
+    for shift, r in rows.iterrows():
+        if shift != "unshifted" and not (r["before_ms_ssim_low"] <= ref <= r["before_ms_ssim_high"]):
+            out["hurt"].append(shift)
+        if r["change_ms_ssim_low"] > 0:
+            out["repaired"].append(shift)
+        elif r["change_ms_ssim_high"] < 0:
+            out["worsened"].append(shift)
+        else:
+            out["unchanged"].append(shift)
+    return out
