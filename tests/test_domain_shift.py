@@ -157,3 +157,124 @@ def test_kernel_mmd_is_near_zero_for_one_distribution_and_grows_with_a_shift():
     a, b = torch.randn(400, 3, generator=gen), torch.randn(400, 3, generator=gen)
     assert abs(float(adapt.kernel_mmd(a, b))) < 0.02
     assert float(adapt.kernel_mmd(a, b + 1.0)) > 0.2
+
+
+TINY_SUITE = """
+unshifted: {label: as trained}
+counts_low: {label: fewer counts, counts_factor: 0.1}
+calibration: {label: calibration, energy_offset_kev: 0.05}
+"""
+
+
+@pytest.fixture(scope="module")
+def shift_run(tmp_path_factory, palette):
+    """A tiny finished run: dataset (two test paintings), DVE, SmallUViT, pooled decoder and stage records."""
+    from PIL import Image
+    from test_dataset import painting
+    from test_smalluvit import make_store
+
+    from xrfnb.config import record_path
+    from xrfnb.io import write_json
+    from xrfnb.embedding.embedded import EmbeddedStore
+    from xrfnb.evaluation import domain_shift
+    from xrfnb.models import pooled, recolour, smalluvit
+    from xrfnb.synthetic import dataset
+
+    run = tmp_path_factory.mktemp("shift_run")
+    rng = np.random.default_rng(0)
+    (run / "seeds").mkdir()
+    for i in range(6):
+        Image.fromarray(painting(rng)).save(run / "seeds" / f"p{i}.png")
+    palette.save(run / "palette.h5")
+    dataset.generate(run / "seeds", run / "dataset.h5", palette,
+                     dataset.GenerateConfig(samples=12, size=16, fractions=(0.5, 0.17, 0.33)), progress=False)
+    spectra = dve.training_spectra(dataset.Store(run / "dataset.h5"), 600, seed=0)
+    config = dve.DVEConfig(n_channels=len(palette.energy), encoder_widths=(32, 16, 16, 8), decoder_widths=(8, 16, 32),
+                           n_clusters=3, warmup_epochs=1, ramp_epochs=1)
+    dve.train(spectra["train"].counts, spectra["val"].counts, config, 1, 64, run / "dve")
+    make_store(run / "embedded.h5", n=6, size=16)
+    model = smalluvit.SmallUViTConfig(image_size=16, patch_size=8, dim=16, heads=1, dim_head=8, depth_in=1,
+                                      depth_mid=1, depth_out=1)
+    recolour.train(EmbeddedStore(run / "embedded.h5"), recolour.RecolourConfig(model=model), 1, 2, run / "smalluvit")
+    x, rgb = EmbeddedStore(run / "embedded.h5").arrays("train")
+    pooled.train(x, rgb, pooled.PooledConfig(steps=3, batch_pixels=64, iterations=5), run / domain_shift.POOLED.parent)
+    for stage in domain_shift.DomainShiftParams.after:
+        write_json(record_path(run, stage), {"stage": stage, "key": f"tiny-{stage}"})
+    (run / "suite.yml").write_text(TINY_SUITE)
+    return run
+
+
+def test_the_stage_scores_every_shift_before_and_after_both_adaptations(shift_run):
+    from xrfnb import result_files
+    from xrfnb.evaluation import domain_shift as ds
+
+    params = ds.DomainShiftParams(shift_suite=str(shift_run / "suite.yml"), shift_images=3, adapt_steps=3,
+                                  adapt_batch=32, adapt_pixels=300, adapt_source=300)
+    per_image, adaptations = ds.run_stage(shift_run, params)
+    assert len(per_image) == 3 * 2 * 3 * 3  # shifts x models x (none + two methods) x images
+    assert per_image["painting"].nunique() == 2 and np.isfinite(per_image[["ms_ssim", "srgb_loss"]]).all().all()
+    assert sorted(adaptations["method"].unique()) == sorted(adapt.METHODS) and len(adaptations) == 6
+    assert params.done(shift_run)
+    again, _ = ds.run_stage(shift_run, params)  # done: read back, not measured again
+    np.testing.assert_allclose(again["ms_ssim"], per_image["ms_ssim"])
+    method = ds.chosen_method(adaptations)
+    table = ds.summary(per_image, method)
+    for column in ("before_ms_ssim", "after_ms_ssim", "before_srgb", "after_srgb"):
+        assert (table[f"{column}_low"] <= table[column] + 1e-9).all() and (table[column] <= table[f"{column}_high"] + 1e-9).all()
+    lower = per_image[(per_image["shift"] == "counts_low") & (per_image["method"] == "none")]
+    base = per_image[(per_image["shift"] == "unshifted") & (per_image["method"] == "none")]
+    cost = ds.cost(table).set_index(["shift", "model"])
+    assert cost.loc[("counts_low", ds.PAPER), "ms_ssim_cost"] == pytest.approx(
+        lower[lower["model"] == ds.PAPER]["ms_ssim"].mean() - base[base["model"] == ds.PAPER]["ms_ssim"].mean())
+    verdict = ds.verdicts(table)
+    assert sum(len(v) for k, v in verdict.items() if k != "hurt") == 3
+    assert set(ds.methods_table(per_image, adaptations)["method"]) == set(adapt.METHODS)
+    folder = shift_run / "results"
+    folder.mkdir(exist_ok=True)
+    result_files.write_domain_shift(folder, table, ds.methods_table(per_image, adaptations))
+    read, methods = result_files.read_domain_shift(folder)
+    assert list(read.columns[:2]) == ["shift", "model"] and "after_srgb_high" in read.columns and len(methods) == 6
+
+
+def test_xrfnb_adapt_writes_a_model_folder_that_recolour_uses(shift_run, tmp_path, palette, capsys):
+    from xrfnb.pipeline import cli
+    from xrfnb.synthetic.dataset import Store
+
+    store = Store(shift_run / "dataset.h5")
+    scan = tmp_path / "scan.npy"
+    np.save(scan, np.concatenate([store.cube(int(i)) for i in store.indices("test")[:2]], axis=1))
+    width = float(palette.energy[1] - palette.energy[0])
+    calibration = ["--calibration", str(float(palette.energy[0]) - width / 2), str(width)]
+    out = tmp_path / "adapted"
+    assert cli.main(["adapt", str(scan), "--run", str(shift_run), "--out", str(out), "--steps", "3",
+                     "--pixels", "300", *calibration]) == 0
+    printed = capsys.readouterr().out
+    assert "latent MMD to the training latents" in printed and "xrfnb recolour SCAN --run" in printed
+    report = json.loads((out / "adaptation.json").read_text())
+    assert report["target_pixels"] == 300 and report["method"] == "mmd" and report["scans"] == ["scan.npy"]
+    from xrfnb.scans import realdata
+
+    adapted, original = realdata.load_run(out), realdata.load_run(shift_run)
+    assert not torch.equal(adapted.dve_model.encoder.head.weight, original.dve_model.encoder.head.weight)
+    assert torch.equal(adapted.dve_model.decoder.out.weight, original.dve_model.decoder.out.weight)
+    assert realdata.load_run(out, "pooled").name.endswith("pooled decoder")
+    assert cli.main(["recolour", str(scan), "--run", str(out), "--out", str(tmp_path / "rec"), *calibration]) == 0
+    assert "adapted to scan.npy" in json.loads((tmp_path / "rec" / "report.json").read_text())["model"]
+
+
+def test_xrfnb_adapt_refuses_a_scan_outside_the_energy_range_or_too_small(shift_run, tmp_path, capsys):
+    from xrfnb.pipeline import cli
+
+    scan = tmp_path / "far.npy"
+    np.save(scan, np.ones((16, 16, 64), np.int16))
+    assert cli.main(["adapt", str(scan), "--run", str(shift_run), "--out", str(tmp_path / "o"),
+                     "--calibration", "60", "0.1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no overlap in energy range" in err
+    small = tmp_path / "small.npy"
+    np.save(small, np.full((4, 4, 512), 2, np.int16))
+    assert cli.main(["adapt", str(small), "--run", str(shift_run), "--out", str(tmp_path / "o"),
+                     "--calibration", "0.5", "0.0742"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "16 pixels with counts; adaptation needs at least 64" in err
+    assert not (tmp_path / "o").exists()

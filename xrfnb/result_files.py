@@ -178,3 +178,18 @@ def read_scaling(folder: Path) -> dict:
     """The run's scaling record, or {} where a run has none."""
     path = Path(folder) / SCALING
     return read_json(path) if path.exists() else {}
+
+
+DOMAIN_SHIFT, DOMAIN_SHIFT_METHODS = "domain_shift.csv", "domain_shift_methods.csv"
+
+
+def write_domain_shift(folder: Path, table: pd.DataFrame, methods: pd.DataFrame) -> None:
+    """Chapter 8's shifts before and after adaptation (`domain_shift.summary`) and both adaptations side by
+    side (`domain_shift.methods_table`), rounded to 4 digits."""
+    _write_csv(table.round(4), Path(folder) / DOMAIN_SHIFT, index=False)
+    _write_csv(methods.round(4), Path(folder) / DOMAIN_SHIFT_METHODS, index=False)
+
+
+def read_domain_shift(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`write_domain_shift`'s two tables."""
+    return pd.read_csv(Path(folder) / DOMAIN_SHIFT), pd.read_csv(Path(folder) / DOMAIN_SHIFT_METHODS)
