@@ -53,13 +53,13 @@ class DomainShiftParams(StageParams):
     code = ("xrfnb.synthetic.shifts", "xrfnb.embedding.adapt", "xrfnb.evaluation.domain_shift", "xrfnb.metrics")
 
     shift_suite: str = "default"  # the shifts: the bundled suite (xrfnb/data/shifts.yml) or a YAML file of that layout
-    shift_images: int = 4  # test images every shift draws, spread over the test paintings
-    adapt_steps: int = 40  # optimiser steps of each adaptation
+    shift_images: int = 2  # test images every shift draws, spread over the test paintings
+    adapt_steps: int = 20  # optimiser steps of each adaptation
     adapt_batch: int = 128  # target and training spectra per step (each)
     adapt_lr: float = 0.0003  # Adam learning rate of the encoder's fine-tuning
     adapt_anchor: float = 1.0  # weight of keeping the training spectra's latents where they were
-    adapt_pixels: int = 4096  # target pixels each adaptation learns from (drawn from the shifted scans)
-    adapt_source: int = 4096  # training spectra the target latents are matched to
+    adapt_pixels: int = 2048  # target pixels each adaptation learns from (drawn from the shifted scans)
+    adapt_source: int = 2048  # training spectra the target latents are matched to
     seed: int = 0  # seeds the pixels and the adaptation
 
     def validate(self) -> None:

@@ -39,6 +39,7 @@ def work(stage: str, p: dict) -> float:
         "05_embedded_dataset": pixels,
         "06_train_smalluvit": train_pixels * p.get("uvit_epochs", 1),
         "07_evaluate": train_pixels * p.get("compare_epochs", p.get("uvit_epochs", 1)) * compared_models(),
+        "08_domain_shift": p.get("shift_images", 1) * p.get("image_size", 1) ** 2,
     }.get(stage, 1.0)
 
 
