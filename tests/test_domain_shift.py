@@ -210,12 +210,13 @@ def test_the_stage_scores_every_shift_before_and_after_both_adaptations(shift_ru
 
     params = ds.DomainShiftParams(shift_suite=str(shift_run / "suite.yml"), shift_images=3, adapt_steps=3,
                                   adapt_batch=32, adapt_pixels=300, adapt_source=300)
-    per_image, adaptations = ds.run_stage(shift_run, params)
+    per_image, adaptations, spectra = ds.run_stage(shift_run, params)
+    assert list(spectra.columns) == ["unshifted", "counts_low", "calibration"] and len(spectra) == 512
     assert len(per_image) == 3 * 2 * 3 * 3  # shifts x models x (none + two methods) x images
     assert per_image["painting"].nunique() == 2 and np.isfinite(per_image[["ms_ssim", "srgb_loss"]]).all().all()
     assert sorted(adaptations["method"].unique()) == sorted(adapt.METHODS) and len(adaptations) == 6
     assert params.done(shift_run)
-    again, _ = ds.run_stage(shift_run, params)  # done: read back, not measured again
+    again, _, _ = ds.run_stage(shift_run, params)  # done: read back, not measured again
     np.testing.assert_allclose(again["ms_ssim"], per_image["ms_ssim"])
     method = ds.chosen_method(adaptations)
     table = ds.summary(per_image, method)
@@ -227,8 +228,11 @@ def test_the_stage_scores_every_shift_before_and_after_both_adaptations(shift_ru
     assert cost.loc[("counts_low", ds.PAPER), "ms_ssim_cost"] == pytest.approx(
         lower[lower["model"] == ds.PAPER]["ms_ssim"].mean() - base[base["model"] == ds.PAPER]["ms_ssim"].mean())
     verdict = ds.verdicts(table)
-    assert sum(len(v) for k, v in verdict.items() if k != "hurt") == 3
+    assert sum(len(v) for k, v in verdict.items() if k != "hurt") == 2  # the unshifted set is reported apart
     assert set(ds.methods_table(per_image, adaptations)["method"]) == set(adapt.METHODS)
+    words = ds.sentences(table, ds.methods_table(per_image, adaptations), method, {"counts_low": "fewer counts"})
+    assert words["method"].startswith(f"the {ds.WORDS[method]} adaptation") and "paired 95 % interval" in words["paper_unshifted"]
+    assert all(isinstance(words[f"{m}_{k}"], str) for m in ("paper", "best") for k in ("hurt", "repaired", "worsened"))
     folder = shift_run / "results"
     folder.mkdir(exist_ok=True)
     result_files.write_domain_shift(folder, table, ds.methods_table(per_image, adaptations))

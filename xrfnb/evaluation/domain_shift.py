@@ -34,9 +34,12 @@ from .like_for_like import scored
 PAPER, BEST = "DVE + SmallUViT (the paper's)", "pooled decoder (the best)"
 #: `method` of the scores before any adaptation.
 NONE = "none"
+#: The adaptations as the prose names them.
+WORDS = {"mmd": "MMD", "adversarial": "domain-adversarial"}
 SCORES = ("ms_ssim", "srgb_loss")
 #: Where the stage keeps its per-image scores and its adaptations, in the run directory.
 PER_IMAGE, ADAPTATIONS = Path("domain_shift") / "per_image.csv", Path("domain_shift") / "adaptations.csv"
+SPECTRA = Path("domain_shift") / "spectra.csv"  # each shift's summed test spectrum, by channel energy
 #: Chapter 7's pooled decoder in the run directory.
 POOLED = Path("ablations") / "pooled" / "pooled.pt"
 
@@ -48,8 +51,8 @@ class DomainShiftParams(StageParams):
     stage = "08_domain_shift"
     after = ("01_pigments", "03_synthetic_maxrf", "04_train_dve", "05_embedded_dataset", "06_train_smalluvit",
              "07_evaluate")
-    reads = ("palette.h5", "dataset.h5", "dve/dve.ckpt", "smalluvit/best.ckpt")
-    writes = (str(PER_IMAGE), str(ADAPTATIONS))
+    reads = ("palette.h5", "dataset.h5", "dve/dve.ckpt", "smalluvit/best.ckpt", "dense_test_sample.h5")
+    writes = (str(PER_IMAGE), str(ADAPTATIONS), str(SPECTRA))
     code = ("xrfnb.synthetic.shifts", "xrfnb.embedding.adapt", "xrfnb.evaluation.domain_shift", "xrfnb.metrics")
 
     shift_suite: str = "default"  # the shifts: the bundled suite (xrfnb/data/shifts.yml) or a YAML file of that layout
@@ -125,19 +128,21 @@ def score_rows(shift: str, method: str, latents: np.ndarray, models: Models, tar
 
 
 def measure(store: Store, models: Models, suite: dict[str, shifts.Shift], params: DomainShiftParams,
-            progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every shift before and after each adaptation: (per-image scores, one row per adaptation)."""
+            progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every shift before and after each adaptation: (per-image scores, one row per adaptation, each shift's
+    summed test spectrum as a column by channel energy)."""
     samples = shifts.pick_test_images(store, params.shift_images)
     paintings = store.painting[samples]
     target = rgb_tensor(np.stack([store.rgb(int(i)) for i in samples]))
     base = [store.synthesis(int(i)) for i in samples]
     source = sample_spectra(store, "train", params.adapt_source, params.seed).counts
-    rows, adaptations = [], []
+    rows, adaptations, spectra = [], [], {}
     for name, shift in suite.items():
         start = time.perf_counter()
         palette = shift.palette(models.palette)
         cubes = [shift.cube(shift.synthesis(b, palette), store.energy) for b in base]
         drawn = time.perf_counter() - start
+        spectra[name] = np.sum([c.sum((0, 1), dtype=np.float64) for c in cubes], axis=0)
         rows += score_rows(name, NONE, embed(models.dve_model, cubes), models, target, samples, paintings)
         target_pixels = pixels(cubes, params.adapt_pixels, params.seed)
         for method in adapt.METHODS:
@@ -149,25 +154,27 @@ def measure(store: Store, models: Models, suite: dict[str, shifts.Shift], params
                                 "draw_seconds": drawn})
         if progress:
             print(f"{name}: {time.perf_counter() - start:.1f} s")
-    return pd.DataFrame(rows), pd.DataFrame(adaptations)
+    spectra = pd.DataFrame(spectra, index=pd.Index(store.energy, name="energy_keV"))
+    return pd.DataFrame(rows), pd.DataFrame(adaptations), spectra
 
 
-def run_stage(run: Path, params: DomainShiftParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The stage on a run directory: scores and adaptations computed (or read back when done) and recorded."""
+def run_stage(run: Path, params: DomainShiftParams) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The stage on a run directory: scores, adaptations and spectra computed (or read back when done) and
+    recorded."""
+    from ..io import atomic_path
+
     run = Path(run)
     key = params.current_key(run)
     if params.holds(run, key):
-        return pd.read_csv(run / PER_IMAGE), pd.read_csv(run / ADAPTATIONS)
-    per_image, adaptations = measure(Store(run / "dataset.h5"), load_models(run), shifts.load(params.shift_suite),
-                                     params)
+        return (pd.read_csv(run / PER_IMAGE), pd.read_csv(run / ADAPTATIONS),
+                pd.read_csv(run / SPECTRA, index_col="energy_keV"))
+    found = measure(Store(run / "dataset.h5"), load_models(run), shifts.load(params.shift_suite), params)
     (run / PER_IMAGE).parent.mkdir(parents=True, exist_ok=True)
-    from ..io import atomic_path
-
-    for frame, path in ((per_image, run / PER_IMAGE), (adaptations, run / ADAPTATIONS)):
+    for frame, path, index in zip(found, (run / PER_IMAGE, run / ADAPTATIONS, run / SPECTRA), (False, False, True)):
         with atomic_path(path) as tmp:
-            frame.to_csv(tmp, index=False)
+            frame.to_csv(tmp, index=index)
     params.record(run, key)
-    return per_image, adaptations
+    return found
 
 
 def chosen_method(adaptations: pd.DataFrame) -> str:
@@ -229,12 +236,13 @@ def methods_table(per_image: pd.DataFrame, adaptations: pd.DataFrame) -> pd.Data
 
 def verdicts(table: pd.DataFrame, model: str = PAPER) -> dict[str, list[str]]:
     """The shifts that hurt `model` (the unshifted MS-SSIM outside their interval), those the adaptation
-    repairs (a paired gain whose interval excludes 0), those it makes worse, and those it leaves as they were."""
+    repairs (a paired gain whose interval excludes 0), those it makes worse, and those it leaves as they were;
+    the unshifted test set itself is none of them (`sentences` reports it apart)."""
     rows = table[table["model"] == model].set_index("shift")
     ref = rows.loc["unshifted", "before_ms_ssim"] if "unshifted" in rows.index else np.nan
     out = {"hurt": [], "repaired": [], "worsened": [], "unchanged": []}
-    for shift, r in rows.iterrows():
-        if shift != "unshifted" and not (r["before_ms_ssim_low"] <= ref <= r["before_ms_ssim_high"]):
+    for shift, r in rows.drop(index="unshifted", errors="ignore").iterrows():
+        if not r["before_ms_ssim_low"] <= ref <= r["before_ms_ssim_high"]:
             out["hurt"].append(shift)
         if r["change_ms_ssim_low"] > 0:
             out["repaired"].append(shift)
@@ -242,4 +250,38 @@ def verdicts(table: pd.DataFrame, model: str = PAPER) -> dict[str, list[str]]:
             out["worsened"].append(shift)
         else:
             out["unchanged"].append(shift)
+    return out
+
+
+def _names(shifts_: list[str], labels: dict[str, str]) -> str:
+    """'a, b and c' of the shifts' labels; 'none' for an empty list."""
+    words = [labels.get(s, s) for s in shifts_]
+    return "none" if not words else words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def sentences(table: pd.DataFrame, methods: pd.DataFrame, method: str, labels: dict[str, str]) -> dict[str, str]:
+    """The chapter's findings in words, computed from its tables: which shifts hurt the paper's pipeline and
+    the best model, which the adaptation repairs or worsens, what it does to the unshifted test set, and
+    which adaptation brought the latents closer."""
+    out = {}
+    for key, model in (("paper", PAPER), ("best", BEST)):
+        v = verdicts(table, model)
+        out[f"{key}_hurt"] = _names(v["hurt"], labels)
+        out[f"{key}_repaired"] = _names(v["repaired"], labels)
+        out[f"{key}_worsened"] = _names(v["worsened"], labels)
+    by = methods.groupby("method")[["latent_mmd_before", "latent_mmd_after", "ms_ssim_change"]].mean()
+    other = next(m for m in by.index if m != method)
+    out["method"] = (f"the {WORDS[method]} adaptation brought the target latents closer to the training latents "
+                     f"than the {WORDS[other]} one: a latent MMD of {by.loc[method, 'latent_mmd_after']:.4f} after it against "
+                     f"{by.loc[other, 'latent_mmd_after']:.4f}, from {by.loc[method, 'latent_mmd_before']:.4f} before "
+                     f"(means over the shifts); the paper's pipeline's MS-SSIM changed by "
+                     f"{by.loc[method, 'ms_ssim_change']:+.4f} on average with it and "
+                     f"{by.loc[other, 'ms_ssim_change']:+.4f} with the {WORDS[other]} one")
+    for key, model in (("paper", PAPER), ("best", BEST)):
+        rows = table[(table["model"] == model) & (table["shift"] == "unshifted")]
+        if len(rows):
+            r = rows.iloc[0]
+            from ..prose import paired
+
+            out[f"{key}_unshifted"] = paired(r["change_ms_ssim"], (r["change_ms_ssim_low"], r["change_ms_ssim_high"]))
     return out

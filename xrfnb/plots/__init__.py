@@ -14,6 +14,7 @@ from .images import (MAX_TITLED, thumbnail, mosaic, generation_figure, image_gri
 from .curves import training_curves, distributions, metric_curves, bar
 from .diagrams import pipeline_figure, dve_architecture, smalluvit_architecture
 from .ladder import KIND_COLOURS, budget_ladder
+from .shifts import WHEN_COLOURS, shift_before_after, shifted_spectra
 
 __all__ = ['PAGE_WIDTH_IN', 'PAGE_WIDTH_PX', 'DPI', 'MIN_POINTS', 'MAX_WIDTH_IN', 'PHONE_WIDTH_IN', 'phone_points', 'wrap_to',
            'STYLE', 'style', 'styled', 'legible',
@@ -22,4 +23,4 @@ __all__ = ['PAGE_WIDTH_IN', 'PAGE_WIDTH_PX', 'DPI', 'MIN_POINTS', 'MAX_WIDTH_IN'
            'reconstructions', 'MAX_TITLED', 'thumbnail', 'mosaic', 'generation_figure', 'image_grid', 'pigment_map',
            'size_and_media', 'latent_3d', 'pairs', 'as_unit_rgb', 'triplets', 'patch_error_map', 'training_curves',
            'distributions', 'metric_curves', 'bar', 'pipeline_figure', 'dve_architecture', 'smalluvit_architecture', 'KIND_COLOURS',
-           'budget_ladder']
+           'budget_ladder', 'WHEN_COLOURS', 'shift_before_after', 'shifted_spectra']
