@@ -39,7 +39,9 @@ def test_the_suite_is_data_with_every_shift_the_issue_names(suite):
 
 
 def test_a_bad_suite_is_refused_in_one_line(tmp_path):
-    for text, match in (("a: {instrument: {anode_kv: 3}}", "unknown instrument field"),
+    for text, match in (("a: {counts_factor: 2}", "needs 'unshifted', changing nothing"),
+                        ("unshifted: {blur_sigma: 1}", "needs 'unshifted', changing nothing"),
+                        ("a: {instrument: {anode_kv: 3}}", "unknown instrument field"),
                         ("a: {colour: red}", "unknown key"), ("a: {mixing: cubic}", "mixing must be"),
                         ("a: {counts_factor: 0}", "counts_factor must be positive"),
                         ("a: {sample_model: stone}", "unknown sample model")):

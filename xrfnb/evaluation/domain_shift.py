@@ -208,7 +208,7 @@ def summary(per_image: pd.DataFrame, method: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cost(table: pd.DataFrame, reference: str = "unshifted") -> pd.DataFrame:
+def cost(table: pd.DataFrame, reference: str = shifts.REFERENCE) -> pd.DataFrame:
     """What each shift costs each model before adaptation: its MS-SSIM and sRGB loss minus the unshifted
     test set's (the same images, so the difference is the shift's)."""
     base = table[table["shift"] == reference].set_index("model")
@@ -239,9 +239,9 @@ def verdicts(table: pd.DataFrame, model: str = PAPER) -> dict[str, list[str]]:
     repairs (a paired gain whose interval excludes 0), those it makes worse, and those it leaves as they were;
     the unshifted test set itself is none of them (`sentences` reports it apart)."""
     rows = table[table["model"] == model].set_index("shift")
-    ref = rows.loc["unshifted", "before_ms_ssim"] if "unshifted" in rows.index else np.nan
+    ref = rows.loc[shifts.REFERENCE, "before_ms_ssim"]
     out = {"hurt": [], "repaired": [], "worsened": [], "unchanged": []}
-    for shift, r in rows.drop(index="unshifted", errors="ignore").iterrows():
+    for shift, r in rows.drop(index=shifts.REFERENCE, errors="ignore").iterrows():
         if not r["before_ms_ssim_low"] <= ref <= r["before_ms_ssim_high"]:
             out["hurt"].append(shift)
         if r["change_ms_ssim_low"] > 0:
@@ -278,7 +278,7 @@ def sentences(table: pd.DataFrame, methods: pd.DataFrame, method: str, labels: d
                      f"{by.loc[method, 'ms_ssim_change']:+.4f} on average with it and "
                      f"{by.loc[other, 'ms_ssim_change']:+.4f} with the {WORDS[other]} one")
     for key, model in (("paper", PAPER), ("best", BEST)):
-        rows = table[(table["model"] == model) & (table["shift"] == "unshifted")]
+        rows = table[(table["model"] == model) & (table["shift"] == shifts.REFERENCE)]
         if len(rows):
             r = rows.iloc[0]
             from ..prose import paired

@@ -27,6 +27,8 @@ from . import synth
 
 #: The bundled suite's name.
 DEFAULT = "default"
+#: The shift every suite holds: the run's own settings, which the other shifts are measured against.
+REFERENCE = "unshifted"
 #: The keys a shift may hold.
 KEYS = ("label", "description", "instrument", "sample_model", "sample_settings", "mixing", "counts_factor",
         "poisson", "blur_sigma", "energy_offset_kev")
@@ -161,6 +163,10 @@ def load(suite: str = DEFAULT) -> dict[str, Shift]:
         if unknown:
             raise ValueError(f"{path}: shift {name!r}: unknown key(s) {', '.join(unknown)} (known: {', '.join(KEYS)})")
         out[str(name)] = Shift(name=str(name), **{"label": str(name), **entry})
+    if REFERENCE not in out or out[REFERENCE].changes_palette or out[REFERENCE] != Shift(
+            REFERENCE, out[REFERENCE].label, out[REFERENCE].description):
+        raise ValueError(f"{path}: a shift suite needs {REFERENCE!r}, changing nothing (the shifts are measured "
+                         f"against it)")
     return out
 
 
