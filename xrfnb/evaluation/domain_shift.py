@@ -53,7 +53,9 @@ class DomainShiftParams(StageParams):
              "07_evaluate")
     reads = ("palette.h5", "dataset.h5", "dve/dve.ckpt", "smalluvit/best.ckpt", "dense_test_sample.h5")
     writes = (str(PER_IMAGE), str(ADAPTATIONS), str(SPECTRA))
-    code = ("xrfnb.synthetic.shifts", "xrfnb.embedding.adapt", "xrfnb.evaluation.domain_shift", "xrfnb.metrics")
+    code = ("xrfnb.synthetic.shifts", "xrfnb.embedding.adapt", "xrfnb.evaluation.domain_shift", "xrfnb.metrics",
+            "xrfnb.synthetic.synth", "xrfnb.palette.physics", "xrfnb.palette.pigments", "xrfnb.embedding.dve",
+            "xrfnb.models.recolour", "xrfnb.models.pooled", "xrfnb.evaluation.like_for_like")
 
     shift_suite: str = "default"  # the shifts: the bundled suite (xrfnb/data/shifts.yml) or a YAML file of that layout
     shift_images: int = 2  # test images every shift draws, spread over the test paintings
