@@ -38,7 +38,7 @@ def shift_before_after(table: pd.DataFrame, labels: dict[str, str], metric: str 
         ax.set_title(model, fontsize=11)
     axes[-1, 0].set_xlabel(f"{label} (bars: 95 % intervals over test paintings)")
     handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=2, fontsize=9, frameon=False)
+    fig.legend(handles, names, loc="lower center", ncol=2, fontsize=10, frameon=False)
     fig.tight_layout(rect=(0, 0.04 if len(models) > 1 else 0.07, 1, 1))
     return fig
 
