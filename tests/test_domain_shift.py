@@ -148,7 +148,8 @@ def test_adaptation_brings_shifted_latents_to_the_training_ones(trained, palette
         assert result.pixels == len(shifted) and result.seconds > 0
         if method == "mmd":
             assert result.mmd_after < 0.5 * result.mmd_before
-        assert result.drift < 0.1 * float(torch.as_tensor(adapt._encode(model, torch.as_tensor(spectra[:500]).float())).var(0).sum())
+        spread = float(adapt._encode(model, torch.as_tensor(spectra[:500]).float()).var(0).sum())
+        assert result.drift < 0.1 * spread  # the training latents stay where they were
     # the model given is left as it was
     same = adapt.adapt(model, spectra, shifted, adapt.AdaptConfig(steps=1))
     assert same.mmd_before == pytest.approx(result.mmd_before)
@@ -223,7 +224,8 @@ def test_the_stage_scores_every_shift_before_and_after_both_adaptations(shift_ru
     method = ds.chosen_method(adaptations)
     table = ds.summary(per_image, method)
     for column in ("before_ms_ssim", "after_ms_ssim", "before_srgb", "after_srgb"):
-        assert (table[f"{column}_low"] <= table[column] + 1e-9).all() and (table[column] <= table[f"{column}_high"] + 1e-9).all()
+        assert (table[f"{column}_low"] <= table[column] + 1e-9).all()
+        assert (table[column] <= table[f"{column}_high"] + 1e-9).all()
     lower = per_image[(per_image["shift"] == "counts_low") & (per_image["method"] == "none")]
     base = per_image[(per_image["shift"] == "unshifted") & (per_image["method"] == "none")]
     cost = ds.cost(table).set_index(["shift", "model"])
@@ -233,7 +235,8 @@ def test_the_stage_scores_every_shift_before_and_after_both_adaptations(shift_ru
     assert sum(len(v) for k, v in verdict.items() if k != "hurt") == 2  # the unshifted set is reported apart
     assert set(ds.methods_table(per_image, adaptations)["method"]) == set(adapt.METHODS)
     words = ds.sentences(table, ds.methods_table(per_image, adaptations), method, {"counts_low": "fewer counts"})
-    assert words["method"].startswith(f"the {ds.WORDS[method]} adaptation") and "paired 95 % interval" in words["paper_unshifted"]
+    assert words["method"].startswith(f"the {ds.WORDS[method]} adaptation")
+    assert "paired 95 % interval" in words["paper_unshifted"]
     assert all(isinstance(words[f"{m}_{k}"], str) for m in ("paper", "best") for k in ("hurt", "repaired", "worsened"))
     folder = shift_run / "results"
     folder.mkdir(exist_ok=True)

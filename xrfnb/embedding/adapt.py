@@ -127,7 +127,8 @@ def discriminator(latent_dim: int, width: int = 32) -> nn.Sequential:
                          nn.Linear(width, 1))
 
 
-def check_target(counts: np.ndarray | torch.Tensor, n_channels: int, min_pixels: int, where: str = "target") -> torch.Tensor:
+def check_target(counts: np.ndarray | torch.Tensor, n_channels: int, min_pixels: int,
+                 where: str = "target") -> torch.Tensor:
     """The target spectra as a tensor, refused in one line when they cannot be adapted to: too few pixels,
     no counts on the model's axis, or spectra the DVE cannot read."""
     counts = torch.as_tensor(np.asarray(counts, dtype=np.float32)).reshape(-1, np.shape(counts)[-1])

@@ -274,7 +274,8 @@ def sentences(table: pd.DataFrame, methods: pd.DataFrame, method: str, labels: d
     by = methods.groupby("method")[["latent_mmd_before", "latent_mmd_after", "ms_ssim_change"]].mean()
     other = next(m for m in by.index if m != method)
     out["method"] = (f"the {WORDS[method]} adaptation brought the target latents closer to the training latents "
-                     f"than the {WORDS[other]} one: a latent MMD of {by.loc[method, 'latent_mmd_after']:.4f} after it against "
+                     f"than the {WORDS[other]} one: a latent MMD of {by.loc[method, 'latent_mmd_after']:.4f} "
+                     f"after it against "
                      f"{by.loc[other, 'latent_mmd_after']:.4f}, from {by.loc[method, 'latent_mmd_before']:.4f} before "
                      f"(means over the shifts); the paper's pipeline's MS-SSIM changed by "
                      f"{by.loc[method, 'ms_ssim_change']:+.4f} on average with it and "

@@ -275,7 +275,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("adapt", help="adapt a run's DVE to unlabelled scans (no colours needed); "
                                       "`xrfnb recolour --run OUT` then uses it")
-    p.add_argument("scans", nargs="+", type=Path, metavar="SCAN", help="one or more scans, in any format recolour reads")
+    p.add_argument("scans", nargs="+", type=Path, metavar="SCAN",
+                   help="one or more scans, in any format recolour reads")
     p.add_argument("--out", type=Path, required=True, help="the model folder to write (replaced as a whole)")
     p.add_argument("--run", type=Path, help="the run directory whose DVE and training spectra are used (default: "
                                             "the one the published model was exported from)")

@@ -55,7 +55,8 @@ class Shift:
         fields = {f.name for f in dataclasses.fields(physics.Instrument)}
         unknown = sorted(set(self.instrument) - fields)
         if unknown:
-            raise ValueError(f"{where}: unknown instrument field(s) {', '.join(unknown)} (known: {', '.join(sorted(fields))})")
+            raise ValueError(f"{where}: unknown instrument field(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(sorted(fields))})")
         if self.sample_model is not None:
             physics.sample_model(self.sample_model, **self.sample_settings)  # a bad name or setting: one line
         if self.mixing not in (None, "linear", "physics"):
