@@ -287,3 +287,20 @@ def test_xrfnb_adapt_refuses_a_scan_outside_the_energy_range_or_too_small(shift_
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "16 pixels with counts; adaptation needs at least 64" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_published_book_leaves_out_a_chapter_its_run_did_not_execute(tmp_path):
+    from conftest import ROOT
+
+    from xrfnb.pipeline import book
+
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    for stem in ("01_pigments", "07_evaluate"):
+        (executed / f"{stem}.ipynb").write_text("{}")
+    toc = book.published_toc((ROOT / "_toc.yml").read_text(), executed)
+    assert "book/executed/07_evaluate" in toc and "book/executed/01_pigments" in toc
+    assert "08_domain_shift" not in toc and "02_seed_images" not in toc
+    assert "book/results" in toc and "book/your_own_scan" in toc  # pages of the book itself stay
+    (executed / "08_domain_shift.ipynb").write_text("{}")
+    assert "book/executed/08_domain_shift" in book.published_toc((ROOT / "_toc.yml").read_text(), executed)

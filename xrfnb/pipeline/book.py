@@ -236,6 +236,18 @@ def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
     return root / "book" / ("scaling" if scaling_only else "published")
 
 
+def published_toc(toc: str, executed: Path) -> str:
+    """The table of contents without the chapters the published run did not execute (a chapter added since
+    the last publish): the published book builds, without that chapter, until the next publish holds it."""
+    kept = []
+    for line in toc.splitlines():
+        page = line.split(":", 1)[1].strip() if line.strip().startswith("- file:") else ""
+        if page.startswith("book/executed/") and not (executed / f"{Path(page).name}.ipynb").exists():
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
 def _published_source(root: Path) -> Path:
     """A copy of the book's sources with the published run in place of the local one (in `_build/`)."""
     published = root / "book" / "published"
@@ -246,8 +258,8 @@ def _published_source(root: Path) -> Path:
     skip = {*RUN_PARTS, "published", "execution_record.md", "run_summary.md", "verdict.md", "findings.md"}
     shutil.copytree(root / "book", src / "book",
                     ignore=lambda folder, names: skip & set(names) if Path(folder) == root / "book" else set())
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(root / name, src / name)
+    shutil.copy2(root / "_config.yml", src / "_config.yml")
+    (src / "_toc.yml").write_text(published_toc((root / "_toc.yml").read_text(), published / "executed"))
     for part in RUN_PARTS:
         shutil.copytree(published / part, src / "book" / part)
     return src
