@@ -27,8 +27,8 @@ MIN_POINTS = 8.0
 MAX_WIDTH_IN = 11.0
 
 #: A figure drawn this wide (inches) with text of MIN_POINTS is legible on a phone too: a 390 px phone shrinks
-#: a wider figure to its column, at least 342 px (`tests/test_browser.py`, PHONE_COLUMN_PX), so that the
-#: figure's 8-point text is about 7.5 px high there, above the browser test's 7 (`tests/reader_checks.js`,
+#: a wider figure to its column, at least 327 px (`tests/test_browser.py`, PHONE_COLUMN_PX), so that the
+#: figure's 8-point text is about 7.2 px high there, above the browser test's 7 (`tests/reader_checks.js`,
 #: figureText). A wider figure needs its text larger in proportion (`phone_points`).
 PHONE_WIDTH_IN = 5.0
 
