@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 
 from conftest import ROOT
+from test_domain_shift import shift_run  # noqa: F401 (a fixture: a tiny run with training spectra, for `xrfnb adapt`)
 from test_readers import emsa, pigment_scan, write_columns, write_gse
 
 from xrfnb import export
@@ -32,7 +33,7 @@ def test_the_page_is_near_the_top_of_the_book():
     assert toc.index("book/your_own_scan") < toc.index("book/executed/01_pigments")
 
 
-def test_every_command_and_cell_of_the_page_runs(tmp_path, run_dir, palette, monkeypatch):
+def test_every_command_and_cell_of_the_page_runs(tmp_path, run_dir, shift_run, palette, monkeypatch):
     root = tmp_path / "project"
     monkeypatch.setenv("XRFNB_ROOT", str(root))
     export.write(run_dir, export.published_folder())
@@ -48,13 +49,18 @@ def test_every_command_and_cell_of_the_page_runs(tmp_path, run_dir, palette, mon
     green = pigment_scan(copper, energy, names=("Malachite", "Titanium White")).sum((0, 1))
     emsa(tmp_path / "green.msa", green)
     shutil.copytree(ROOT / "book" / "sample_scan", tmp_path / "book" / "sample_scan")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "smoke").symlink_to(shift_run)  # section 5 adapts a run folder with training spectra
     commands = [line for block in blocks("bash") for line in block.splitlines() if line.startswith("xrfnb ")]
-    assert len(commands) == 5
+    assert len(commands) == 7
     for command in commands:
         args = shlex.split(command)[1:]
         assert main(args) == 0, command
-        out = tmp_path / args[args.index("--out") + 1]
-        assert {p.name for p in out.iterdir()} == {"recoloured.png", "elements.png", "pigments.png", "report.json"}
+        out = {p.name for p in (tmp_path / args[args.index("--out") + 1]).iterdir()}
+        if args[0] == "adapt":
+            assert {"adaptation.json", "dve.safetensors", "smalluvit.safetensors"} <= out
+        else:
+            assert out == {"recoloured.png", "elements.png", "pigments.png", "report.json"}
     printed = []
     for cell in blocks("python"):
         out = io.StringIO()
