@@ -137,3 +137,37 @@ def test_the_pooled_decoder_is_exported_and_recolours_a_scan_in_smalluvits_place
     np.testing.assert_allclose(outputs[run], outputs[folder], atol=1e-6)
     smalluvit = realdata.analyse(realdata.load_cube(scan), realdata.load_run(folder)).rgb
     assert not np.allclose(smalluvit, outputs[folder])
+
+
+def test_a_package_installed_outside_any_clone_fetches_the_published_model_once(tmp_path, run_dir, monkeypatch,
+                                                                                 capsys):
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "site"
+    export.write(run_dir, served / "model")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # the server's access log would mix with the command's stderr
+            pass
+
+    handler = functools.partial(Quiet, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(export.locations, "checkout", lambda: None)  # an install that is no clone
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    scan, _, _ = write_scan("mca", tmp_path, realdata.load_run(run_dir).palette)
+    try:
+        monkeypatch.setattr(export, "MODEL_URL", f"http://127.0.0.1:{server.server_address[1]}/nowhere/")
+        assert main(["recolour", str(scan), "--out", str(tmp_path / "none")]) == 1
+        err = capsys.readouterr().err
+        assert "HTTP 404 fetching the published model; pass --run" in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "cache" / "xrfnb").exists() or not any((tmp_path / "cache" / "xrfnb").iterdir())
+        monkeypatch.setattr(export, "MODEL_URL", f"http://127.0.0.1:{server.server_address[1]}/model/")
+        assert main(["recolour", str(scan), "--out", str(tmp_path / "out")]) == 0
+        cached = tmp_path / "cache" / "xrfnb" / "model"
+        assert {p.name for p in cached.iterdir()} == {p.name for p in (served / "model").iterdir()}
+        assert read_json(tmp_path / "out" / "report.json")["model"].startswith(str(cached))
+    finally:
+        server.shutdown()
+    assert export.published_model() == cached  # fetched once: the cache serves without the server

@@ -13,6 +13,7 @@ and `xrfnb recolour --model pooled` uses them in SmallUViT's place.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,6 +39,43 @@ def published_folder() -> Path:
     editable install, `pip install -e .`). So `xrfnb recolour` finds it from any folder of scans."""
     root = locations.checkout() or locations.package_folder().parent
     return root / "book" / "published" / "model"
+
+
+#: Where a package installed without a checkout (`pip install git+...`) fetches the published model: the
+#: repository's committed `book/published/model/`, as raw files (`_config.yml`'s repository, branch main).
+MODEL_URL = "https://raw.githubusercontent.com/xrfnb/xrfnb/main/book/published/model/"
+MODEL_FILES = ("model.json", "dve.safetensors", "smalluvit.safetensors")
+OPTIONAL_FILES = ("pooled.safetensors",)  # chapter 7's pooled decoder, where the published run trained it
+
+
+def published_model(url: str | None = None, cache: Path | None = None) -> Path:
+    """The published model folder `xrfnb recolour` uses by default: the checkout's (`published_folder`), or,
+    for a package installed outside any clone, a copy fetched once from `url` (default `MODEL_URL`) into the
+    user's cache (`$XDG_CACHE_HOME/xrfnb/model`, else `~/.cache/xrfnb/model`; delete it to fetch anew). A
+    failed download raises one line (ConnectionError) and leaves no partial folder."""
+    if locations.checkout() is not None:
+        return published_folder()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cache = Path(cache) if cache is not None else base / "xrfnb" / "model"
+    if (cache / "model.json").exists():
+        return cache
+    import requests
+
+    url = url or MODEL_URL
+    with atomic_dir(cache) as tmp:
+        for name in MODEL_FILES + OPTIONAL_FILES:
+            try:
+                response = requests.get(url + name, timeout=60)
+            except requests.RequestException as err:
+                raise ConnectionError(f"{url}{name}: the published model could not be fetched "
+                                      f"({type(err).__name__}); pass --run a model folder or run") from None
+            if response.status_code == 404 and name in OPTIONAL_FILES:
+                continue
+            if not response.ok:
+                raise ConnectionError(f"{url}{name}: HTTP {response.status_code} fetching the published model; "
+                                      f"pass --run a model folder or run")
+            (tmp / name).write_bytes(response.content)
+    return cache
 
 
 def training_counts(run: Path) -> float:

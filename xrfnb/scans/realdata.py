@@ -255,12 +255,12 @@ def load_run(run: str | Path | None = None, model: str = "smalluvit") -> Run:
     loaded = _load_run(run)
     if model == "smalluvit":
         return loaded
-    folder = Path(run) if run is not None else export.published_folder()
+    folder = Path(run) if run is not None else export.published_model()
     return dataclasses.replace(loaded, module=export.read_pooled(folder), name=f"{loaded.name}, pooled decoder")
 
 
 def _load_run(run: str | Path | None) -> Run:
-    run = Path(run) if run is not None else export.published_folder()
+    run = Path(run) if run is not None else export.published_model()
     if (run / "model.json").exists():
         palette, dve_model, module, counts, instrument, meta = export.read(run)
         profile = meta.get("profile", {}).get("profile", "")
