@@ -156,6 +156,7 @@ def test_a_package_installed_outside_any_clone_fetches_the_published_model_once(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setattr(export.locations, "checkout", lambda: None)  # an install that is no clone
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # a machine's proxy must not stand between the test and its server
     scan, _, _ = write_scan("mca", tmp_path, realdata.load_run(run_dir).palette)
     try:
         monkeypatch.setattr(export, "MODEL_URL", f"http://127.0.0.1:{server.server_address[1]}/nowhere/")
