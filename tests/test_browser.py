@@ -137,6 +137,7 @@ return found;
 NARROWER_THAN_THE_COLUMN = r"""
 const [column, figures] = arguments;
 const article = document.querySelector('article') || document.body;
+if (!article) return [];  // a redirecting page (index.html) between two documents: it shows no figure
 const name = img => decodeURIComponent(img.src.split('/').pop().split('?')[0]);
 return Array.from(article.querySelectorAll('img')).filter(i => i.naturalWidth && figures.includes(name(i)))
   .map(i => [name(i), i.naturalWidth, i.getBoundingClientRect().width])
