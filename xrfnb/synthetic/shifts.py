@@ -90,7 +90,7 @@ class Shift:
         """
         mixtures = base.mixtures
         if self.mixing == "physics":
-            mixtures = physics_mixtures(base.weights, palette)
+            mixtures = synth.physics_mixtures(base.weights, palette)
         elif self.changes_palette:
             mixtures = synth.mixtures_of(base.weights, palette.spectra)
         counts = max(1, int(round(base.counts * self.counts_factor)))
@@ -114,24 +114,6 @@ def calibration_matrix(energy: np.ndarray, offset_kev: float) -> np.ndarray:
     """(E, E) matrix taking counts on the channel centres `energy` to the channels a detector whose calibration
     reads `offset_kev` low would record them in (each channel's counts spread over the channels it overlaps)."""
     return rebin_matrix(np.asarray(energy) - offset_kev, np.asarray(energy)).astype(np.float32)
-
-
-def physics_mixtures(weights: np.ndarray, palette: Palette) -> np.ndarray:
-    """The physics mixing of `synth.physics_mixtures`, with the palette's ground read once (that function reads
-    the bundled palette file for every cluster): the same spectra, a test checks, a few times faster."""
-    if not all(palette.compositions):
-        raise ValueError("physics mixing needs the pigments' compositions; this palette has none")
-    axis = physics.EnergyAxis.from_centres(palette.energy)
-    plaster = pigments.palette_table()["plaster"]["composition"]
-    rows = []
-    for w in weights:
-        mixed: dict[str, float] = {}
-        for wi, comp in zip(w / w.sum(), palette.compositions):
-            for formula, f in comp.items():
-                mixed[formula] = mixed.get(formula, 0.0) + wi * f
-        rows.append(pigments.pigment_spectrum({k: v for k, v in mixed.items() if v > 0}, axis,
-                                              palette.measured_with(), palette.sample_model(), "mixture", plaster))
-    return np.array(rows)
 
 
 def suite_path(suite: str = DEFAULT) -> Path:

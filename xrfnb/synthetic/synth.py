@@ -439,6 +439,7 @@ def physics_mixtures(weights: np.ndarray, palette: Palette) -> np.ndarray:
         raise ValueError("physics mixing needs the pigments' compositions; this palette has none "
                          "(was it read from a ganx export?)")
     axis = physics.EnergyAxis.from_centres(palette.energy)
+    plaster = pigments.palette_table()["plaster"]["composition"]  # the ground, read once for every cluster
     rows = []
     for w in weights:
         mixed: dict[str, float] = {}
@@ -446,7 +447,7 @@ def physics_mixtures(weights: np.ndarray, palette: Palette) -> np.ndarray:
             for formula, f in comp.items():
                 mixed[formula] = mixed.get(formula, 0.0) + wi * f
         rows.append(pigments.pigment_spectrum({k: v for k, v in mixed.items() if v > 0}, axis,
-                                              palette.measured_with(), palette.sample_model(), "mixture"))
+                                              palette.measured_with(), palette.sample_model(), "mixture", plaster))
     return np.array(rows)
 
 
