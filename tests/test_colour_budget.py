@@ -2,6 +2,7 @@
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -166,3 +167,24 @@ def test_the_like_for_like_table_scores_the_book_and_the_paper_ways():
     five = metrics.ms_ssim(torch.from_numpy(pred), target).item()
     assert table.iloc[1]["ms_ssim"] == pytest.approx(five, abs=1e-5)
     assert table.iloc[0]["ms_ssim"] == pytest.approx(0.85)
+
+
+def test_the_budget_is_assembled_in_ladder_order_and_written(tmp_path, monkeypatch):
+    """`run` as chapter 7 calls it: the measured rungs (fixed rows here), the pooled decoder and the book's
+    models read from the comparison table, SmallUViT from its metrics per test image; the files hold it."""
+    from xrfnb.evaluation import compared
+
+    measured = rows({colour_budget.CEILING: (0.96, 0.95, 0.97), colour_budget.LATENT: (0.88, 0.85, 0.91)})
+    monkeypatch.setattr(colour_budget, "measured_rungs", lambda store, emb, sizes: measured)
+    book = colour_budget.book_models(3)
+    comparison = pd.DataFrame(rows({compared.POOLED: (0.90, 0.88, 0.92), "not on the ladder": (0.5, 0.4, 0.6),
+                                    **{row: (0.85, 0.83, 0.87) for row in book}})).set_index("rung")
+    per_image = pd.DataFrame({"ms_ssim": [0.80, 0.84, 0.82, 0.78], "srgb_loss": [0.2, 0.18, 0.19, 0.21]})
+    sizes = colour_budget.BudgetSizes(10, 10, pixel_decoders.PixelRecipe())
+    budget = colour_budget.run(None, None, sizes, comparison, 3, per_image, np.array([0, 0, 1, 1]), tmp_path)
+    assert list(budget.ladder.index) == [colour_budget.CEILING, colour_budget.LATENT, compared.POOLED,
+                                         *book.values(), colour_budget.SMALLUVIT]
+    assert budget.ladder.loc[colour_budget.SMALLUVIT, "ms_ssim"] == pytest.approx(0.81)
+    assert budget.sentence == colour_budget.sentence(budget.ladder) and budget.seconds > 0
+    back, text = result_files.read_colour_budget(tmp_path)
+    assert text == budget.sentence and list(back.index) == list(budget.ladder.index)

@@ -9,28 +9,30 @@ order its definition implies (each rung knows or keeps less than the one above, 
    their true mixtures (`information.oracle_labels`, the "oracle floor, per pixel" of chapter 7);
 4. the same oracle on the DVE's latent: a Gaussian per cluster fitted to the image's own latent pixels;
 5. a per-pixel decoder trained on the full spectrum, and 6. on the DVE's latent (`pixel_decoders`);
-7. the book's compared models and the paper's SmallUViT (chapter 6's).
+7. the pooled decoder and the book's compared models (chapter 7's comparison table), and the paper's
+   SmallUViT (chapter 6's).
 
 The drop from one rung to the next is what that step loses: information (the noise, the embedding) or
-the model (its recipe, its context).
+the model (its recipe, its context). `run` assembles the whole ladder for chapter 7 and writes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .. import metrics, prose
+from .. import metrics, prose, result_files
 from ..embedding.embedded import EmbeddedStore
 from ..synthetic import dataset, information, synth
 from ..synthetic.dataset import Store
 from . import pixel_decoders
-from .compared import COMPARED
+from .compared import COMPARED, POOLED
 from .pixel_decoders import PixelRecipe
 
 CEILING = "clustered image (the data's ceiling)"
@@ -47,6 +49,8 @@ SHORT = {CEILING: "ceiling", WEIGHTS: "weights_mlp", COUNTS_ORACLE: "counts_orac
          SPECTRUM: "spectrum_mlp", LATENT: "latent_mlp"}
 #: The book's compared models that stand on the ladder, by architecture (`compared.Variant.arch`).
 LADDER_ARCHS = ("pixel_mlp", "unet")
+#: The last rung: chapter 6's SmallUViT, scored on the same test crops.
+SMALLUVIT = "SmallUViT, chapter 6 (the paper's model)"
 METRICS = ("ms_ssim", "srgb_loss")
 #: The ladder's columns: `pixels` are a budget decoder's training pixels, `seconds` what a rung cost here.
 COLUMNS = ("rung", "kind", *(f"{m}{s}" for m in METRICS for s in ("", " low", " high")), "pixels", "seconds")
@@ -263,3 +267,25 @@ def sentence(table: pd.DataFrame) -> str:
     return (f"The largest loss between consecutive rungs is from “{big['upper']}” to “{big['lower']}”: MS-SSIM "
             f"{verdict}; {overlap}. In all, {n_apart} of the ladder's {len(table) - 1} steps separate their two "
             f"rungs beyond their intervals.")
+
+
+class Budget(NamedTuple):
+    """What chapter 7 shows of the budget: the ladder (`ladder`), its sentence and the seconds it took."""
+
+    ladder: pd.DataFrame
+    sentence: str
+    seconds: float
+
+
+def run(store: Store, emb: EmbeddedStore, sizes: BudgetSizes, comparison: pd.DataFrame, compare_epochs: int,
+        smalluvit: pd.DataFrame, paintings: np.ndarray, results: Path) -> Budget:
+    """Chapter 7's budget, written to `results` (`result_files.write_colour_budget`): the measured rungs,
+    then the pooled decoder and the book's compared models from chapter 7's comparison table, then
+    SmallUViT from its metrics per test image (`smalluvit`, the images' `paintings` beside)."""
+    start = time.perf_counter()
+    rungs = measured_rungs(store, emb, sizes)
+    models = comparison_rows(comparison, {POOLED: POOLED, **book_models(compare_epochs)})
+    table = ladder([*rungs, *models, rung_row(SMALLUVIT, "model", smalluvit, paintings)])
+    text = sentence(table)
+    result_files.write_colour_budget(results, table, text)
+    return Budget(table, text, time.perf_counter() - start)

@@ -55,7 +55,8 @@ class DomainShiftParams(StageParams):
     writes = (str(PER_IMAGE), str(ADAPTATIONS), str(SPECTRA))
     code = ("xrfnb.synthetic.shifts", "xrfnb.embedding.adapt", "xrfnb.evaluation.domain_shift", "xrfnb.metrics",
             "xrfnb.synthetic.synth", "xrfnb.palette.physics", "xrfnb.palette.pigments", "xrfnb.embedding.dve",
-            "xrfnb.models.recolour", "xrfnb.models.pooled", "xrfnb.evaluation.like_for_like")
+            "xrfnb.models.recolour", "xrfnb.models.pooled", "xrfnb.models.pixel_training",
+            "xrfnb.evaluation.like_for_like")
 
     shift_suite: str = "default"  # the shifts: the bundled suite (xrfnb/data/shifts.yml) or a YAML file of that layout
     shift_images: int = 2  # test images every shift draws, spread over the test paintings

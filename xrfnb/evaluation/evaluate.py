@@ -198,7 +198,8 @@ class EvaluateParams(StageParams):
              "dense_test_sample.h5")
     code = ("xrfnb.evaluation.evaluate", "xrfnb.evaluation.compared", "xrfnb.evaluation.diagnosis", "xrfnb.models.recolour", "xrfnb.models.smalluvit",
             "xrfnb.models.baselines", "xrfnb.models.pooled", "xrfnb.metrics", "xrfnb.training",
-            "xrfnb.evaluation.colour_budget", "xrfnb.evaluation.pixel_decoders", "xrfnb.evaluation.like_for_like")
+            "xrfnb.evaluation.colour_budget", "xrfnb.evaluation.pixel_decoders", "xrfnb.models.pixel_training",
+            "xrfnb.evaluation.like_for_like")
     unkeyed = frozenset({"robust_counts", "explore_images", "workers", "budget_pixels", "budget_spectrum_pixels",
                          "budget_epochs", "budget_batch", "like_size", "like_crops"})
 

@@ -6,24 +6,29 @@ The paper scores 256 px images with MS-SSIM at torchmetrics' five scales; the bo
 paintings with the run's generator settings and seed (on random streams of their own), drawn as cubes,
 embedded with the run's DVE and recoloured by a model trained on smaller crops: SmallUViT's positional
 embedding is fixed to its training size, so each large crop is predicted in tiles of that size, side by
-side, and stitched (no overlap: a tile sees nothing of its neighbours).
+side, and stitched (no overlap: a tile sees nothing of its neighbours). `run` does it all for chapter 7
+and writes the table and the validation-test gap.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .. import metrics, prose
+from .. import metrics, prose, result_files
 from ..embedding import dve
+from ..embedding.embedded import EmbeddedStore
 from ..models import recolour
 from ..paintings import seeds
 from ..palette.pigments import Palette
 from ..synthetic import dataset, synth
 from ..synthetic.dataset import Store
+from .evaluate import rgb_tensor
 
 #: The large crops' random streams start here (the dataset's samples use 0, 1, 2, ...).
 FIRST_INDEX = 1_000_000
@@ -136,3 +141,33 @@ def gap_sentence(gap: dict) -> str:
             f"the paintings' mean MS-SSIM spreads with a standard deviation of {gap['val_painting_sd']:.4f} in "
             f"validation and {gap['test_painting_sd']:.4f} in test (from {gap['test_painting_range'][0]:.4f} to "
             f"{gap['test_painting_range'][1]:.4f}). Validation MS-SSIM {verdict}; {cause}.")
+
+
+class LikeForLike(NamedTuple):
+    """What chapter 7 shows of the paper's scoring: the table (`table`), the validation-test gap in words
+    (`gap_sentence`), how many large crops were scored and the seconds it all took."""
+
+    table: pd.DataFrame
+    gap_sentence: str
+    crops: int
+    seconds: float
+
+
+def run(store: Store, emb: EmbeddedStore, seeds_dir: Path, palette: Palette, dve_model: dve.DVE,
+        module: recolour.Recolouring, per_image: pd.DataFrame, paintings: np.ndarray, size: int, crops: int,
+        results: Path, device: str = "cpu") -> LikeForLike:
+    """Chapter 7's like-for-like scoring, written to `results` (`result_files.write_like_for_like`): `crops`
+    crops of `size` px per test painting predicted in tiles of the run's size, beside the book's scoring
+    (SmallUViT's metrics per test image, `per_image`, with their `paintings`), and the gap between its
+    validation and test MS-SSIM."""
+    start = time.perf_counter()
+    tile = emb.shape[-1]
+    syntheses, large_rgb, large_paintings = large_crops(store, seeds_dir, palette, size, crops)
+    large_pred = predict_tiled(module, embed(syntheses, dve_model, device), tile, device)
+    like = table(per_image, paintings, tile, large_pred, rgb_tensor(large_rgb), large_paintings)
+    x_val, rgb_val = emb.arrays("val")
+    val = scored(recolour.predict(module, x_val.astype(np.float32), device=device), rgb_tensor(rgb_val))
+    gap = split_gap(val["ms_ssim"], store.painting[emb.indices("val")], per_image["ms_ssim"].to_numpy(), paintings)
+    sentence = gap_sentence(gap)
+    result_files.write_like_for_like(results, like, gap, sentence)
+    return LikeForLike(like, sentence, len(large_paintings), time.perf_counter() - start)

@@ -4,21 +4,20 @@ weights, its spectrum or its latent) to its colour, trained on a seeded subsampl
 The recipe (AdamW, linear warm-up and cosine decay, batches of thousands of pixels, the paper's redmean
 loss) spends many optimiser steps on few parameters: what one pixel's input allows, measured rather than
 assumed. Inputs are standardised by their training mean and spread; spectra first go through the DVE's
-own input map (`dve.normalise`), so that every decoder sees what the DVE sees.
+own input map (`dve.normalise`), so that every decoder sees what the DVE sees. The training itself is the
+pooled decoder's (`xrfnb.models.pixel_training`), with passes over the subsample in a seeded order.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import metrics
 from ..embedding import dve
-from ..models.recolour import warmup_cosine
+from ..models import pixel_training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +45,7 @@ class PixelDecoder(nn.Module):
         self.hellinger = hellinger
         self.register_buffer("mean", mean.float())
         self.register_buffer("std", std.float().clamp_min(1e-6))
-        self.net = nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
-                                 nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 3), nn.Sigmoid())
+        self.net = nn.Sequential(*pixel_training.mlp_layers(n_in, hidden, 3, nn.Linear), nn.Sigmoid())
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """The input as the network sees it (Hellinger map for spectra), before standardising."""
@@ -79,22 +77,10 @@ def fit(x: np.ndarray, y: np.ndarray, recipe: PixelRecipe, seed: int, hellinger:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = PixelDecoder(x.shape[1], recipe.hidden, mean, std, hellinger)
-    per_epoch = math.ceil(len(x) / recipe.batch)
-    steps = recipe.epochs * per_epoch
-    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(steps, recipe.warmup))
-    generator = torch.Generator().manual_seed(seed)
-    xs, ys = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.float32)
-    model.train()
-    for _ in range(recipe.epochs):
-        order = torch.randperm(len(xs), generator=generator)
-        for batch in order.split(recipe.batch):
-            pred = model(xs[batch])
-            loss = metrics.srgb_loss(pred[:, :, None, None], ys[batch][:, :, None, None])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            schedule.step()
+        passes = pixel_training.Passes(len(x), recipe.batch, recipe.epochs, torch.Generator().manual_seed(seed))
+        pixels = pixel_training.Pixels(torch.as_tensor(x), torch.as_tensor(y, dtype=torch.float32))
+        pixel_training.fit(model, pixels, passes, recipe.lr, recipe.weight_decay,
+                           pixel_training.warmup_cosine(len(passes), recipe.warmup))
     return model.eval()
 
 

@@ -7,7 +7,9 @@ is the classical estimator of a piecewise-constant image: it averages within reg
 edges. Here it pools the embedded image at a few strengths, and a per-pixel MLP decodes each pixel from
 its raw latent and its pooled ones. The pooling is computed in torch, so the whole model is one
 `nn.Module` that `recolour.predict` and the measured-scan path call like SmallUViT; `tests/test_pooled.py`
-checks it against scikit-image's `denoise_tv_chambolle`.
+checks it against scikit-image's `denoise_tv_chambolle`. The MLP trains on pixels drawn with replacement
+from the pooled training images, by the per-pixel trainer it shares with the information budget's
+decoders (`xrfnb.models.pixel_training`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,9 @@ import lightning as L
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
 from ..io import atomic_path
-from ..metrics import srgb_loss
-from ..training import quiet
+from . import pixel_training
 
 
 def tv_denoise(x: torch.Tensor, weight: float, iterations: int = 50) -> torch.Tensor:
@@ -92,12 +92,16 @@ class TVPool(nn.Module):
         return torch.cat([x] + pooled, dim=1)
 
 
+def _pointwise(n_in: int, n_out: int) -> nn.Conv2d:
+    """A 1 x 1 convolution: the same linear map at every pixel of an image."""
+    return nn.Conv2d(n_in, n_out, 1)
+
+
 class PixelDecoder(nn.Sequential):
     """An MLP applied to each pixel (1 x 1 convolutions)."""
 
     def __init__(self, in_channels: int, hidden: int = 128, out_channels: int = 3):
-        super().__init__(nn.Conv2d(in_channels, hidden, 1), nn.GELU(), nn.Conv2d(hidden, hidden, 1), nn.GELU(),
-                         nn.Conv2d(hidden, hidden, 1), nn.GELU(), nn.Conv2d(hidden, out_channels, 1))
+        super().__init__(*pixel_training.mlp_layers(in_channels, hidden, out_channels, _pointwise))
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ class PooledConfig:
         return cls(**{**d, "weights": tuple(d.get("weights", cls.weights))})
 
 
-class PooledRecolouring(L.LightningModule):
+class PooledRecolouring(nn.Module):
     """Standardise the embedded image, pool it, decode each pixel: RGB in [0, 1] (the paper's loss)."""
 
     def __init__(self, cfg: PooledConfig, in_mean: torch.Tensor | None = None, in_std: torch.Tensor | None = None):
@@ -140,31 +144,10 @@ class PooledRecolouring(L.LightningModule):
     def forward(self, embedded: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.model(self.features(embedded)))
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        x, y = batch  # pixels as 1 x 1 images: (b, c, 1, 1) features, (b, 3, 1, 1) targets
-        loss = srgb_loss(torch.sigmoid(self.model(x)), y)
-        self.log("train_loss", loss, prog_bar=False)
-        return loss
 
-    def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
-        cycle = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg.lr, total_steps=self.cfg.steps,
-                                                    pct_start=max(0.05, 2 / self.cfg.steps))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": cycle, "interval": "step"}}
-
-
-class _Pixels(Dataset):
-    """Pixels of precomputed feature images, fetched a batch of indices at a time."""
-
-    def __init__(self, features: torch.Tensor, targets: torch.Tensor):
-        self.x = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
-        self.y = targets.permute(0, 2, 3, 1).reshape(-1, targets.shape[1])
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, index: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.x[index][..., None, None], self.y[index][..., None, None]
+def pixels_of(images: torch.Tensor) -> torch.Tensor:
+    """Every pixel of images (n, c, H, W) as a 1 x 1 image (n·H·W, c, 1, 1), which the 1 x 1 convolutions take."""
+    return images.permute(0, 2, 3, 1).reshape(-1, images.shape[1])[..., None, None]
 
 
 def pooled_features(module: PooledRecolouring, embedded: np.ndarray, batch: int = 64) -> torch.Tensor:
@@ -189,18 +172,14 @@ def train(train_x: np.ndarray, train_rgb: np.ndarray, cfg: PooledConfig, out_dir
         saved = torch.load(done, map_location="cpu", weights_only=True)
         if saved.get("key") == key:
             return load(done)
-    quiet()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     x = torch.as_tensor(np.asarray(train_x, dtype=np.float32))
     module = PooledRecolouring(cfg, x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3)))
     targets = torch.from_numpy(np.asarray(train_rgb)).permute(0, 3, 1, 2).float() / 255.0
-    pixels = _Pixels(pooled_features(module, x), targets)
-    sampler = RandomSampler(pixels, replacement=True, num_samples=cfg.steps * cfg.batch_pixels,
-                            generator=torch.Generator().manual_seed(cfg.seed))
-    loader = DataLoader(pixels, sampler=BatchSampler(sampler, cfg.batch_pixels, drop_last=True), batch_size=None)
-    trainer = L.Trainer(max_steps=cfg.steps, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, deterministic=True)
-    trainer.fit(module, loader)
+    pixels = pixel_training.Pixels(pixels_of(pooled_features(module, x)), pixels_of(targets))
+    batches = pixel_training.drawn(len(pixels), cfg.batch_pixels, cfg.steps, torch.Generator().manual_seed(cfg.seed))
+    pixel_training.fit(nn.Sequential(module.model, nn.Sigmoid()), pixels, batches, cfg.lr, cfg.weight_decay,
+                       pixel_training.one_cycle(cfg.lr, cfg.steps))
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(done) as tmp:
         torch.save({"key": key, "config": asdict(module.cfg), "state": module.state_dict()}, tmp)
