@@ -1,5 +1,6 @@
 """The embedding as a parameter (issue 34, item 4): `dve_latent` and a PCA encoder through chapters 4 to 8."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -223,3 +224,25 @@ def test_the_budget_counts_no_dve_training_of_a_pca_stage_of_its_own():
     n = len(CLUSTERINGS)
     assert budget.dve_trainings(compared) == 2 * n - 1  # the stage's own training is reused
     assert budget.dve_trainings({**compared, "embedding": "pca"}) == 2 * n
+
+
+def test_the_stage_fits_a_pca_in_the_dves_place_and_chapter_5_embeds_with_it(tmp_path, store):
+    import shutil
+
+    from xrfnb.config import record_path
+    from xrfnb.io import write_json
+
+    for name in ("dataset.h5", "dataset.card.json"):
+        shutil.copy(store.path.parent / name, tmp_path / name)
+    write_json(record_path(tmp_path, "03_synthetic_maxrf"), {"key": "the dataset's"})
+    params = dve.DVEParams(embedding="pca", dve_latent=8, dve_spectra=400, dve_clusters=3, dve_epochs=1,
+                           dve_batch_size=64, dve_warmup_epochs=0, dve_ramp_epochs=1)
+    stage = dve.run_stage(tmp_path, params)
+    assert isinstance(stage.model, pca.PCAEncoder) and stage.metrics_csv is None and params.done(tmp_path)
+    assert stage.config.latent_dim == 8  # the DVEs chapter 4's comparison trains have the same latent size
+    embedded.embed_stage(tmp_path, embedded.EmbedParams())
+    assert embedded.EmbeddedStore(tmp_path / "embedded.h5").shape == (8, 8, 16, 16)
+    again = dve.run_stage(tmp_path, dataclasses.replace(params, embedding="dve"))  # the DVE trains, never reads the PCA
+    assert isinstance(again.model, dve.DVE) and again.metrics_csv is not None
+    assert isinstance(dve.load(tmp_path / "dve" / "dve.ckpt"), dve.DVE)
+    assert not params.done(tmp_path)  # its record is the DVE's now
