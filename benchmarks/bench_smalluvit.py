@@ -84,7 +84,7 @@ def write_store(path: Path, n_train: int, n_val: int, size: int) -> embedded.Emb
 def pipeline_rates(store: embedded.EmbeddedStore, batch: int, folder: Path, fast: bool,
                    arch: str = "smalluvit") -> dict[str, float]:
     """Two epochs of `recolour.train` (the laptop profile's recipe); the second epoch's rates."""
-    cfg = replace(recolour.TrainParams(uvit_lr=1e-3).model_config(store.shape[-1]), arch=arch)
+    cfg = replace(recolour.TrainParams(uvit_lr=1e-3).model_config(store.shape[-1], store.shape[1]), arch=arch)
     options = {"precision": "bf16-mixed", "compile": True} if fast else {}
     start = time.perf_counter()
     recolour.train(store, cfg, 2, batch, folder, **options)

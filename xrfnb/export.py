@@ -4,7 +4,9 @@
 for half the size, once `benchmarks/bench_half.py` has measured it to change no test metric beyond 1e-3
 on the published run) and, in `model.json`, everything else a
 recolouring needs: both configurations, the palette, the instrument the training data were simulated for,
-the training counts per pixel and the profile's parameters. `read` loads it back; safetensors holds only
+the training counts per pixel and the profile's parameters. A run that embeds with a PCA (`embedding: pca`)
+stores it in the DVE's place: its mean, components and latent centroids in `dve.safetensors`, its sizes
+under `dve` and `"embedding": "pca"` in `model.json`; a folder without `embedding` holds a DVE. `read` loads it back; safetensors holds only
 tensors, so a shared model folder cannot execute anything. `xrfnb publish` writes the book's model folder,
 which `xrfnb recolour` uses when no run is given. Where chapter 7 trained the pooled decoder
 (`xrfnb.models.pooled`, beyond the paper), its weights travel beside SmallUViT's as `pooled.safetensors`,
@@ -129,14 +131,14 @@ def write(run: str | Path, folder: str | Path, profile: dict | None = None, half
                         source_name(run), profile, decoder, half=half)
 
 
-def write_models(folder: str | Path, palette: Palette, dve_model: dve.DVE, module: recolour.Recolouring,
+def write_models(folder: str | Path, palette: Palette, dve_model: dve.Embedding, module: recolour.Recolouring,
                  instrument: physics.Instrument, counts: float, source: str, profile: dict | None = None,
                  decoder: pooled.PooledRecolouring | None = None, extra: dict | None = None,
                  half: bool = False) -> Path:
     """Write models already loaded into a model folder (`write`'s layout; `extra` joins model.json), as
     `xrfnb adapt` writes a run's models with its adapted DVE."""
     meta = {"format": FORMAT, "precision": "float16" if half else "float32", "source": source,
-            "dve": asdict(dve_model.cfg), "smalluvit": asdict(module.cfg), "training_counts": counts,
+            "embedding": dve_model.kind, "dve": asdict(dve_model.cfg), "smalluvit": asdict(module.cfg), "training_counts": counts,
             "palette": palette_dict(palette), "instrument": asdict(instrument), "profile": profile or {},
             **(extra or {})}
     if decoder is not None:
@@ -159,15 +161,16 @@ def _load_into(module: torch.nn.Module, file: Path) -> None:
                          f"(missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})")
 
 
-def read(folder: str | Path) -> tuple[Palette, dve.DVE, recolour.Recolouring, float, physics.Instrument, dict]:
-    """The palette, DVE, SmallUViT (float32, eval mode), training counts, instrument and metadata of an
-    exported folder."""
+def read(folder: str | Path) -> tuple[Palette, dve.Embedding, recolour.Recolouring, float, physics.Instrument,
+                                      dict]:
+    """The palette, DVE (or PCA), SmallUViT (float32, eval mode), training counts, instrument and metadata of
+    an exported folder."""
     folder = Path(folder)
     meta = read_json(folder / "model.json")
     if meta.get("format") != FORMAT:
         raise ValueError(f"{folder / 'model.json'}: model folder format {meta.get('format')!r}, expected {FORMAT}")
-    config = dve.DVEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["dve"].items()})
-    dve_model, module = dve.DVE(config), recolour.Recolouring(meta["smalluvit"])
+    dve_model = dve.build(meta.get("embedding", "dve"), meta["dve"])
+    module = recolour.Recolouring(meta["smalluvit"])
     _load_into(dve_model, folder / "dve.safetensors")
     _load_into(module, folder / "smalluvit.safetensors")
     instrument = physics.Instrument(**meta["instrument"])

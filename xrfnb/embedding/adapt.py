@@ -3,7 +3,9 @@
 The paper leaves the step from synthetic to measured scans to a domain adaptation without labels, added to
 one of its two networks. Here it is the DVE's encoder, fine-tuned on unlabelled target spectra so that their
 latents are distributed as the training latents are; the decoder and the recolouring model stay as
-trained, so what the recolouring model learnt from the training latents still applies. Two losses pull
+trained, so what the recolouring model learnt from the training latents still applies. A run that embeds
+with a PCA (`embedding: pca`) has its projection fine-tuned the same way (`pca.PCAEncoder.encoder`): the
+adapted encoder is then a linear map, no longer a PCA. Two losses pull
 the target latents onto the training ones (chapter 8 measures which works better):
 
 * `mmd`: the squared Maximum Mean Discrepancy between target latents and the original encoder's training
@@ -26,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .dve import DVE, check_spectra, normalise
+from .dve import Embedding, check_spectra
 
 #: The losses `adapt` knows.
 METHODS = ("mmd", "adversarial")
@@ -67,7 +69,7 @@ class Adapted:
     before and after (same kernels, same held-out spectra), how far training latents moved (`drift`, the
     mean squared distance), the target pixels used and the seconds it took."""
 
-    model: DVE
+    model: Embedding
     config: AdaptConfig
     mmd_before: float
     mmd_after: float
@@ -144,8 +146,8 @@ def check_target(counts: np.ndarray | torch.Tensor, n_channels: int, min_pixels:
 
 
 @torch.no_grad()
-def _encode(model: DVE, counts: torch.Tensor, batch: int = 65536) -> torch.Tensor:
-    return torch.cat([model.encoder(normalise(c))[0] for c in counts.split(batch)])
+def _encode(model: Embedding, counts: torch.Tensor, batch: int = 65536) -> torch.Tensor:
+    return torch.cat([model(c) for c in counts.split(batch)])
 
 
 def _split(n: int, measure: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,7 +157,7 @@ def _split(n: int, measure: int, gen: torch.Generator) -> tuple[torch.Tensor, to
     return order[held:], order[:held]
 
 
-def adapt(model: DVE, source_counts: np.ndarray, target_counts: np.ndarray,
+def adapt(model: Embedding, source_counts: np.ndarray, target_counts: np.ndarray,
           config: AdaptConfig = AdaptConfig()) -> Adapted:
     """Fine-tune a copy of `model`'s encoder on unlabelled `target_counts` (pixels, E) so that their latents match
     the latents the original encoder gives `source_counts` (training spectra, pixels x E).
@@ -189,8 +191,7 @@ def adapt(model: DVE, source_counts: np.ndarray, target_counts: np.ndarray,
     for step in range(config.steps):
         ti = t_fit[torch.randint(len(t_fit), (config.batch,), generator=gen)]
         si = s_fit[torch.randint(len(s_fit), (config.batch,), generator=gen)]
-        zt = adapted.encoder(normalise(target[ti]))[0]
-        zs = adapted.encoder(normalise(source[si]))[0]
+        zt, zs = adapted(target[ti]), adapted(source[si])  # through the encoder being trained
         loss = config.anchor * (zs - reference[si]).pow(2).sum(-1).mean()
         if critic is None:
             loss = loss + kernel_mmd(zt, reference[si], scale)

@@ -1,9 +1,9 @@
-"""Deep Variational Embedding (DVE): each XRF spectrum to a point in R^3 that K-means can cluster.
+"""Deep Variational Embedding (DVE): each XRF spectrum to a point in R^d that K-means can cluster.
 
 The paper's embedding (its section on the DVE; the book's choices page lists what it leaves open), inspired by the Deep Clustering Network and VaDE:
 
 * encoder of 4 + 1 self-normalising layers (SELU, LeCun-normal init, alpha dropout) to a mean and a
-  log-variance in R^3; decoder of 4 layers back to E channels;
+  log-variance in R^d (d = `dve_latent`, the paper's 3); decoder of 4 layers back to E channels;
 * reconstruction: the spectra are photon counts, so the decoder gives a distribution over channels and
   the loss is the multinomial negative log-likelihood per photon (the cross-entropy between the
   observed spectrum and the reconstruction) [choice];
@@ -18,6 +18,10 @@ The paper's embedding (its section on the DVE; the book's choices page lists wha
 
 Input normalisation [choice]: a spectrum of N counts enters the encoder as sqrt(counts / N) (the
 Hellinger map, which makes Poisson noise roughly uniform across channels and totals irrelevant).
+
+Chapter 4's stage (`DVEParams`) trains this DVE, or with `embedding: pca` fits a PCA of the same input
+instead (`xrfnb.embedding.pca`, no training); either is written to `dve/dve.ckpt`, and `load` reads both
+(`Embedding`): what chapters 5 to 8 and `xrfnb recolour` embed with.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Union
 
 import lightning as L
 import numpy as np
@@ -35,9 +40,17 @@ from torch.nn import functional as F
 
 from . import dve_losses
 from .. import training
-from ..config import ParameterError, StageParams, positive
+from ..config import ParameterError, StageParams, one_of, positive
 from .dve_losses import (check_clustering, kl_divergence, mmd, reconstruction_loss, rescale, silhouette_term,
                          update_centroids)
+
+if TYPE_CHECKING:
+    from .pca import PCAEncoder
+
+EMBEDDINGS = ("dve", "pca")  # chapter 4's encoders (`DVEParams.embedding`): the paper's DVE, or a PCA of its input
+#: What `load` returns and chapter 4's encoder's users take: `model(counts)` the latent (n, d), `cfg.n_channels`
+#: and `cfg.latent_dim` its sizes, `centroids` and `assign` its latent clusters.
+Embedding = Union["DVE", "PCAEncoder"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +148,8 @@ def check_spectra(counts: torch.Tensor, n_channels: int, where: str = "spectra")
 class DVE(L.LightningModule):
     """The embedding model and its training step (Lightning runs the loop)."""
 
+    kind = "dve"
+
     def __init__(self, config: DVEConfig | dict):
         super().__init__()
         cfg = config if isinstance(config, DVEConfig) else DVEConfig(**config)
@@ -146,8 +161,12 @@ class DVE(L.LightningModule):
         self.register_buffer("centroids_ready", torch.tensor(False))
 
     def forward(self, counts: torch.Tensor) -> torch.Tensor:
-        """Latent means (n, 3) of count spectra (n, E): the embedding."""
+        """Latent means (n, d) of count spectra (n, E): the embedding."""
         return self.encoder(normalise(counts))[0]
+
+    def spectrum(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's spectrum (probabilities over channels) at latent points z (n, d)."""
+        return self.decoder(z).exp()
 
     def assign(self, z: torch.Tensor) -> torch.Tensor:
         """Nearest centroid of each latent code."""
@@ -221,22 +240,31 @@ class DVE(L.LightningModule):
         A random subset, not the first n: the spectra are stored crop by crop, so the first n would come
         from the lowest-index crops and miss the colours of the others.
         """
-        from ..synthetic.synth import _kmeans
+        def latents(counts: torch.Tensor) -> np.ndarray:
+            return torch.cat([self(c.to(self.device)) for c in counts.split(4096)]).cpu().numpy()
 
-        rng = np.random.default_rng(np.random.SeedSequence([self.cfg.seed, 21]))
-        pick = np.sort(rng.choice(len(train_counts), size=min(n, len(train_counts)), replace=False))
-        counts = train_counts[torch.from_numpy(pick)]
         was_training = self.training
         self.eval()
-        z = torch.cat([self(c.to(self.device)) for c in counts.split(4096)]).cpu().double().numpy()
+        centres = centroids_of(latents, train_counts, self.cfg.n_clusters, self.cfg.seed, n)
         self.train(was_training)
-        centres = _kmeans(z, self.cfg.n_clusters, rng)
         self.centroids.copy_(torch.as_tensor(centres, dtype=self.centroids.dtype))
         self.centroid_counts.fill_(1.0)
         self.centroids_ready.fill_(True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.cfg.lr)
+
+
+def centroids_of(latents: Callable[[torch.Tensor], np.ndarray], train_counts: torch.Tensor, k: int, seed: int,
+                 n: int = 20_000) -> np.ndarray:
+    """K-means centres (k, d) of the latents (`latents(counts)`) of a seeded random subset of up to n
+    training spectra: the latent clusters of the DVE and of the PCA (`DVE.init_centroids`)."""
+    from ..synthetic.synth import _kmeans
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 21]))
+    pick = np.sort(rng.choice(len(train_counts), size=min(n, len(train_counts)), replace=False))
+    z = np.asarray(latents(torch.as_tensor(train_counts)[torch.from_numpy(pick)]), dtype=np.float64)
+    return _kmeans(z, k, rng)
 
 
 class SpectraData(L.LightningDataModule):
@@ -287,20 +315,32 @@ def train(train_counts: np.ndarray, val_counts: np.ndarray, config: DVEConfig, e
     return model, metrics
 
 
-def load(path: str | Path, n_channels: int | None = None) -> DVE:
-    """Load a trained DVE; a missing or incompatible checkpoint names what was expected and found."""
+def build(kind: str, config: dict) -> Embedding:
+    """An encoder of `kind` (`EMBEDDINGS`) with its configuration as a checkpoint or `model.json` stores it,
+    its weights not yet loaded."""
+    if kind == "pca":
+        from .pca import PCAEncoder
+
+        return PCAEncoder(config)
+    if kind != "dve":
+        raise ValueError(f"unknown embedding {kind!r} (known: {', '.join(EMBEDDINGS)})")
+    return DVE(DVEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}))
+
+
+def load(path: str | Path, n_channels: int | None = None) -> Embedding:
+    """Load chapter 4's encoder, a trained DVE or a fitted PCA (the checkpoint says which); a missing or
+    incompatible checkpoint names what was expected and found."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no DVE checkpoint (run the DVE stage first)")
+    ckpt = training.load_checkpoint(path)
     try:
-        ckpt = training.load_checkpoint(path)
-        config = DVEConfig(**{k: tuple(v) if isinstance(v, list) else v
-                              for k, v in ckpt["hyper_parameters"]["config"].items()})
-    except (KeyError, TypeError, RuntimeError) as err:
+        model = build(ckpt.get("embedding", "dve"), ckpt["hyper_parameters"]["config"])
+    except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as err:
         raise ValueError(f"{path}: not a DVE checkpoint ({type(err).__name__}: {err})") from None
+    config = model.cfg
     if n_channels is not None and config.n_channels != n_channels:
         raise ValueError(f"{path}: DVE expects {config.n_channels} channels, the data has {n_channels}")
-    model = DVE(config)
     missing = model.load_state_dict(ckpt["state_dict"], strict=False)
     if missing.missing_keys or missing.unexpected_keys:
         raise ValueError(f"{path}: checkpoint does not match the DVE architecture "
@@ -309,27 +349,27 @@ def load(path: str | Path, n_channels: int | None = None) -> DVE:
 
 
 @torch.no_grad()
-def encode(model: DVE, counts: np.ndarray | torch.Tensor, batch: int = 65536, device: str = "cpu") -> np.ndarray:
-    """Latent means (n, 3) of count spectra (n, E), in batches, after checking the input."""
+def encode(model: Embedding, counts: np.ndarray | torch.Tensor, batch: int = 65536, device: str = "cpu") -> np.ndarray:
+    """Latent means (n, d) of count spectra (n, E), in batches, after checking the input."""
     counts = torch.as_tensor(counts)
     check_spectra(counts, model.cfg.n_channels)
     model = model.to(device).eval()
     return torch.cat([model(c.to(device)).float().cpu() for c in counts.split(batch)]).numpy()
 
 
-def embed_cube(model: DVE, cube: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """A datacube (H, W, E) to its embedded image (3, H, W), float16."""
+def embed_cube(model: Embedding, cube: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """A datacube (H, W, E) to its embedded image (d, H, W), float16."""
     h, w, _ = cube.shape
     z = encode(model, rearrange(cube, "h w e -> (h w) e"), device=device)
     return rearrange(z, "(h w) c -> c h w", h=h, w=w).astype(np.float16)
 
 
-def evaluate_latent(model: DVE, train, heldout, test, k: int = 15, n_silhouette: int = 4000) -> dict:
+def evaluate_latent(model: Embedding, train, heldout, test, k: int = 15, n_silhouette: int = 4000) -> dict:
     """How K-means-friendly and how informative the latent space is, against a PCA-3 baseline.
 
     Parameters
     ----------
-    model : the trained DVE.
+    model : the trained DVE (or the fitted PCA).
     train, heldout, test : `dataset.Spectra` from training paintings, other pixels of training paintings,
         and test paintings.
     k : neighbours for the k-NN classifier of the dominant pigment (fitted on `train`'s latents).
@@ -358,18 +398,21 @@ def evaluate_latent(model: DVE, train, heldout, test, k: int = 15, n_silhouette:
 
 
 @torch.no_grad()
-def reconstruct(model: DVE, counts: np.ndarray) -> np.ndarray:
-    """The decoder's spectrum (probabilities over channels) at each spectrum's latent mean."""
+def reconstruct(model: Embedding, counts: np.ndarray) -> np.ndarray:
+    """The spectrum (probabilities over channels) each spectrum's latent point stands for: the DVE's
+    decoder, or the PCA's back-projection."""
     model = model.eval()
-    return model.decoder(model(torch.as_tensor(counts))).exp().numpy()
+    return model.spectrum(model(torch.as_tensor(counts))).numpy()
 
 
 @dataclass(frozen=True)
 class Stage:
-    """What the DVE stage produces: the model, its per-epoch metrics, its settings and the spectra it used."""
+    """What the DVE stage produces: the encoder (the DVE, or the PCA with `embedding: pca`), the DVE's per-epoch
+    metrics (None for a PCA: no training), the DVE's settings (chapter 4's comparison trains DVEs with them
+    whichever the encoder) and the spectra it used."""
 
-    model: DVE
-    metrics_csv: Path
+    model: Embedding
+    metrics_csv: Path | None
     config: DVEConfig
     spectra: dict
     data_key: str  # names the spectra in training keys: other trainings on them (chapter 4's comparison) share it
@@ -399,7 +442,7 @@ class DVEParams(StageParams):
     after = ("03_synthetic_maxrf",)
     reads = ("dataset.h5",)
     writes = ("dve/dve.ckpt",)
-    code = ("xrfnb.embedding.dve", "xrfnb.embedding.dve_losses", "xrfnb.training")
+    code = ("xrfnb.embedding.dve", "xrfnb.embedding.dve_losses", "xrfnb.embedding.pca", "xrfnb.training")
     unkeyed = frozenset({"strategy", "dve_compare_seeds", "dve_compare_samples"})  # the comparison keys its own
 
     seed: int = 0  # seeds the spectra drawn and the training
@@ -407,6 +450,8 @@ class DVEParams(StageParams):
     dve_epochs: int = 12  # training epochs
     dve_batch_size: int = 256  # spectra per batch
     dve_clusters: int = 12  # K of the latent clustering
+    dve_latent: int = 3  # size of the latent space, the channels of every embedded image (the paper: 3)
+    embedding: str = "dve"  # the encoder chapters 5 to 8 embed with: dve (the paper's) or pca (a PCA of the DVE's input, no training)
     dve_warmup_epochs: int = 5  # epochs of reconstruction + MMD only, before the clustering loss starts
     dve_ramp_epochs: int = 3  # epochs over which the MMD and clustering weights ramp up
     dve_beta: float = 1.0  # MMD weight at the end of its ramp
@@ -423,7 +468,9 @@ class DVEParams(StageParams):
     def validate(self) -> None:
         positive(self.stage, dve_spectra=self.dve_spectra, dve_epochs=self.dve_epochs,
                  dve_batch_size=self.dve_batch_size, dve_clusters=self.dve_clusters, dve_lr=self.dve_lr,
-                 devices=self.devices, num_nodes=self.num_nodes, dve_compare_samples=self.dve_compare_samples)
+                 devices=self.devices, num_nodes=self.num_nodes, dve_compare_samples=self.dve_compare_samples,
+                 dve_latent=self.dve_latent)
+        one_of(self.stage, "embedding", self.embedding, EMBEDDINGS)
         try:
             check_clustering(self.dve_clustering)
         except ValueError as err:
@@ -433,13 +480,14 @@ class DVEParams(StageParams):
         return DVEConfig(n_channels=n_channels, n_clusters=self.dve_clusters, beta=self.dve_beta,
                          gamma=self.dve_gamma, warmup_epochs=self.dve_warmup_epochs,
                          ramp_epochs=self.dve_ramp_epochs, lr=self.dve_lr, dropout=self.dve_dropout, seed=self.seed,
-                         clustering=self.dve_clustering)
+                         clustering=self.dve_clustering, latent_dim=self.dve_latent)
 
 
 def run_stage(run: Path, params: DVEParams) -> Stage:
     """The DVE stage on a run directory (`dataset.h5` in, `dve/` out), as the notebook and `xrfnb train`
     run it; a finished training is reused. Its data are keyed by the dataset's content hash and the
-    sampling parameters, never by the spectra's bytes."""
+    sampling parameters, never by the spectra's bytes. With `embedding: pca` the PCA is fitted on the same
+    training spectra instead of training the DVE, and written where the DVE would be (`dve/dve.ckpt`)."""
     from ..synthetic.dataset import Store
     from ..device import torch_device
     from ..io import read_json
@@ -453,7 +501,13 @@ def run_stage(run: Path, params: DVEParams) -> Stage:
     scale = training.Scale("gpu" if torch_device("auto") == "cuda" else "cpu", params.devices, params.num_nodes,
                            params.strategy)
     data_key = f"{content}:{params.dve_spectra}:{params.seed}"
-    model, metrics_csv = train(spectra["train"].counts, spectra["val"].counts, config, params.dve_epochs,
-                               params.dve_batch_size, run / "dve", scale=scale, data_key=data_key)
+    if params.embedding == "pca":  # `dve_latent` components, K latent clusters, seeded by `seed`
+        from . import pca
+
+        found = pca.PCAConfig(len(store.energy), params.dve_latent, params.dve_clusters, params.seed)
+        model, metrics_csv = pca.fit_stage(spectra["train"].counts, found, run / "dve", data_key), None
+    else:
+        model, metrics_csv = train(spectra["train"].counts, spectra["val"].counts, config, params.dve_epochs,
+                                   params.dve_batch_size, run / "dve", scale=scale, data_key=data_key)
     params.record(run, key)
     return Stage(model, metrics_csv, config, spectra, data_key)

@@ -5,7 +5,8 @@ once per seed (the seed changes initialisation, batch order, dropout and K-means
 Each trained model is scored where chapter 4 scores the embedding (k-NN pigment accuracy, latent
 silhouette) and where chapter 7 uses it without a learned model: the cluster lookup (each latent cluster
 gets its training pixels' mean colour), fitted and scored on a seeded subset of the dataset's samples. A
-3-component PCA of the spectra, scored the same way, is the baseline with no training.
+PCA of the spectra with as many components as the DVE's latent (`dve_latent`: PCA-3 at the paper's size),
+scored the same way, is the baseline with no training: the encoder `embedding: pca` embeds with.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from einops import rearrange
 from scipy import stats
 
-from . import dve
+from . import dve, pca
 from .. import metrics, training
 from ..models.baselines import ClusterColour
 from .dve_losses import CLUSTERINGS
@@ -27,7 +28,19 @@ from .dve_losses import CLUSTERINGS
 #: Scores of every run, each summarised over seeds as a mean and a 95 % interval.
 SCORES = ("lookup_ms_ssim", "knn_accuracy_heldout_pixels", "knn_accuracy_test_paintings", "latent_silhouette",
           "training_seconds", "undefined_batches")
-PCA = "PCA-3 of the spectra (no training)"
+
+
+def pca_name(latent_dim: int) -> str:
+    """The PCA baseline's row for a latent of `latent_dim`."""
+    return f"PCA-{latent_dim} of the spectra (no training)"
+
+
+PCA = pca_name(3)  # the paper's latent size
+
+
+def is_pca(variant: str) -> bool:
+    """Whether a row of the comparison is the PCA baseline (of any latent size), not a trained variant."""
+    return variant.startswith("PCA-")
 
 
 def lookup_samples(store, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -41,8 +54,8 @@ def lookup_samples(store, n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def embed_samples(encoders: dict, store, indices: np.ndarray) -> dict[str, np.ndarray]:
-    """Every sample's cube drawn once and embedded by every encoder ({name: counts (n, E) -> z (n, 3)}):
-    {name: (len(indices), 3, H, W) float16}, as the embedding stage stores them."""
+    """Every sample's cube drawn once and embedded by every encoder ({name: counts (n, E) -> z (n, d)}):
+    {name: (len(indices), d, H, W) float16}, as the embedding stage stores them."""
     out = {name: [] for name in encoders}
     for i in indices:
         cube = store.cube(int(i))
@@ -63,14 +76,6 @@ def lookup_ms_ssim(centroids: np.ndarray, train: np.ndarray, test: np.ndarray, t
     return float(metrics.per_image(pred, rgb_tensor(test_rgb))["ms_ssim"].mean())
 
 
-def latent_silhouette(z: np.ndarray, centroids: np.ndarray) -> float:
-    """Silhouette of the points' nearest-centroid clustering (NaN if a single cluster is used)."""
-    from sklearn.metrics import silhouette_score
-
-    labels = ((z[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
-    return float(silhouette_score(z, labels)) if len(np.unique(labels)) > 1 else float("nan")
-
-
 def undefined_batches(metrics_csv: Path) -> int:
     """Batches (training and validation) whose K-means found a single cluster, from a run's metrics."""
     table = pd.read_csv(metrics_csv)
@@ -78,27 +83,19 @@ def undefined_batches(metrics_csv: Path) -> int:
     return int(table[columns].sum().sum()) if columns else 0
 
 
-def pca_baseline(spectra: dict, n_clusters: int, seed: int):
-    """The PCA-3 encoder of the normalised training spectra and K-means centroids of its training latents."""
-    from sklearn.decomposition import PCA as Pca
-
-    from ..synthetic.synth import _kmeans
-
-    pca = Pca(3, random_state=0).fit(dve.normalise(torch.as_tensor(spectra["train"].counts)).numpy())
-
-    def encode(counts: np.ndarray) -> np.ndarray:
-        return pca.transform(dve.normalise(torch.as_tensor(counts)).numpy()).astype(np.float32)
-
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 21]))
-    centroids = _kmeans(encode(spectra["train"].counts[:20_000]).astype(np.float64), n_clusters, rng)
-    return encode, centroids.astype(np.float32)
+def pca_baseline(spectra: dict, config: dve.DVEConfig) -> pca.PCAEncoder:
+    """The PCA of the normalised training spectra with the DVE's latent size and clusters, and K-means
+    centroids of its training latents: `pca.fit`, as `embedding: pca` fits it (seeded by the DVE's seed)."""
+    return pca.fit(spectra["train"].counts, pca.PCAConfig(config.n_channels, config.latent_dim, config.n_clusters,
+                                                          config.seed))
 
 
 def compare(run: Path, stage: dve.Stage, seeds: list[int], batch_size: int, epochs: int, samples: int,
             scale: training.Scale | None = None, variants: tuple[str, ...] = CLUSTERINGS) -> pd.DataFrame:
     """Train every variant at every seed on the stage's spectra and score it; one row per (variant, seed)
-    plus the PCA-3 baseline. The stage's own training is reused for its variant and seed; every other
-    training goes to `run/dve_compare/<variant>_seed<seed>/` and is reused when finished."""
+    plus the PCA baseline of the same latent size. The stage's own training (where it trained a DVE) is
+    reused for its variant and seed; every other training goes to `run/dve_compare/<variant>_seed<seed>/`
+    and is reused when finished."""
     from ..synthetic.dataset import Store
     from ..device import torch_device
 
@@ -109,31 +106,30 @@ def compare(run: Path, stage: dve.Stage, seeds: list[int], batch_size: int, epoc
     for variant in variants:
         for seed in seeds:
             config = replace(stage.config, clustering=variant, seed=seed)
-            folder = (Path(run) / "dve" if config == stage.config
-                      else Path(run) / "dve_compare" / f"{variant}_seed{seed}")
+            own = config == stage.config and isinstance(stage.model, dve.DVE)
+            folder = Path(run) / "dve" if own else Path(run) / "dve_compare" / f"{variant}_seed{seed}"
             model, metrics_csv = dve.train(spectra["train"].counts, spectra["val"].counts, config, epochs,
                                            batch_size, folder, scale=scale, data_key=stage.data_key)
             latent = dve.evaluate_latent(model, spectra["train"], spectra["heldout"], spectra["test"])
-            pca_knn = {k: latent[f"pca3_{k}"] for k in ("knn_accuracy_heldout_pixels", "knn_accuracy_test_paintings")}
             per_epoch = pd.read_csv(metrics_csv).groupby("epoch")["epoch_seconds"].max()
             models[(variant, seed)] = model
             rows.append({"variant": variant, "seed": seed, **{k: latent[k] for k in SCORES if k in latent},
                          "training_seconds": float(per_epoch.sum()),
                          "undefined_batches": undefined_batches(metrics_csv)})
-    pca_encode, pca_centroids = pca_baseline(spectra, stage.config.n_clusters, seeds[0])
+    baseline, name = pca_baseline(spectra, stage.config), pca_name(stage.config.latent_dim)
     picks = lookup_samples(store, samples, seeds[0])
     encoders = {key: (lambda counts, m=model: dve.encode(m, counts)) for key, model in models.items()}
-    encoders[PCA] = pca_encode
+    encoders[name] = lambda counts: dve.encode(baseline, counts)
     images = {split: embed_samples(encoders, store, picks[split]) for split in picks}
     rgb = {split: np.stack([store.rgb(int(i)) for i in picks[split]]) for split in picks}
     for row in rows:
         key = (row["variant"], row["seed"])
         row["lookup_ms_ssim"] = lookup_ms_ssim(models[key].centroids.numpy(), images["train"][key],
                                                images["test"][key], rgb["train"], rgb["test"])
-    rows.append({"variant": PCA, "seed": seeds[0], **pca_knn,
-                 "lookup_ms_ssim": lookup_ms_ssim(pca_centroids, images["train"][PCA], images["test"][PCA],
-                                                  rgb["train"], rgb["test"]),
-                 "latent_silhouette": latent_silhouette(pca_encode(spectra["heldout"].counts[:4000]), pca_centroids),
+    latent = dve.evaluate_latent(baseline, spectra["train"], spectra["heldout"], spectra["test"])
+    rows.append({"variant": name, "seed": seeds[0], **{k: latent[k] for k in SCORES if k in latent},
+                 "lookup_ms_ssim": lookup_ms_ssim(baseline.centroids.numpy(), images["train"][name],
+                                                  images["test"][name], rgb["train"], rgb["test"]),
                  "training_seconds": 0.0, "undefined_batches": 0})
     table = pd.DataFrame(rows)
     table.attrs["lookup_samples"] = {split: len(v) for split, v in picks.items()}
@@ -158,7 +154,8 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
 def best_downstream(summary: pd.DataFrame) -> str:
     """The trained variant with the highest mean cluster-lookup MS-SSIM."""
-    return str(summary.drop(index=PCA, errors="ignore")["lookup_ms_ssim"].astype(float).idxmax())
+    trained = summary[[not is_pca(v) for v in summary.index]]
+    return str(trained["lookup_ms_ssim"].astype(float).idxmax())
 
 
 def run_comparison(run_dir: Path, stage: dve.Stage, seeds: list[int], batch_size: int, epochs: int, samples: int,
@@ -187,12 +184,13 @@ def verdict(summary: pd.DataFrame, default: str, lookup: dict[str, int]) -> str:
         return f"`{variant}` {row['lookup_ms_ssim']:.4f}{spread}"
 
     best = best_downstream(summary)
-    trained = summary.drop(index=PCA, errors="ignore").sort_values("lookup_ms_ssim", ascending=False)
+    baseline = next(v for v in summary.index if is_pca(v))
+    trained = summary[[not is_pca(v) for v in summary.index]].sort_values("lookup_ms_ssim", ascending=False)
     seeds = int(trained["seeds"].min())
     text = (f"Downstream, chapter 7's cluster lookup fitted on {lookup['train']} training samples reaches a mean "
             f"MS-SSIM on {lookup['test']} test samples of " + "; ".join(cell(v) for v in trained.index) +
-            f" over {seeds} seed{'s' if seeds > 1 else ''}, against {summary.loc[PCA, 'lookup_ms_ssim']:.4f} for "
-            f"the PCA-3 baseline. ")
+            f" over {seeds} seed{'s' if seeds > 1 else ''}, against {summary.loc[baseline, 'lookup_ms_ssim']:.4f} "
+            f"for the {baseline.split()[0]} baseline. ")
     if len(trained) > 1 and seeds > 1:
         runner_up = trained.index[1]
         overlap = trained.loc[best, "lookup_ms_ssim low"] <= trained.loc[runner_up, "lookup_ms_ssim high"]

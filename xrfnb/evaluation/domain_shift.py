@@ -91,7 +91,7 @@ class Models:
     """What the chapter scores: the run's palette, DVE and the two recolouring models."""
 
     palette: Palette
-    dve_model: dve.DVE
+    dve_model: dve.Embedding
     recolourers: dict[str, torch.nn.Module]
 
 
@@ -107,7 +107,7 @@ def load_models(run: Path) -> Models:
                   {PAPER: recolour.load(run / "smalluvit" / "best.ckpt"), BEST: pooled.load(run / POOLED)})
 
 
-def embed(model: dve.DVE, cubes: list[np.ndarray]) -> np.ndarray:
+def embed(model: dve.Embedding, cubes: list[np.ndarray]) -> np.ndarray:
     """Embedded images (n, latent, H, W) float32 of count cubes (H, W, E)."""
     return np.stack([dve.embed_cube(model, c) for c in cubes]).astype(np.float32)
 

@@ -26,7 +26,7 @@ MIN_TEST = 2
 
 
 def test_split(emb: EmbeddedStore) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
-    """Embedded test images (n, 3, H, W), their RGB targets as N x 3 x H x W in [0, 1], and their indices."""
+    """Embedded test images (n, d, H, W), their RGB targets as N x 3 x H x W in [0, 1], and their indices."""
     idx = emb.indices("test")
     if len(idx) < MIN_TEST:
         raise ValueError(f"{emb.path}: the test split has {len(idx)} samples; the statistics need at least "
@@ -166,7 +166,8 @@ def train_pooled(emb: EmbeddedStore, run: Path, params: "EvaluateParams") -> dic
     data = read_record(run, "05_embedded_dataset")["key"]  # the embedded data these decoders learn from
     models = {}
     for name, weights, folder in ((PIXEL_RECIPE, (), "pixel_recipe"), (POOLED, tuple(params.pooled_weights), "pooled")):
-        cfg = pooled.PooledConfig(weights=weights, steps=params.pooled_steps, seed=params.seed)
+        cfg = pooled.PooledConfig(in_channels=x.shape[1], weights=weights, steps=params.pooled_steps,
+                                  seed=params.seed)
         models[name] = pooled.train(x, rgb, cfg, Path(run) / "ablations" / folder, data)
     return models
 
@@ -234,7 +235,7 @@ class Evaluation:
     store: Store
     emb: EmbeddedStore
     palette: Palette
-    dve_model: dve.DVE
+    dve_model: dve.Embedding
     module: recolour.Recolouring
     config: recolour.RecolourConfig
     trained: dict  # chapter 6's parameters, from its stage record
@@ -275,14 +276,14 @@ def run_stage(run: Path, params: EvaluateParams) -> Evaluation:
                       comparison, device, decoders)
 
 
-def recolour_syntheses(syntheses: list[synth.Synthesis], dve_model: dve.DVE, module: recolour.Recolouring,
+def recolour_syntheses(syntheses: list[synth.Synthesis], dve_model: dve.Embedding, module: recolour.Recolouring,
                        device: str = "cpu") -> np.ndarray:
     """The whole pipeline from compact syntheses: draw cubes, embed them, predict RGB (n, 3, H, W)."""
     embedded = np.stack([dve.embed_cube(dve_model, s.cube(device), device) for s in syntheses])
     return recolour.predict(module, embedded.astype(np.float32), device=device)
 
 
-def robustness(store: Store, palette: Palette, dve_model: dve.DVE, module: recolour.Recolouring,
+def robustness(store: Store, palette: Palette, dve_model: dve.Embedding, module: recolour.Recolouring,
                indices: np.ndarray, counts: list[int], device: str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Test metrics when the cubes are drawn with other counts per pixel, and with each realism option.
 
@@ -311,7 +312,7 @@ def robustness(store: Store, palette: Palette, dve_model: dve.DVE, module: recol
     return by_counts, by_option
 
 
-def out_of_distribution(images: dict[str, np.ndarray], palette: Palette, dve_model: dve.DVE,
+def out_of_distribution(images: dict[str, np.ndarray], palette: Palette, dve_model: dve.Embedding,
                         module: recolour.Recolouring, size: int, seed: int,
                         device: str = "cpu") -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Non-painting RGB images through the whole pipeline: metrics, predictions and targets."""

@@ -61,7 +61,7 @@ def large_crops(store: Store, seeds_dir: Path, palette: Palette, size: int, per_
     return syntheses, np.stack(crops), np.array(painting)
 
 
-def embed(syntheses: list[synth.Synthesis], model: dve.DVE, device: str = "cpu") -> np.ndarray:
+def embed(syntheses: list[synth.Synthesis], model: dve.Embedding, device: str = "cpu") -> np.ndarray:
     """The crops' cubes drawn and embedded with the run's DVE: (n, latent, size, size) float16."""
     return np.stack([dve.embed_cube(model, s.cube(device), device) for s in syntheses])
 

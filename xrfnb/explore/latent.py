@@ -60,14 +60,16 @@ class LatentExplorer(Explorer):
     """Turnable 3-D view of latent codes `z` (n, 3), coloured by one of several labellings.
 
     `colourings` maps a title to (labels (n,), names, colours (len(names), 3)), e.g. the dominant pigment
-    with the palette's own colours, and the latent cluster.
+    with the palette's own colours, and the latent cluster. `note` says which coordinates of a latent of
+    another size than three are shown (`embedded.shown_latent`).
     """
 
     def __init__(self, z: np.ndarray, colourings: dict[str, tuple[np.ndarray, list[str], np.ndarray]],
-                 max_points: int = 3000, seed: int = 0):
+                 max_points: int = 3000, seed: int = 0, note: str = ""):
         import ipywidgets as w
 
         super().__init__()
+        self.note = note
         keep = np.random.default_rng(seed).permutation(len(z))[:max_points]
         self.z = scaled(np.asarray(z)[keep])
         self.colourings = {t: (np.asarray(lab)[keep], list(names), np.asarray(col)) for t, (lab, names, col)
@@ -100,7 +102,7 @@ class LatentExplorer(Explorer):
         col = col / 255 if col.max() > 1 else col
         ax.scatter(*self.z.T, s=3, c=col[labels], depthshade=False, edgecolors="0.4", linewidths=0.1)
         ax.view_init(elev=elevation, azim=azimuth)
-        ax.set(title=title, xlabel="z1", ylabel="z2", zlabel="z3")
+        ax.set(title=f"{title}\n({self.note})" if self.note else title, xlabel="z1", ylabel="z2", zlabel="z3")
         return fig
 
     def update(self) -> None:
@@ -127,20 +129,23 @@ class LatentExplorer(Explorer):
                 f'<label>elevation <input type="range" min="-90" max="90" value="30" data-angle="elevation"></label>'
                 f'<div><canvas width="420" height="420" style="border:1px solid #ddd;cursor:grab"></canvas>'
                 f'<div class="xrfnb-legend" style="display:inline-block;vertical-align:top;margin-left:1em"></div>'
-                f'</div><p style="font-size:0.85em">{len(self.z)} held-out spectra, axes scaled to the view.</p>'
+                f'</div><p style="font-size:0.85em">{len(self.z)} held-out spectra, axes scaled to the view'
+                f'{"; " + self.note if self.note else ""}.</p>'
                 f'<script type="application/json" class="xrfnb-spec">{payload}</script>'
                 f'<script>{CANVAS_JS % {"id": ident}}</script></div>')
 
 
 def explore_latent(z: np.ndarray, dominant: np.ndarray, pigment_names: list[str], pigment_rgb: np.ndarray,
-                   clusters: np.ndarray, seed: int = 0) -> LatentExplorer:
-    """Chapter 4's cell: held-out codes coloured by dominant pigment (its own colour) and by latent cluster."""
+                   clusters: np.ndarray, seed: int = 0, note: str = "") -> LatentExplorer:
+    """Chapter 4's cell: held-out codes (n, 3) coloured by dominant pigment (its own colour) and by latent
+    cluster; `note` names the coordinates shown of a latent of another size."""
     import matplotlib.pyplot as plt
 
     k = int(clusters.max()) + 1
     tab = plt.get_cmap("tab20", max(k, 1))
     explorer = LatentExplorer(z, {"dominant pigment": (dominant, pigment_names, pigment_rgb),
                                   "latent cluster": (clusters, [f"cluster {j}" for j in range(k)],
-                                                     np.array([tab(j)[:3] for j in range(k)]))}, seed=seed)
+                                                     np.array([tab(j)[:3] for j in range(k)]))}, seed=seed,
+                               note=note)
     explorer.show()
     return explorer

@@ -19,14 +19,14 @@ class ClusterColour:
         self.colours = np.zeros((len(self.centroids), 3), dtype=np.float32)
 
     def assign(self, embedded: np.ndarray) -> np.ndarray:
-        """Nearest centroid of every pixel of (n, 3, H, W) embedded images: (n, H, W)."""
+        """Nearest centroid of every pixel of (n, d, H, W) embedded images: (n, H, W)."""
         z = np.moveaxis(embedded.astype(np.float32), 1, -1)
         d = ((z[..., None, :] - self.centroids) ** 2).sum(-1)
         return d.argmin(-1)
 
     def fit(self, blocks) -> "ClusterColour":
         """Mean RGB (in [0, 1]) of the training pixels of each cluster, accumulated over an iterable of
-        (embedded (n, 3, H, W), rgb (n, H, W, 3) uint8) blocks; unused clusters get the global mean."""
+        (embedded (n, d, H, W), rgb (n, H, W, 3) uint8) blocks; unused clusters get the global mean."""
         k = len(self.centroids)
         n, sums = np.zeros(k), np.zeros((k, 3))
         for embedded, rgb in blocks:

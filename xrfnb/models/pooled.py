@@ -164,7 +164,11 @@ def _key(cfg: PooledConfig, data: str) -> str:
 def train(train_x: np.ndarray, train_rgb: np.ndarray, cfg: PooledConfig, out_dir: Path, data_key: str = ""
           ) -> PooledRecolouring:
     """Train the pooled decoder on embedded images (n, c, H, W) and uint8 RGB targets (n, H, W, 3); a
-    finished training with the same configuration and data (`data_key`) in `out_dir` is reused."""
+    finished training with the same configuration and data (`data_key`) in `out_dir` is reused. Images of
+    other channels than `cfg.in_channels` are refused in one line."""
+    if np.shape(train_x)[1] != cfg.in_channels:
+        raise ValueError(f"the pooled decoder takes {cfg.in_channels} input channels, the embedded images have "
+                         f"{np.shape(train_x)[1]}")
     out_dir = Path(out_dir)
     key = _key(cfg, data_key)
     done = out_dir / "pooled.pt"

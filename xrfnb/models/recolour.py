@@ -190,7 +190,7 @@ def warmup_cosine(steps: int, warmup: float):
 
 
 class EmbeddedSamples(torch.utils.data.Dataset):
-    """(embedded image 3 x H x W, RGB target 3 x H x W in [0, 1], sample index) of a split.
+    """(embedded image C x H x W, RGB target 3 x H x W in [0, 1], sample index) of a split.
 
     A split of at most `memory_limit` bytes (float16 images and uint8 targets, as stored) is read once
     into memory: one HDF5 read per sample and epoch cost the pipeline a tenth of its speed. A larger one
@@ -200,7 +200,7 @@ class EmbeddedSamples(torch.utils.data.Dataset):
     def __init__(self, store: EmbeddedStore, split: str, memory_limit: int = MEMORY_LIMIT):
         self.store, self.index = store, store.indices(split)
         _, c, h, w = store.shape
-        fits = len(self.index) * c * h * w * 3 <= memory_limit
+        fits = len(self.index) * h * w * (2 * c + 3) <= memory_limit
         self.cached = store.arrays(split) if fits and len(self.index) else None
 
     def __len__(self) -> int:
@@ -322,7 +322,7 @@ def load(path: str | Path, expected: SmallUViTConfig | None = None,
 
 @torch.no_grad()
 def predict(module: Recolouring, embedded: np.ndarray, batch: int = 32, device: str = "cpu") -> np.ndarray:
-    """RGB predictions (n, 3, H, W) in [0, 1] for embedded images (n, 3, H, W)."""
+    """RGB predictions (n, 3, H, W) in [0, 1] for embedded images (n, C, H, W)."""
     module = module.to(device).eval()
     x = torch.as_tensor(np.asarray(embedded, dtype=np.float32))
     return torch.cat([module(b.to(device)).clamp(0, 1).float().cpu() for b in x.split(batch)]).numpy()
@@ -365,10 +365,11 @@ class TrainParams(StageParams):
                                  f"({self.uvit_patience + 1}), so that the plateau schedule lowers the learning "
                                  f"rate before training stops; got {self.uvit_stop_patience}")
 
-    def model_config(self, image_size: int) -> RecolourConfig:
-        """The paper's SmallUViT for images of `image_size` px, with these optimisation settings."""
-        model = SmallUViTConfig(image_size=image_size, dropout=self.uvit_dropout, drop_path=self.uvit_drop_path,
-                                skip=self.uvit_skip)
+    def model_config(self, image_size: int, in_channels: int = 3) -> RecolourConfig:
+        """The paper's SmallUViT for embedded images of `in_channels` x `image_size` px (the channels: chapter
+        4's `dve_latent`, read from the embedded store), with these optimisation settings."""
+        model = SmallUViTConfig(image_size=image_size, in_channels=in_channels, dropout=self.uvit_dropout,
+                                drop_path=self.uvit_drop_path, skip=self.uvit_skip)
         return RecolourConfig(model=model, lr=self.uvit_lr, weight_decay=self.uvit_weight_decay,
                               plateau_patience=self.uvit_patience, stop_patience=self.uvit_stop_patience,
                               seed=self.seed)
@@ -383,7 +384,7 @@ def run_stage(run: Path, params: TrainParams) -> tuple[Recolouring, Path, Recolo
     run = Path(run)
     key = params.current_key(run)
     store = EmbeddedStore(run / "embedded.h5")
-    config = params.model_config(store.shape[-1])
+    config = params.model_config(store.shape[-1], store.shape[1])
     gpu = torch_device("auto") == "cuda"
     scale = training.Scale("gpu" if gpu else "cpu", params.devices, params.num_nodes, params.strategy)
     module, metrics_csv = train(store, config, params.uvit_epochs, params.uvit_batch_size, run / "smalluvit",

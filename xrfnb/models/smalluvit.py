@@ -163,7 +163,8 @@ class Block(nn.Module):
 
 
 class SmallUViT(nn.Module):
-    """Embedded MA-XRF image (N, 3, H, W) -> RGB image (N, 3, H, W)."""
+    """Embedded MA-XRF image (N, C, H, W) -> RGB image (N, 3, H, W); C = `in_channels`, the latent size
+    (the paper's 3)."""
 
     def __init__(self, cfg: SmallUViTConfig = SmallUViTConfig()):
         super().__init__()

@@ -88,7 +88,7 @@ def smalluvit_architecture(cfg) -> plt.Figure:
     narrow enough for a phone (PHONE_WIDTH_IN)."""
     side = cfg.image_size // cfg.patch_size
     points = 9
-    down = [f"embedded\n3 x {cfg.image_size}²", f"SPT\n{side * side} x {cfg.dim}",
+    down = [f"embedded\n{cfg.in_channels} x {cfg.image_size}²", f"SPT\n{side * side} x {cfg.dim}",
             *(f"in block {i + 1}\nLSA + MLP" for i in range(cfg.depth_in))]
     up = [*(f"out block {j + 1}\nLSA + MLP" for j in range(cfg.depth_out)), f"LN, Linear\n{cfg.patch_size}² x 3",
           f"conv 3x3 →\nRGB 3 x {cfg.image_size}²"]

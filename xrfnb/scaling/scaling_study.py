@@ -385,8 +385,8 @@ def run_stage(run: Path, out: Path, profile: str, train: recolour.TrainParams, s
               lite: dict, plan_only: bool = False, force: bool = False) -> dict:
     """The study at a profile (`xrfnb scaling`): chapter 6's recipe `train`, the study's `scaling` settings,
     extrapolated to the paper's training set and to the `lite` profile's (its parameters `lite`)."""
-    size = EmbeddedStore(Path(run) / "embedded.h5").shape[-1]
-    config = StudyConfig(train.model_config(size), scaling.scaling_models, scaling.scaling_fractions,
+    shape = EmbeddedStore(Path(run) / "embedded.h5").shape
+    config = StudyConfig(train.model_config(shape[-1], shape[1]), scaling.scaling_models, scaling.scaling_fractions,
                          scaling.scaling_budget_tflop, train.uvit_batch_size, scaling.scaling_patience)
     targets = {"lite": profile_train_images(lite["n_samples"], lite["seed_limit"], lite["seed"]),
                "paper": paper_scale()["train_images"]}

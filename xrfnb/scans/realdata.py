@@ -10,7 +10,7 @@ work, which is why the explanation maps come with it.
 
 A scan is never held whole (`analyse`): a first pass over its blocks of rows sums it (its sum spectrum
 finds the lines, its counts per pixel decide the thinning), a second rebins, thins, embeds, maps and
-unmixes each block; what is kept grows with the outputs (3 numbers per pixel, the maps), not the channels.
+unmixes each block; what is kept grows with the outputs (d latent numbers per pixel, the maps), not the channels.
 """
 
 from __future__ import annotations
@@ -157,9 +157,10 @@ def thin_to(counts: np.ndarray, target: float, tolerance: float, seed: int = 0) 
     return thin(counts, thinning(float(np.median(counts.sum(-1))), target, tolerance), seed)
 
 
-def embed_counts(counts: np.ndarray, dve_model: dve.DVE, device: str = "cpu") -> tuple[np.ndarray, int]:
-    """The DVE's latent image (rows, cols, 3) of counts on the model's axis, and how many pixels were empty
-    (an empty pixel is embedded as a flat spectrum: the DVE needs counts)."""
+def embed_counts(counts: np.ndarray, dve_model: dve.Embedding, device: str = "cpu") -> tuple[np.ndarray, int]:
+    """The DVE's latent image (rows, cols, d) of counts on the model's axis (the DVE's, or the PCA's of a
+    model embedding with one), and how many pixels were empty (an empty pixel is embedded as a flat
+    spectrum: the DVE needs counts)."""
     empty = counts.sum(-1) <= 0
     if empty.any():
         counts = counts + empty[..., None] / counts.shape[-1]
@@ -179,7 +180,7 @@ def warn_empty(n: int) -> None:
 
 
 def recolour_embedded(latent: np.ndarray, module: Recolouring, device: str = "cpu") -> np.ndarray:
-    """RGB (rows, cols, 3) in [0, 1] of a latent image (rows, cols, 3), recoloured by tiles: the image is
+    """RGB (rows, cols, 3) in [0, 1] of a latent image (rows, cols, d), recoloured by tiles: the image is
     reflect-padded to a multiple of the model's image size and cut into tiles that size. A model of no
     fixed size (the pooled decoder) recolours the image whole."""
     image = latent.transpose(2, 0, 1)
@@ -197,7 +198,7 @@ def recolour_embedded(latent: np.ndarray, module: Recolouring, device: str = "cp
     return out[:, :h, :w].transpose(1, 2, 0)
 
 
-def recolour_counts(counts: np.ndarray, dve_model: dve.DVE, module: Recolouring,
+def recolour_counts(counts: np.ndarray, dve_model: dve.Embedding, module: Recolouring,
                     device: str = "cpu") -> np.ndarray:
     """RGB (rows, cols, 3) in [0, 1] for counts already on the model's axis: embed, then recolour by tiles."""
     latent, empty = embed_counts(counts, dve_model, device)
@@ -205,7 +206,7 @@ def recolour_counts(counts: np.ndarray, dve_model: dve.DVE, module: Recolouring,
     return recolour_embedded(latent, module, device)
 
 
-def recolour_cube(cube: Cube, dve_model: dve.DVE, module: Recolouring, energy: np.ndarray,
+def recolour_cube(cube: Cube, dve_model: dve.Embedding, module: Recolouring, energy: np.ndarray,
                   device: str = "cpu", rows: int | None = None) -> np.ndarray:
     """RGB (rows, cols, 3) in [0, 1] for a scan: rebinned onto `energy` (the model's axis) and embedded a
     block of `rows` rows at a time, then recoloured."""
@@ -230,7 +231,7 @@ class Run:
     training data were simulated for, and a name for the report."""
 
     palette: Palette
-    dve_model: dve.DVE
+    dve_model: dve.Embedding
     module: Recolouring
     training_counts: float
     instrument: physics.Instrument
