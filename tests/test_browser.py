@@ -272,29 +272,6 @@ def figure_records(html: Path) -> dict[str, dict[str, str]]:
     return {p.name: found for p in sorted((html / "_images").glob("*.png")) if (found := plots.figure_record(p))}
 
 
-#: Figures of the published book drawn for the desktop column (8-point text at 720 px shows at about 5 px on a
-#: 390 px phone): each opens at full size. Their functions now draw them for a phone too (issue 37, item 1;
-#: `tests/test_phone_figures.py` checks each), and the smoke book, drawn by this code, must show every figure
-#: legibly; the published book shows these as its run drew them until the next run draws them again (chapter
-#: 7's elements and pigments of the dense test sample among them). Not listed: the scaling study's figure (a
-#: narrow layout), those only `xrfnb book` draws, from the sample scan (beside, recoloured), and those legible
-#: as drawn before (03_pigments_kept, 07_patch_grid).
-WITHOUT_PHONE_LAYOUT = frozenset({
-    "01_copper", "01_instrument", "01_spectra", "01_swatches", "02_mosaic", "02_sizes_media", "03_element_maps",
-    "03_generation", "04_architecture", "04_latent", "04_reconstructions", "04_training",
-    "05_embedded_examples", "06_architecture", "06_training", "07_counts", "07_distributions", "07_ood",
-    "07_realdata", "07_triplets", "07_budget", "pipeline", "elements", "pigments"})
-
-
-def without_phone_layout(problem: tuple[str, str, str], records: dict[str, dict[str, str]]) -> bool:
-    """A phone's small figure text on a published figure known to be drawn for the desktop column only."""
-    from xrfnb import plots
-
-    page, kind, detail = problem
-    name = records.get(detail.split(":", 1)[0], {}).get(plots.NAME_KEY)
-    return kind == "figure text below a legible size" and name in WITHOUT_PHONE_LAYOUT
-
-
 def record_parameters(browser, base: str) -> dict:
     """The run's parameters {name: value}, from the execution record's parameter table."""
     browser.get(urljoin(base, "book/execution_record.html"))
@@ -303,42 +280,14 @@ def record_parameters(browser, base: str) -> dict:
     return params
 
 
-#: What the published book's executed notebooks show until the next publish: they were executed before these
-#: checks and their fixes existed (the "Produced by" box and the prose cells are outputs of the run). Each
-#: entry is (page, problem, words of its text). The list is strict both ways: a new problem fails, and so
-#: does a listed one that is gone, so the republished book's test empties it.
-PUBLISHED_UNTIL_REPUBLISH = {
-    *((f"book/executed/{stage}.html", "raw Markdown in the text", "(5 epochs each, `compare_epochs`)")
-      for stage in ("01_pigments", "02_seed_images", "03_synthetic_maxrf", "04_train_dve", "05_embedded_dataset",
-                    "06_train_smalluvit", "07_evaluate")),
-    ("book/executed/06_train_smalluvit.html", "raw Markdown in the text", "*[choice]*s"),
-    ("book/executed/03_synthetic_maxrf.html", "parameter name where its value belongs", "exactly counts photons"),
-    ("book/executed/04_train_dve.html", "parameter name where its value belongs", "on dve_compare_samples samples"),
-    ("book/executed/07_evaluate.html", "parameter name where its value belongs", "the first explore_images test"),
-    ("book/executed/07_evaluate.html", "heavier than 3 MB", ""),
-}
-
-
-def unexpected(problems: list[tuple[str, str, str]], request, kinds: set[str]) -> list[str]:
-    """The problems (page, kind, detail) a book must not have, of the `kinds` a test checks: all of them for
-    the smoke book; for the published book, those not in PUBLISHED_UNTIL_REPUBLISH, and every listed one
-    it no longer has."""
-    if request.node.callspec.params["site"] != "published_book":
-        return [f"{page}: {kind}: {detail}" for page, kind, detail in problems]
-
-    def known(problem: tuple[str, str, str], entry: tuple[str, str, str]) -> bool:
-        return problem[:2] == entry[:2] and entry[2] in problem[2]
-
-    relevant = {e for e in PUBLISHED_UNTIL_REPUBLISH if e[1] in kinds}
-    new = [f"{page}: {kind}: {detail}" for page, kind, detail in problems
-           if not any(known((page, kind, detail), e) for e in relevant)]
-    gone = [f"{e[0]}: {e[1]}: no longer found ({e[2]!r}); empty PUBLISHED_UNTIL_REPUBLISH of it"
-            for e in relevant if not any(known(p, e) for p in problems)]
-    return new + gone
+def unexpected(problems: list[tuple[str, str, str]]) -> list[str]:
+    """The problems (page, kind, detail) a book must not have, one line each (both books: the published
+    one is drawn by the same code, its run republished after every check here existed)."""
+    return [f"{page}: {kind}: {detail}" for page, kind, detail in problems]
 
 
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])
-def test_every_page_passes_the_reader_checks(site, browser, width, request):
+def test_every_page_passes_the_reader_checks(site, browser, width):
     from xrfnb import plots
 
     base, html, _ = site
@@ -350,9 +299,7 @@ def test_every_page_passes_the_reader_checks(site, browser, width, request):
         browser.get(urljoin(base, page.relative_to(html).as_posix()))
         problems += [(page.relative_to(html).as_posix(), kind, detail)
                      for kind, detail in reader_problems(browser, AT_WIDTH[width], params, figures)]
-    if request.node.callspec.params["site"] == "published_book":
-        problems = [p for p in problems if not without_phone_layout(p, records)]
-    wrong = unexpected(problems, request, {kind for check in AT_WIDTH[width] for kind in FOUND[check]})
+    wrong = unexpected(problems)
     assert not wrong, f"at {width} px:\n" + "\n".join(wrong)
 
 
@@ -452,7 +399,7 @@ def test_the_page_weight_counts_the_page_and_what_it_loads(tmp_path, browser):
     assert files <= weight["total"] < files + 20_000, weight
 
 
-def test_no_page_weighs_more_than_3_mb(site, browser, request):
+def test_no_page_weighs_more_than_3_mb(site, browser):
     """Bytes per page as the browser loaded them (Performance API, cache off, scrolled to the end)."""
     base, html, _ = site
     weigh_everything(browser)
@@ -464,7 +411,7 @@ def test_no_page_weighs_more_than_3_mb(site, browser, request):
             heavy.append((page.relative_to(html).as_posix(), "heavier than 3 MB",
                           f"{weight['total'] / 1e6:.2f} MB; largest: "
                           + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in weight["largest"])))
-    wrong = unexpected(heavy, request, {"heavier than 3 MB"})
+    wrong = unexpected(heavy)
     assert not wrong, "\n".join(wrong)
 
 
@@ -570,16 +517,13 @@ def test_the_static_test_set_explorer_draws_the_error_map_of_the_pictures_it_sho
     assert np.abs(grey["error"].astype(int) - first["error"]).mean() > 10, "the error map does not follow the model"
 
 
-def test_the_test_set_explorer_works_offline_in_the_static_book(site, request):
+def test_the_test_set_explorer_works_offline_in_the_static_book(site):
     """Chapter 7 without a kernel: choosing another test image and another model changes the prediction."""
     from selenium import webdriver
     from selenium.webdriver.support.ui import Select
 
     base, html, responses = site
     page = html / "book" / "executed" / "07_evaluate.html"
-    if request.node.callspec.params["site"] == "published_book" and "xrfnb-explorer" not in page.read_text():
-        pytest.skip("the published run's chapter 7 was executed before the explorers existed; "
-                    "it shows them from its next republish")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
