@@ -93,7 +93,8 @@ def test_the_sentence_names_the_largest_loss_and_reads_its_numbers():
     assert "from “middle” to “bottom”" in text and "0.8800" in text and "0.9400" in text
     assert "do not overlap" in text and "1 of the ladder's 3 steps separate" in text
     close = colour_budget.ladder(rows({"top": (0.96, 0.90, 0.99), "bottom": (0.95, 0.90, 0.99)}))
-    assert "are not shown apart" in colour_budget.sentence(close)
+    assert "inside the 95 % interval" in colour_budget.sentence(close)
+    assert "still overlap" in colour_budget.sentence(close)
 
 
 def test_budget_files_are_written_whole_and_read_back(tmp_path):

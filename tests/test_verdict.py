@@ -303,3 +303,23 @@ def test_the_findings_show_the_budget_its_sentence_and_its_figure_once_drawn(tmp
     (tmp_path / "book" / "figures").mkdir()
     (tmp_path / "book" / "figures" / result_files.BUDGET_FIGURE).write_bytes(b"")
     assert f"{{figure}} figures/{result_files.BUDGET_FIGURE}" in findings.findings_markdown(tmp_path)
+
+
+def test_the_box_says_whether_chapter_6_stopped_by_its_rule_or_ran_out_of_epochs():
+    from types import SimpleNamespace
+
+    stopped = SimpleNamespace(glue={"uvit_epochs": "53", "uvit_max_epochs": "100"})
+    ran_out = SimpleNamespace(glue={"uvit_epochs": "45", "uvit_max_epochs": "45"})
+    assert verdict.how_trained(stopped).startswith("Trained to its stopping rule")
+    assert "all 45 epochs it was given" in verdict.how_trained(ran_out)
+    assert "stopping rule did not end it" in verdict.how_trained(ran_out)
+
+
+def test_the_results_page_tables_leave_out_columns_that_hold_one_value(tmp_path):
+    pd.DataFrame({"model": ["a", "b", "floor"], "profile": ["laptop", "laptop", ""], "ms_ssim": [0.8, 0.7, 0.9],
+                  "test paintings": [17, 17, 17]}).to_csv(tmp_path / result_files.COMPARISON, index=False)
+    result_files.write_page_tables(tmp_path)
+    shown = pd.read_csv(tmp_path / result_files.PAGE_TABLES[result_files.COMPARISON])
+    assert list(shown.columns) == ["model", "ms_ssim"]
+    assert shown["ms_ssim"].tolist() == [0.8, 0.7, 0.9]
+    assert not (tmp_path / result_files.PAGE_TABLES[result_files.PAPER_TABLE]).exists()  # no run file, no copy

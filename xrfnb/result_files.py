@@ -127,6 +127,20 @@ def write_like_for_like(folder: Path, table: pd.DataFrame, gap: dict, sentence: 
     write_json(folder / SPLIT_GAP, {**gap, "sentence": sentence})
 
 
+#: The results page's tables: a run's file and the copy the page shows (`write_page_tables`).
+PAGE_TABLES = {PAPER_TABLE: "paper_vs_reproduced.page.csv", COMPARISON: "baselines_ablations.page.csv"}
+
+
+def write_page_tables(folder: Path) -> None:
+    """The copies of the results page's tables without the columns that hold one value on every row (the
+    profile, the number of test paintings): the page and its note say those once. Written at each build."""
+    for name, shown in PAGE_TABLES.items():
+        if (Path(folder) / name).exists():
+            frame = pd.read_csv(Path(folder) / name, dtype=str, keep_default_na=False)
+            varying = [c for c in frame.columns if len(frame) < 2 or frame[c][frame[c] != ""].nunique() > 1]
+            _write_csv(frame[varying], Path(folder) / shown, index=False)
+
+
 def missing(folder: Path) -> list[str]:
     """The REQUIRED files that `folder` lacks."""
     return [name for name in REQUIRED if not (Path(folder) / name).exists()]

@@ -261,12 +261,12 @@ def sentence(table: pd.DataFrame) -> str:
     up, low = table.loc[big["upper"]], table.loc[big["lower"]]
     verdict = prose.versus(float(low["ms_ssim"]), float(up["ms_ssim"]),
                            (float(up["ms_ssim low"]), float(up["ms_ssim high"])))
-    overlap = ("their 95 % intervals do not overlap" if big["apart"] else
-               "their 95 % intervals overlap, so the two rungs are not shown apart")
+    overlap = ("by the stricter reading too, their two 95 % intervals do not overlap" if big["apart"] else
+               "by the stricter reading, their two 95 % intervals still overlap")
     n_apart = int(table["apart from the rung above"].dropna().astype(bool).sum())
     return (f"The largest loss between consecutive rungs is from “{big['upper']}” to “{big['lower']}”: MS-SSIM "
             f"{verdict}; {overlap}. In all, {n_apart} of the ladder's {len(table) - 1} steps separate their two "
-            f"rungs beyond their intervals.")
+            f"rungs so far that their intervals do not overlap.")
 
 
 class Budget(NamedTuple):

@@ -131,6 +131,14 @@ def trained_epochs(run: Run) -> str:
     return str(run.glue.get("uvit_epochs", run.record["parameters"]["uvit_epochs"]))
 
 
+def how_trained(run: Run) -> str:
+    """How chapter 6's training ended, from its glue: by its stopping rule, or at its last allowed epoch."""
+    epochs, most = run.glue.get("uvit_epochs"), run.glue.get("uvit_max_epochs")
+    if epochs is None or most is None or int(epochs) < int(most):
+        return "Trained to its stopping rule on this run's training set"
+    return f"Trained on this run's training set for all {int(most)} epochs it was given (its stopping rule did not end it)"
+
+
 def verdict_sentence(run: Run) -> str:
     """One sentence: where this run's MS-SSIM and loss sit against the paper's, by their intervals."""
     p = paper()["metrics"]
@@ -252,7 +260,7 @@ def what_it_would_take(root: Path, run: Run) -> str:
             f"gives every point {budget:g} TFLOP of training (data × compute): SmallUViT measured "
             f"{first['ms_ssim']:.4f} on {first['train_images']:,} training images and {last['ms_ssim']:.4f} on "
             f"{last['train_images']:,}; {len(capped)} of its {len(done)} points ended at the budget, not at "
-            f"convergence. Trained to its stopping rule on this run's training set, it measured "
+            f"convergence. {how_trained(run)}, it measured "
             f"{run.metrics['ms_ssim']:.4f} (chapter 6).")
     at = uvit.get("at", {}).get("paper")
     if not uvit.get("fitted") or at is None:

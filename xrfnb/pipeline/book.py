@@ -168,6 +168,7 @@ def run_summary_markdown(record: dict, published: dict | None = None, site: str 
 def write_execution_record(root: Path | None = None) -> Path:
     """Render `book/executed/run.json` into `book/execution_record.md` and `book/run_summary.md`, and the
     run's results into the verdict box and findings (`book/verdict.md`, `book/findings.md`)."""
+    from .. import result_files
     from ..evaluation import findings, verdict
 
     root = root or paths.project_root()
@@ -178,6 +179,7 @@ def write_execution_record(root: Path | None = None) -> Path:
     published_path = root / "book" / "published" / "executed" / "run.json"
     published = read_json(published_path) if published_path.exists() else None
     summary = run_summary_markdown(record, published, locations.site_url(root))
+    result_files.write_page_tables(root / "book" / "results")
     for name, text in (("execution_record.md", execution_record_markdown(record)), ("run_summary.md", summary),
                        ("verdict.md", verdict.box_markdown(root)), ("findings.md", findings.findings_markdown(root))):
         with atomic_path(root / "book" / name) as tmp:
