@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import locations, prose, result_files
+from . import colour_budget
 from .compared import at_budget, short_name
 from .compared import POOLED as POOLED_DECODER
 from ..io import read_json
@@ -73,7 +74,8 @@ class Run:
             raise FileNotFoundError(f"{results}: missing {', '.join(missing)} (run chapter 7 first)")
         counts, options = result_files.read_robustness(results)
         like, gap = result_files.read_like_for_like(results)
-        budget, budget_sentence = result_files.read_colour_budget(results)
+        budget, _ = result_files.read_colour_budget(results)
+        budget_sentence = colour_budget.sentence(budget) if len(budget) > 1 else ""  # worded by this code
         return cls(record=read_json(Path(book) / "executed" / "run.json"),
                    metrics=result_files.read_metrics(results), table=result_files.read_paper_table(results),
                    comparison=result_files.read_comparison(results), floors=result_files.read_floors(results),
