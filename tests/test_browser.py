@@ -275,7 +275,10 @@ def figure_records(html: Path) -> dict[str, dict[str, str]]:
 def record_parameters(browser, base: str) -> dict:
     """The run's parameters {name: value}, from the execution record's parameter table."""
     browser.get(urljoin(base, "book/execution_record.html"))
-    params = browser.execute_script(READER_CHECKS + "\nreturn recordParameters();")
+    params, deadline = {}, time.monotonic() + 10
+    while not params and time.monotonic() < deadline:  # the page may still be loading under load
+        params = browser.execute_script(READER_CHECKS + "\nreturn recordParameters();")
+        time.sleep(0 if params else 0.5)
     assert params, "the execution record has no parameter table"
     return params
 
