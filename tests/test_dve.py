@@ -102,6 +102,46 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path):
         torch.testing.assert_close(pa, pb)
 
 
+@pytest.mark.parametrize("first, clustering", [("dcn", "silhouette-grad"), ("silhouette-grad", "dcn"),
+                                               ("silhouette-grad", "silhouette")])
+def test_a_variant_starts_from_another_trainings_warm_up_and_ends_as_if_trained_alone(tmp_path, first, clustering):
+    """Chapter 4's comparison: variants of the clustering loss share the warm-up (no clustering term), so
+    one that starts from another training's warm-up ends with the weights it reaches when trained alone."""
+    _, source_metrics = fit(tmp_path, epochs=4, name="first", warmup_epochs=2, clustering=first)
+    alone, alone_metrics = fit(tmp_path, epochs=4, name="alone", warmup_epochs=2, clustering=clustering)
+    counts, _ = spectra()
+    shared, csv = dve.train(counts[:480], counts[480:], config(warmup_epochs=2, clustering=clustering), 4, 64,
+                            tmp_path / "shared", warmup_from=tmp_path / "first")
+    for name, value in alone.state_dict().items():
+        assert torch.equal(value, shared.state_dict()[name]), name
+    metrics = pd.read_csv(csv)
+    assert list(metrics["epoch"]) == [0, 1, 2, 3]
+    pd.testing.assert_frame_equal(metrics.iloc[:2][source_metrics.columns], source_metrics.iloc[:2])  # warm-up's rows
+    assert metrics["epoch_seconds"].iloc[2:].tolist() != alone_metrics["epoch_seconds"].iloc[2:].tolist()  # its own
+    np.testing.assert_array_equal(metrics["train_loss"], alone_metrics["train_loss"])
+
+
+def test_the_latent_scores_leave_out_the_pca_baseline_when_asked(tmp_path):
+    model, _ = fit(tmp_path)
+    counts, which = spectra(300, seed=4)
+
+    class Spectra:
+        def __init__(self, part):
+            self.counts, self.dominant = counts[part], which[part]
+
+    parts = [Spectra(slice(a, b)) for a, b in ((0, 200), (200, 250), (250, 300))]
+    full, own = dve.evaluate_latent(model, *parts), dve.evaluate_latent(model, *parts, baseline=False)
+    assert own == {k: v for k, v in full.items() if not k.startswith("pca3_")} and "pca3_knn_accuracy_test_paintings" in full
+
+
+def test_a_training_with_another_warm_up_does_not_start_from_it(tmp_path):
+    _, source_metrics = fit(tmp_path, epochs=4, name="dcn", warmup_epochs=2)
+    counts, _ = spectra()
+    _, csv = dve.train(counts[:480], counts[480:], config(warmup_epochs=2, clustering="silhouette", lr=1e-3), 4, 64,
+                       tmp_path / "other", warmup_from=tmp_path / "dcn")  # another learning rate: trained alone
+    assert pd.read_csv(csv)["train_loss"].iloc[0] != source_metrics["train_loss"].iloc[0]
+
+
 def test_changed_settings_never_resume_an_old_checkpoint(tmp_path):
     fit(tmp_path, epochs=2, name="d")
     _, metrics = fit(tmp_path, epochs=2, name="d", lr=1e-3)

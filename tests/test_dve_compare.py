@@ -64,9 +64,12 @@ def test_compare_scores_every_variant_and_seed_reusing_the_stage_training(tiny_r
     model, csv = dve.train(spectra["train"].counts, spectra["val"].counts, config, 2, 64, tiny_run / "dve",
                            data_key="tiny")  # as the stage trains it
     stage = dve.Stage(model, csv, config, spectra, "tiny")
-    table = dve_compare.compare(tiny_run, stage, [0, 1], 64, 2, 3, variants=("dcn", "silhouette"))
+    own = {**dve.evaluate_latent(model, spectra["train"], spectra["heldout"], spectra["test"]), "latent_silhouette": 0.5}
+    table = dve_compare.compare(tiny_run, stage, [0, 1], 64, 2, 3, variants=("dcn", "silhouette"),
+                                own_scores=own)
     assert list(zip(table["variant"], table["seed"])) == [("dcn", 0), ("dcn", 1), ("silhouette", 0),
                                                           ("silhouette", 1), (dve_compare.PCA, 0)]
+    assert table["latent_silhouette"].tolist()[0] == 0.5  # the chapter's scores of the stage's model, reused
     assert not (tiny_run / "dve_compare" / "dcn_seed0").exists()  # the stage's own training, reused
     assert sorted(p.name for p in (tiny_run / "dve_compare").iterdir()) == ["dcn_seed1", "silhouette_seed0",
                                                                           "silhouette_seed1"]

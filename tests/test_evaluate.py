@@ -4,7 +4,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from test_dataset import seed_folder  # noqa: F401  (the fixture)
+from xrfnb import metrics
 from xrfnb.models import baselines
 from xrfnb.evaluation import evaluate
 
@@ -58,3 +61,31 @@ def test_a_test_split_too_small_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="the test split has 0 samples"):
         evaluate.test_split(EmbeddedStore(tmp_path / "e.h5"))
+
+
+def test_the_robustness_of_the_cubes_as_trained_is_the_sweeps_row_at_their_counts(seed_folder, tmp_path, palette,
+                                                                                 monkeypatch):  # noqa: F811
+    """The cubes as trained are the counts sweep's at the dataset's counts, drawn the same: scored once."""
+    from test_dataset import generate
+    from test_smalluvit import tiny_config
+
+    from xrfnb.embedding import dve
+    from xrfnb.models import recolour
+    from xrfnb.synthetic.dataset import Store
+
+    generate(seed_folder, tmp_path, palette, samples=12, size=32)
+    store = Store(tmp_path / "dataset.h5")
+    torch.manual_seed(0)
+    encoder, module = dve.DVE(dve.DVEConfig()), recolour.Recolouring(tiny_config(32))
+    drawn = []
+    recolour_syntheses = evaluate.recolour_syntheses
+    monkeypatch.setattr(evaluate, "recolour_syntheses", lambda sy, *a, **k: drawn.append(sy) or recolour_syntheses(
+        sy, *a, **k))
+    by_counts, by_option = evaluate.robustness(store, palette, encoder, module, store.indices("test")[:2],
+                                               [100, store.config.counts])
+    assert len(drawn) == 2 + 3  # the sweep, then the options but the cubes as trained
+    pd.testing.assert_series_equal(by_option.iloc[0], by_counts.loc[store.config.counts], check_names=False)
+    again = recolour_syntheses([store.synthesis(int(i)) for i in store.indices("test")[:2]], encoder, module)
+    assert by_option.iloc[0]["ms_ssim"] == metrics.evaluate(
+        torch.from_numpy(again), evaluate.rgb_tensor(np.stack([store.rgb(int(i)) for i in store.indices("test")[:2]])))[
+        "ms_ssim"]

@@ -155,21 +155,19 @@ def test_the_test_set_explorer_offers_the_headline_model_and_names_the_retrain_b
     from xrfnb.explore import testset
 
     x = np.zeros((2, 3, 8, 8), np.float32)
-    chapter6, retrain = object(), object()
+    chapter6 = object()
     monkeypatch.setattr("xrfnb.evaluation.evaluate.test_split", lambda emb: (x, None, np.arange(2)))
-    monkeypatch.setattr("xrfnb.models.recolour.train", lambda emb, cfg, *a, **k: (retrain, None))
+    monkeypatch.setattr("xrfnb.models.recolour.train", lambda *a, **k: pytest.fail("a compared model loaded again"))
     monkeypatch.setattr("xrfnb.models.recolour.predict",
-                        lambda module, xs, device="cpu": np.full(xs.shape, 1.0 if module is chapter6 else 0.0))
-    monkeypatch.setattr("xrfnb.models.baselines.ClusterColour.fit", lambda self, blocks: self)
-    monkeypatch.setattr("xrfnb.models.baselines.ClusterColour.predict", lambda self, xs: np.zeros(xs.shape))
+                        lambda module, xs, device="cpu": np.full(xs.shape, 1.0 if module is chapter6 else 0.5))
     paper_folder = tmp_path / ("smalluvit" if same_budget else "ablations/smalluvit")
-    ev = SimpleNamespace(emb=SimpleNamespace(blocks=lambda split: None), device="cpu", module=chapter6,
-                         store=SimpleNamespace(path=tmp_path / "dataset.h5"), trained={"uvit_batch_size": 4},
-                         dve_model=SimpleNamespace(centroids=SimpleNamespace(numpy=lambda: np.zeros((2, 3)))),
+    scored = {name: np.zeros(x.shape) for name in (compared.PAPER, compared.UNET, compared.POOLED, compared.LOOKUP)}
+    ev = SimpleNamespace(emb=None, device="cpu", module=chapter6, store=SimpleNamespace(path=tmp_path / "dataset.h5"),
                          runs={compared.PAPER: (None, paper_folder),
                                compared.UNET: (None, tmp_path / "ablations/unet")},
-                         decoders={compared.POOLED: retrain})
-    shown = testset.predictions(ev, 5)
+                         decoders={compared.POOLED: object()}, predicted=scored)
+    shown = testset.predictions(ev, 5)  # the comparison's predictions, as they were scored
+    assert shown[compared.UNET] is scored[compared.UNET] and shown[compared.LOOKUP] is scored[compared.LOOKUP]
     assert compared.POOLED in shown  # chapter 7's pooled decoder is offered beside the trained models
     assert list(shown)[0] == testset.HEADLINE and shown[testset.HEADLINE].mean() == 1.0
     assert compared.PAPER not in shown

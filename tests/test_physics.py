@@ -104,3 +104,19 @@ def test_cobalt_blue_and_smalt_stay_apart_in_cielab(palette):
     others = [i for i in range(len(palette)) if i != cobalt]
     nearest = min(others, key=lambda i: color.deltaE_ciede2000(lab[cobalt], lab[i]))
     assert nearest == smalt  # the two blues: apart, yet each other's nearest
+
+
+def test_the_lines_of_several_elements_are_each_elements_own_as_xraylib_gives_them_together():
+    """`fluorescence_lines` keeps each element's table once computed (every paint and ground shares them):
+    the lines of Ca, Fe, Hg and S in any order are xraylib's, computed for all four at once."""
+    import xraylib_np as xrn
+
+    e0, _ = physics.tube_spectrum(physics.Instrument())
+    codes, _ = physics.iupac_lines()
+    for z in (np.array([20, 26, 80, 16]), np.array([16, 20]), np.array([26])):
+        energies = xrn.LineEnergy(z, codes)
+        sigma = xrn.CS_FluorLine_Kissel_Cascade(z, codes, e0) / (4 * np.pi)
+        i, j = np.nonzero((energies > 0) & (energies < 40.0) & (sigma.max(axis=2) > 0))
+        found = physics.fluorescence_lines(z, e0, 40.0)
+        for got, want in zip(found, (i, energies[i, j], sigma[i, j])):
+            np.testing.assert_array_equal(got, want)

@@ -33,6 +33,23 @@ def test_each_notebooks_values_are_its_own():
         prose.bundle("{glue:text}`n_seeds` seeds", second)
 
 
+@pytest.mark.parametrize("value", [0.7839, 12, "ΔE₀₀ 3.1", "pandas"])
+def test_a_glued_value_is_written_as_myst_nbs_glue_writes_it(value, monkeypatch):
+    """The book finds `{glue:text}` values in the outputs myst-nb's glue writes; the chapters write the same
+    output without importing it (its import costs a kernel over a second)."""
+    import IPython.display
+    import pandas as pd
+    from myst_nb.ext import glue as myst
+
+    value = pd.DataFrame({"a": [1.5, 2.0]}) if value == "pandas" else value
+    written = []
+    monkeypatch.setattr(myst, "ipy_display", lambda *a, **k: written.append((a, k)))
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: written.append((a, k)))
+    myst.glue("name", value, display=False)
+    prose.Glued().glue("name", value)
+    assert len(written) == 2 and written[0] == written[1]
+
+
 def test_the_book_gets_the_citation_role_and_lab_gets_author_and_year():
     bundle = prose.bundle("The paper {cite:p}`bombini2025recolouring` and {cite:t}`ganx`.")
     assert "{cite:p}`bombini2025recolouring`" in bundle["text/markdown"]

@@ -129,3 +129,22 @@ LONGEST = 550  # "no module past about 500 lines" (issue 33): the generation mod
 def test_no_module_is_past_about_500_lines():
     long = {str(p.relative_to(ROOT)): n for p in modules() if (n := len(p.read_text().splitlines())) > LONGEST}
     assert not long
+
+
+@pytest.mark.parametrize("notebook", ["01_pigments.ipynb", "02_seed_images.ipynb"])
+def test_a_chapter_without_a_model_imports_no_torch_in_the_runners_kernel(notebook, tmp_path):
+    """A kernel the runner starts imports its own stage's code alone (`stages.params_of`), names the hardware
+    the runner found (`device.DESCRIBED`) and leaves papermill to the runner: chapters 1 and 2 train
+    nothing, and importing torch and Lightning in their kernels cost seconds of every first book."""
+    import os
+    import subprocess
+    import sys
+
+    (source,) = setup_cells(ROOT / "notebooks" / notebook)
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://example.org/xrfnb\n")
+    script = (f'profile = "smoke"\n{source}\nimport sys\nfrom xrfnb import device\nprint(device.describe())\n'
+              'print(sorted(m for m in ("torch", "lightning", "nbformat", "papermill") if m in sys.modules))')
+    env = {**os.environ, "XRFNB_ROOT": str(tmp_path), runner.UNDER_RUNNER: "1",
+           "XRFNB_DEVICE": "CPU: the runner's (2 cores)", "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-2:] == ["CPU: the runner's (2 cores)", "[]"], out.stdout

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import importlib
 import inspect
@@ -219,7 +220,9 @@ class _Placeless(ast.NodeTransformer):
         return node
 
 
+@functools.lru_cache(maxsize=256)
 def source_digest(source: str) -> str:
-    """The hash of one module's source as `code_fingerprint` sees it."""
+    """The hash of one module's source as `code_fingerprint` sees it (computed once per source text: every
+    training and stage key of a chapter hashes the same modules again)."""
     tree = _Placeless().visit(ast.parse(source))
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()

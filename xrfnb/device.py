@@ -20,8 +20,15 @@ def torch_device(want: str = "auto") -> str:
     return "cpu"
 
 
+#: Set by the runner in the kernels it starts: the hardware's name as the runner found it (`describe`).
+DESCRIBED = "XRFNB_DEVICE"
+
+
 def describe() -> str:
-    """A human name for the hardware: the GPU's name, or the CPU model and core count."""
+    """A human name for the hardware: the GPU's name, or the CPU model and core count (in a kernel the
+    runner started, the name the runner found, without importing torch again)."""
+    if os.environ.get(DESCRIBED):
+        return os.environ[DESCRIBED]
     try:
         import torch
 

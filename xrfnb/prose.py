@@ -34,6 +34,12 @@ class MissingValue(KeyError):
                 f"(run the cells above first, pass the notebook's `glued`, or pass {self.args[0]}=... to prose.show)")
 
 
+#: The mime-type prefix of an output that holds a glued value without showing it: myst-nb's book build finds
+#: the value of `{glue:text}`name`` in the output whose metadata names it (`scrapbook`), as `myst_nb.glue`
+#: writes it with `display=False`.
+GLUE_PREFIX = "application/papermill.record/"
+
+
 class Glued(dict):
     """The values a notebook glued, by name: for the book (myst-nb's glue) and for its prose cells.
 
@@ -45,12 +51,18 @@ class Glued(dict):
         """Glue a number or table for the book's prose without showing it here, and keep it for `show`.
 
         numpy scalars become plain numbers (cross-page `{glue:text}` needs a format spec, e.g. `:.4f`, `:d`).
+        The output is the one `myst_nb.glue(name, value, display=False)` writes (a test compares them),
+        written here because importing myst-nb's glue imports nbformat and its schema checks, over a second
+        of every chapter's kernel start.
         """
-        from myst_nb import glue as myst_glue
+        from IPython.core.formatters import format_display_data
+        from IPython.display import display
 
         if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
             value = value.item()
-        myst_glue(name, value, display=False)
+        bundle, metadata = format_display_data(value)
+        metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
+        display({GLUE_PREFIX + mime: data for mime, data in bundle.items()}, raw=True, metadata=metadata)
         self[name] = value
 
 

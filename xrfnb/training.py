@@ -93,6 +93,48 @@ class LastCheckpoint(Callback):
             save_final(trainer, self.path, weights_only=False)
 
 
+class EpochCheckpoint(Callback):
+    """A resumable checkpoint at the end of one epoch's validation (`epoch`, counted from 0), with the key of
+    what the epochs up to it depend on beside it (`<path>.key`): a training that shares those epochs with
+    this one starts from it (`branch`) instead of computing them again."""
+
+    def __init__(self, path: Path, epoch: int, key: str):
+        self.path, self.epoch, self.key = Path(path), epoch, key
+
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.current_epoch != self.epoch:
+            return
+        stamp = self.path.with_suffix(".key")
+        if trainer.is_global_zero:
+            stamp.unlink(missing_ok=True)  # never a key beside a checkpoint it does not describe
+        save_final(trainer, self.path, weights_only=False)
+        if trainer.is_global_zero:
+            stamp.write_text(self.key)
+
+
+def branch(out_dir: Path, key: str, source: Path, source_key: str) -> str | None:
+    """Start the run of `out_dir` (key `key`) from `source`, another training's `EpochCheckpoint`, when that
+    checkpoint's key is `source_key` (the epochs both trainings share); returns the checkpoint to resume
+    from, or None when there is none to share.
+
+    The checkpoint becomes `out_dir/last.ckpt`, so the run goes on as an interrupted run of its own would,
+    and the other training's metrics rows of the shared epochs become this run's first rows.
+    """
+    source, out_dir = Path(source), Path(out_dir)
+    stamp, metrics = source.with_suffix(".key"), source.parent / "metrics.csv"
+    if (source.parent.resolve() == out_dir.resolve() or not (source.exists() and metrics.exists() and stamp.exists())
+            or stamp.read_text() != source_key):
+        return None
+    epoch = load_checkpoint(source)["epoch"]
+    rows = pd.read_csv(metrics)
+    with atomic_path(out_dir / "metrics.csv") as tmp:
+        rows[rows["epoch"] <= epoch].to_csv(tmp, index=False)
+    with atomic_path(out_dir / "last.ckpt") as tmp:
+        tmp.write_bytes(source.read_bytes())
+    (out_dir / "run.key").write_text(key)
+    return str(out_dir / "last.ckpt")
+
+
 @dataclass(frozen=True)
 class Scale:
     """Where training runs: Lightning's devices, nodes and strategy (DDP across GPUs and nodes).

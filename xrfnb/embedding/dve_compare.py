@@ -91,11 +91,14 @@ def pca_baseline(spectra: dict, config: dve.DVEConfig) -> pca.PCAEncoder:
 
 
 def compare(run: Path, stage: dve.Stage, seeds: list[int], batch_size: int, epochs: int, samples: int,
-            scale: training.Scale | None = None, variants: tuple[str, ...] = CLUSTERINGS) -> pd.DataFrame:
+            scale: training.Scale | None = None, variants: tuple[str, ...] = CLUSTERINGS,
+            own_scores: dict | None = None) -> pd.DataFrame:
     """Train every variant at every seed on the stage's spectra and score it; one row per (variant, seed)
     plus the PCA baseline of the same latent size. The stage's own training (where it trained a DVE) is
     reused for its variant and seed; every other training goes to `run/dve_compare/<variant>_seed<seed>/`
-    and is reused when finished."""
+    and is reused when finished. The variants of a seed differ only after the warm-up: all but the first
+    start from its warm-up's end (the stage's training at the stage's seed; `dve.train`, `warmup_from`).
+    `own_scores` is the stage's trained DVE's `dve.evaluate_latent`, where chapter 4 has computed it already."""
     from ..synthetic.dataset import Store
     from ..device import torch_device
 
@@ -103,14 +106,18 @@ def compare(run: Path, stage: dve.Stage, seeds: list[int], batch_size: int, epoc
     scale = scale or training.Scale("gpu" if torch_device("auto") == "cuda" else "cpu")
     spectra = stage.spectra
     models, rows = {}, []
+    warm = {stage.config.seed: Path(run) / "dve"}  # per seed, the training whose warm-up the others start from
     for variant in variants:
         for seed in seeds:
             config = replace(stage.config, clustering=variant, seed=seed)
             own = config == stage.config and isinstance(stage.model, dve.DVE)
             folder = Path(run) / "dve" if own else Path(run) / "dve_compare" / f"{variant}_seed{seed}"
             model, metrics_csv = dve.train(spectra["train"].counts, spectra["val"].counts, config, epochs,
-                                           batch_size, folder, scale=scale, data_key=stage.data_key)
-            latent = dve.evaluate_latent(model, spectra["train"], spectra["heldout"], spectra["test"])
+                                           batch_size, folder, scale=scale, data_key=stage.data_key,
+                                           warmup_from=warm.get(seed))
+            warm.setdefault(seed, folder)
+            latent = (own_scores if own and own_scores is not None else
+                      dve.evaluate_latent(model, spectra["train"], spectra["heldout"], spectra["test"], baseline=False))
             per_epoch = pd.read_csv(metrics_csv).groupby("epoch")["epoch_seconds"].max()
             models[(variant, seed)] = model
             rows.append({"variant": variant, "seed": seed, **{k: latent[k] for k in SCORES if k in latent},
@@ -126,7 +133,7 @@ def compare(run: Path, stage: dve.Stage, seeds: list[int], batch_size: int, epoc
         key = (row["variant"], row["seed"])
         row["lookup_ms_ssim"] = lookup_ms_ssim(models[key].centroids.numpy(), images["train"][key],
                                                images["test"][key], rgb["train"], rgb["test"])
-    latent = dve.evaluate_latent(baseline, spectra["train"], spectra["heldout"], spectra["test"])
+    latent = dve.evaluate_latent(baseline, spectra["train"], spectra["heldout"], spectra["test"], baseline=False)
     rows.append({"variant": name, "seed": seeds[0], **{k: latent[k] for k in SCORES if k in latent},
                  "lookup_ms_ssim": lookup_ms_ssim(baseline.centroids.numpy(), images["train"][name],
                                                   images["test"][name], rgb["train"], rgb["test"]),
@@ -159,12 +166,13 @@ def best_downstream(summary: pd.DataFrame) -> str:
 
 
 def run_comparison(run_dir: Path, stage: dve.Stage, seeds: list[int], batch_size: int, epochs: int, samples: int,
-        results: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+        results: Path, own_scores: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The comparison as chapter 4 runs it: every run's scores and their summary over seeds, written to
-    `results/dve_compare_runs.csv` and `results/dve_compare.csv` (atomically), and returned."""
+    `results/dve_compare_runs.csv` and `results/dve_compare.csv` (atomically), and returned. `own_scores`:
+    the chapter's scores of the stage's model (`dve.evaluate_latent`), reused for its row."""
     from ..io import atomic_path, write_json
 
-    runs = compare(run_dir, stage, seeds, batch_size, epochs, samples)
+    runs = compare(run_dir, stage, seeds, batch_size, epochs, samples, own_scores=own_scores)
     summary = summarise(runs)
     for table, name in ((runs, "dve_compare_runs.csv"), (summary, "dve_compare.csv")):
         with atomic_path(Path(results) / name) as tmp:

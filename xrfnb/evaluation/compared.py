@@ -36,6 +36,7 @@ class Variant:
 
 PAPER = "SmallUViT (paper)"
 UNET = "convolutional U-Net"
+LOOKUP = "latent cluster -> mean colour (non-learned)"  # the baseline row that trains nothing
 
 
 def at_budget(epochs: int) -> str:

@@ -16,7 +16,7 @@ from ..synthetic import information, synth
 from .. import metrics
 from ..models import pooled, recolour
 from ..models.baselines import ClusterColour
-from .compared import COMPARED, PIXEL_RECIPE, POOLED
+from .compared import COMPARED, LOOKUP, PIXEL_RECIPE, POOLED
 from ..config import StageParams, positive
 from ..synthetic.dataset import Store
 from ..embedding.embedded import EmbeddedStore
@@ -109,32 +109,33 @@ def ablation_runs(paper: recolour.RecolourConfig, run: Path) -> dict[str, tuple[
 def compare(emb: EmbeddedStore, runs: dict[str, tuple[recolour.RecolourConfig, Path]], centroids: np.ndarray,
             painting: np.ndarray, epochs: int, batch_size: int, accelerator: str = "cpu",
             precision: str | None = None, given: dict[str, recolour.Recolouring] | None = None,
-            compile: bool = False) -> pd.DataFrame:
+            compile: bool = False) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Train every model of `runs` ({name: (config, folder)}) and the non-learned baseline on the same data
-    with the same budget; their test metrics in one table (finished runs are reused). Models in `given`
-    (already trained, e.g. chapter 6's at the same budget) are evaluated as they are.
+    with the same budget; their test metrics in one table (finished runs are reused), and each one's test
+    predictions by row (n, 3, H, W; the test-set explorer shows them). Models in `given` (already trained,
+    e.g. chapter 6's at the same budget) are evaluated as they are.
 
     `painting` gives every sample's painting (the dataset store's), for the 95 % bootstrap intervals of
     MS-SSIM and the sRGB loss over test paintings (columns `... low` and `... high`).
     """
     x_test, y_test, test_idx = test_split(emb)
     paintings = painting[test_idx]
-    lookup = ClusterColour(centroids).fit(emb.blocks("train"))
-    rows = {"latent cluster -> mean colour (non-learned)": {
-        "parameters": 0, **_with_intervals(metrics.per_image(torch.from_numpy(lookup.predict(x_test)), y_test),
-                                           paintings)}}
+    predicted = {LOOKUP: ClusterColour(centroids).fit(emb.blocks("train")).predict(x_test)}
+    rows = {LOOKUP: {"parameters": 0, **_with_intervals(metrics.per_image(torch.from_numpy(predicted[LOOKUP]), y_test),
+                                                        paintings)}}
     for name, (cfg, folder) in runs.items():
         module = (given or {}).get(name) or recolour.train(emb, cfg, epochs, batch_size, folder, accelerator,
                                                            precision, compile=compile)[0]
-        rows[name] = score(module, x_test, y_test, paintings)
-    return table_of(rows)
+        predicted[name] = recolour.predict(module, x_test)
+        rows[name] = score(module, predicted[name], y_test, paintings)
+    return table_of(rows), predicted
 
 
-def score(module: torch.nn.Module, x_test: np.ndarray, y_test: torch.Tensor, paintings: np.ndarray) -> dict:
-    """A trained model's row of the comparison: its trainable parameters and test metrics with intervals."""
-    pred = torch.from_numpy(recolour.predict(module, x_test))
+def score(module: torch.nn.Module, pred: np.ndarray, y_test: torch.Tensor, paintings: np.ndarray) -> dict:
+    """A trained model's row of the comparison from its test predictions `pred`: its trainable parameters
+    and test metrics with intervals."""
     n_params = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
-    return {"parameters": n_params, **_with_intervals(metrics.per_image(pred, y_test), paintings)}
+    return {"parameters": n_params, **_with_intervals(metrics.per_image(torch.from_numpy(pred), y_test), paintings)}
 
 
 def table_of(rows: dict[str, dict]) -> pd.DataFrame:
@@ -243,6 +244,7 @@ class Evaluation:
     comparison: pd.DataFrame
     device: str
     decoders: dict[str, pooled.PooledRecolouring]  # the pixel recipe's per-pixel decoders, by table name
+    predicted: dict[str, np.ndarray]  # every row of the comparison's test predictions (n, 3, H, W), by row
 
 
 def run_stage(run: Path, params: EvaluateParams) -> Evaluation:
@@ -264,16 +266,17 @@ def run_stage(run: Path, params: EvaluateParams) -> Evaluation:
     dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(store.energy))
     gpu = device == "cuda"
     fast = bool(trained.get("uvit_fast", False))  # chapter 6's precision and compilation, for every model
-    comparison = compare(emb, runs, dve_model.centroids.numpy(), store.painting, params.compare_epochs,
-                         trained["uvit_batch_size"], "gpu" if gpu else "cpu", recolour.precision(gpu, fast), given,
-                         compile=fast)
+    comparison, predicted = compare(emb, runs, dve_model.centroids.numpy(), store.painting, params.compare_epochs,
+                                    trained["uvit_batch_size"], "gpu" if gpu else "cpu",
+                                    recolour.precision(gpu, fast), given, compile=fast)
     x_test, y_test, test_idx = test_split(emb)
     decoders = train_pooled(emb, run, params)
-    comparison = pd.concat([comparison, table_of({name: score(m, x_test, y_test, store.painting[test_idx])
+    predicted.update({name: recolour.predict(m, x_test) for name, m in decoders.items()})
+    comparison = pd.concat([comparison, table_of({name: score(m, predicted[name], y_test, store.painting[test_idx])
                                                   for name, m in decoders.items()})])
     params.record(run, key)
     return Evaluation(store, emb, Palette.load(run / "palette.h5"), dve_model, module, module.cfg, trained, runs,
-                      comparison, device, decoders)
+                      comparison, device, decoders, predicted)
 
 
 def recolour_syntheses(syntheses: list[synth.Synthesis], dve_model: dve.Embedding, module: recolour.Recolouring,
@@ -307,7 +310,11 @@ def robustness(store: Store, palette: Palette, dve_model: dve.Embedding, module:
         "beam blur, sigma 1 px": [dataclasses.replace(s, blur_sigma=1.0) for s in base],
         "physics mixing of compositions": physics,
     }
-    by_option = pd.DataFrame({name: score(sy) for name, sy in options.items()}).T
+    scored = {}
+    trained_counts = {s.counts for s in base}
+    if len(trained_counts) == 1 and (c := trained_counts.pop()) in by_counts.index:  # the sweep drew these cubes
+        scored["as trained (linear mixing, fixed counts)"] = by_counts.loc[c].to_dict()
+    by_option = pd.DataFrame({name: scored[name] if name in scored else score(sy) for name, sy in options.items()}).T
     by_option.index.name = "generator setting"
     return by_counts, by_option
 

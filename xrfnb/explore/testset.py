@@ -9,11 +9,11 @@ import torch
 
 from .. import metrics
 from ..embedding.embedded import false_colour
+from ..evaluation.compared import LOOKUP
 from .static import Control, Explorer, Slot, colormap, frame_uri, frames, image_bytes, page_part
 
 #: Per-pixel RGB distance shown at the top of the error map's colour scale (sqrt(3) is black vs white).
 ERROR_MAX = 0.5
-LOOKUP = "latent cluster -> mean colour (non-learned)"
 
 
 #: The explorer's name for chapter 6's SmallUViT, the model whose numbers the book reports.
@@ -24,28 +24,24 @@ def predictions(ev, epochs: int) -> dict[str, np.ndarray]:
     """Test predictions (n, 3, H, W) of chapter 6's SmallUViT (first, under `HEADLINE`), of every other model
     chapter 7 compared, and of the non-learned lookup.
 
-    `ev` is `evaluate.run_stage`'s Evaluation, whose comparison trained every model with `epochs`; this only
-    loads them again. The paper's architecture retrained at that budget is named by it
-    (`compared.at_budget`), never as the paper's or the book's model; when chapter 6's model is the
-    comparison's (the same budget), it appears once, as the headline.
+    `ev` is `evaluate.run_stage`'s Evaluation, whose comparison trained every model with `epochs` and kept
+    their test predictions (`predicted`), shown here as they were scored. The paper's architecture retrained
+    at that budget is named by it (`compared.at_budget`), never as the paper's or the book's model; when
+    chapter 6's model is the comparison's (the same budget), it appears once, as the headline.
     """
     from ..models import recolour
-    from ..models.baselines import ClusterColour
     from ..evaluation.compared import PAPER, at_budget
     from ..evaluation.evaluate import test_split
 
     x_test, _, _ = test_split(ev.emb)
-    gpu = ev.device == "cuda"
     out = {HEADLINE: recolour.predict(ev.module, x_test, device=ev.device)}
-    for name, (cfg, folder) in ev.runs.items():
+    for name, (_, folder) in ev.runs.items():
         if Path(folder) == Path(ev.store.path).parent / "smalluvit":
             continue  # chapter 6's own model: the headline above
-        module = recolour.train(ev.emb, cfg, epochs, ev.trained["uvit_batch_size"], Path(folder),
-                                "gpu" if gpu else "cpu", "bf16-mixed" if gpu else None)[0]
-        out[at_budget(epochs) if name == PAPER else name] = recolour.predict(module, x_test, device=ev.device)
-    for name, decoder in ev.decoders.items():  # the pixel recipe's decoders (`evaluate.train_pooled`)
-        out[name] = recolour.predict(decoder, x_test, device=ev.device)
-    out[LOOKUP] = ClusterColour(ev.dve_model.centroids.numpy()).fit(ev.emb.blocks("train")).predict(x_test)
+        out[at_budget(epochs) if name == PAPER else name] = ev.predicted[name]
+    for name in ev.decoders:  # the pixel recipe's decoders (`evaluate.train_pooled`)
+        out[name] = ev.predicted[name]
+    out[LOOKUP] = ev.predicted[LOOKUP]
     return out
 
 

@@ -209,13 +209,26 @@ def tube_spectrum(instrument: Instrument) -> tuple[np.ndarray, np.ndarray]:
 def fluorescence_lines(z: np.ndarray, e0: np.ndarray, e_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every IUPAC line of elements `z` that the incident energies `e0` excite, below `e_max` keV.
 
-    Returns (element index, line energy in keV, cross-section in cm2/g/sr per incident energy).
+    Returns (element index, line energy in keV, cross-section in cm2/g/sr per incident energy), element by
+    element in the order of `z`.
     """
+    e0 = np.ascontiguousarray(e0, dtype=float)
+    found = [_element_lines(int(element), e0.tobytes(), float(e_max)) for element in np.atleast_1d(z)]
+    index = np.concatenate([np.full(len(energies), i) for i, (energies, _) in enumerate(found)]).astype(np.int64)
+    return (index, np.concatenate([energies for energies, _ in found]),
+            np.concatenate([sigma for _, sigma in found]).reshape(-1, len(e0)))
+
+
+@lru_cache(maxsize=1024)
+def _element_lines(z: int, e0: bytes, e_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """One element's lines for `fluorescence_lines` (energies, cross-sections per incident energy), computed
+    once per element and tube spectrum: every paint, mixture and ground shares its elements' tables."""
     codes, _ = iupac_lines()
-    energies = xrn.LineEnergy(z, codes)
-    sigma = xrn.CS_FluorLine_Kissel_Cascade(z, codes, e0) / (4 * np.pi)  # (Z, lines, E0)
-    i, j = np.nonzero((energies > 0) & (energies < e_max) & (sigma.max(axis=2) > 0))
-    return i, energies[i, j], sigma[i, j]
+    incident = np.frombuffer(e0)
+    energies = xrn.LineEnergy(np.array([z]), codes)[0]
+    sigma = xrn.CS_FluorLine_Kissel_Cascade(np.array([z]), codes, incident)[0] / (4 * np.pi)  # (lines, E0)
+    (j,) = np.nonzero((energies > 0) & (energies < e_max) & (sigma.max(axis=1) > 0))
+    return energies[j], sigma[j]
 
 
 def sample_emission(layers: list[Layer], instrument: Instrument) -> tuple[np.ndarray, np.ndarray]:

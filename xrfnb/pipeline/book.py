@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import device, locations
 from . import paths
 from ..io import atomic_dir, atomic_path, read_json
-from .runner import RunError, load_profile
+from .runner import RunError, profile_file
 
 CONFIG = "_config.yml"
 
@@ -49,11 +49,11 @@ def header(profile: str, notebook: str) -> None:
 
     from IPython.display import HTML, display
 
-    p = load_profile(profile)
+    description = profile_file(profile)["description"]  # the runner, or `open_stage` above, checked it
     source = f"{repository_url()}/blob/main/notebooks/{notebook}"
     display(HTML(
-        f'<div class="admonition note"><p class="admonition-title">Produced by the <code>{p.name}</code> '
-        f"profile</p><p>{inline_html(p.description)}</p><p>Run on {escape(device.describe())}, "
+        f'<div class="admonition note"><p class="admonition-title">Produced by the <code>{profile}</code> '
+        f"profile</p><p>{inline_html(description)}</p><p>Run on {escape(device.describe())}, "
         f'{dt.date.today().isoformat()}. Source notebook: <a href="{source}"><code>notebooks/{notebook}</code>'
         f'</a>; the whole run is listed in the <a href="../execution_record.html">execution record</a>.</p></div>'))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import stages
+from ..config import ParameterError
 
 def writer() -> dict[str, str]:
     """Which stage writes each file."""
@@ -43,6 +44,10 @@ def stages_to_build(stage: str, done: Callable[[str], bool]) -> list[str]:
 
 
 def missing_inputs(stage: str, present: Callable[[str], bool]) -> list[str]:
-    """The files `stage` reads that are not there (`present(file)` says whether one is)."""
-    reads = {cls.stage: cls.reads for cls in stages.STAGES}
-    return [file for file in reads.get(stage, ()) if not present(file)]
+    """The files `stage` reads that are not there (`present(file)` says whether one is); only the stage's
+    own parameters are looked at (a kernel the runner started imports its own stage's code alone)."""
+    try:
+        reads = stages.params_of(stage).reads
+    except ParameterError:  # not a stage of the pipeline: it reads nothing the runner writes
+        return []
+    return [file for file in reads if not present(file)]

@@ -24,10 +24,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Iterator
 
-import nbformat
-import papermill
 import yaml
-from nbclient.exceptions import DeadKernelError
 
 from .. import device
 from ..config import ParameterError, StageParams, read_record
@@ -78,11 +75,17 @@ def profile_names() -> list[str]:
                   if p.name.endswith(".yml"))
 
 
-def load_profile(name: str) -> Profile:
-    """Read profile `name`; an unknown name lists the known ones."""
+def profile_file(name: str) -> dict:
+    """Profile `name`'s file as written, unchecked (an unknown name lists the known ones): what a kernel the
+    runner started reads (its description, its device), after the runner checked the profile."""
     if name not in profile_names():
         raise RunError(f"unknown profile {name!r} (known: {', '.join(profile_names())})")
-    data = yaml.safe_load(resources.files("xrfnb").joinpath(f"profiles/{name}.yml").read_text())
+    return yaml.safe_load(resources.files("xrfnb").joinpath(f"profiles/{name}.yml").read_text())
+
+
+def load_profile(name: str) -> Profile:
+    """Read profile `name` and check its parameters against every stage's; an unknown name lists the known ones."""
+    data = profile_file(name)
     changes = dict(data.get("params") or {})
     known = stage_params.base()
     for key in changes:
@@ -123,6 +126,9 @@ def stages(notebooks_dir: Path) -> list[Path]:
 
 def declared_parameters(notebook: Path) -> dict[str, Any]:
     """Names and default values of the parameters a notebook declares; error if it has no `parameters` cell."""
+    import nbformat
+    import papermill
+
     nb = nbformat.read(notebook, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
@@ -199,19 +205,22 @@ def open_stage(profile_name: str, notebook: str) -> None:
     at the same profile; inside a run of the runner (which starts stages in order, `UNDER_RUNNER`) nothing
     is built and a missing file is named instead.
     """
-    profile = load_profile(profile_name)
-    if profile.device == "cuda" and not _cuda_available():
-        raise RunError(f"the {profile.name!r} profile needs a CUDA GPU and torch sees none on this machine: "
+    under_runner = bool(os.environ.get(UNDER_RUNNER))
+    # the runner checked the profile against every stage; a kernel it started reads only its device, and
+    # so imports the code of its own stage alone
+    device = profile_file(profile_name)["device"] if under_runner else load_profile(profile_name).device
+    if device == "cuda" and not _cuda_available():
+        raise RunError(f"the {profile_name!r} profile needs a CUDA GPU and torch sees none on this machine: "
                        f"set profile = \"smoke\" in the parameters cell to run this chapter on CPU")
-    stage, run_dir = Path(notebook).stem, paths.run_dir(profile.name)
-    if os.environ.get(UNDER_RUNNER):  # the runner has run what this stage needs: only name a missing file
+    stage, run_dir = Path(notebook).stem, paths.run_dir(profile_name)
+    if under_runner:  # the runner has run what this stage needs: only name a missing file
         missing = prerequisites.missing_inputs(stage, lambda file: (run_dir / file).exists())
         if missing:
             build = prerequisites.stages_to_build(stage, lambda s: False)
             raise RunError(f"{stage} reads {', '.join(missing)} from {run_dir}, which this run has not written: "
-                           f"run `{inputs_command(profile.name, build)}` first")
+                           f"run `{inputs_command(profile_name, build)}` first")
         return
-    build_inputs(profile.name, stage)
+    build_inputs(profile_name, stage)
 
 
 def inputs_command(profile_name: str, build: list[str], overrides: list[str] | None = None) -> str:
@@ -255,16 +264,20 @@ def _cuda_available() -> bool:
 
 @contextmanager
 def _under_runner() -> Iterator[None]:
-    """Mark the kernels started in this block as the runner's (they inherit the environment)."""
-    old = os.environ.get(UNDER_RUNNER)
-    os.environ[UNDER_RUNNER] = "1"
+    """Mark the kernels started in this block as the runner's (they inherit the environment), and hand them
+    the name of this machine's hardware (`device.DESCRIBED`), so that a chapter without a model never
+    imports torch to name it."""
+    marks = {UNDER_RUNNER: "1", device.DESCRIBED: device.describe()}
+    old = {name: os.environ.get(name) for name in marks}
+    os.environ.update(marks)
     try:
         yield
     finally:
-        if old is None:
-            del os.environ[UNDER_RUNNER]
-        else:
-            os.environ[UNDER_RUNNER] = old
+        for name, value in old.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 @contextmanager
@@ -284,6 +297,8 @@ def _deadline(seconds: int, stage: str) -> Iterator[None]:
 
 
 def _hide_parameter_cells(path: Path) -> None:
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
@@ -294,6 +309,10 @@ def _hide_parameter_cells(path: Path) -> None:
 
 def execute_stage(notebook: Path, params: dict, out: Path, timeout_s: int, progress: bool) -> float:
     """Execute one notebook into `out`, atomically; return its seconds. A failure names the cell."""
+    import nbformat
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+
     failed = paths.project_root() / "_build" / "failed" / notebook.name
     out.unlink(missing_ok=True)  # never leave an older copy that looks like this run's
     start = time.perf_counter()

@@ -18,14 +18,17 @@ kernel (numba) and from the torch version that runs on a GPU.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-import torch
 from scipy import ndimage
 from skimage import color
 
 from ..palette.pigments import Palette
+
+if TYPE_CHECKING:  # the torch version runs on a GPU only: the CPU path never imports torch
+    import torch
 
 #: This project's similarity threshold: the thresholding then does what the paper says it is for ("to
 #: reduce the number of pigments for each pixel"); chapter 3 measures the choice on every run's data.
@@ -276,6 +279,8 @@ def _mix_torch(z: torch.Tensor) -> torch.Tensor:
 def _draw_torch(labels: np.ndarray | None, cdf: np.ndarray | None, totals: np.ndarray, prob: np.ndarray,
                 alias: np.ndarray, key: int, device: str) -> np.ndarray:
     """The same draws as the CPU kernels, vectorised over all draws with torch (for a GPU)."""
+    import torch
+
     dev = torch.device(device)
     e = prob.shape[1]
     tot = torch.as_tensor(totals, device=dev)
