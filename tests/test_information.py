@@ -73,6 +73,24 @@ def test_sensitivity_lists_every_model_threshold_and_count(palette):
     assert information.best_threshold(table, "reference", 400) in (0.2, 0.8)
 
 
+def test_sensitivity_scores_each_samples_clustered_image_once_and_as_each_measurement_would(palette, monkeypatch):
+    """Re-matching a sample's clusters to other thresholds, models or counts keeps the clusters, so the
+    clustered image's scores (`..._clustered`) are computed once per sample and equal each row's own."""
+    crops = np.random.default_rng(2).integers(0, 256, (2, 24, 24, 3), dtype=np.uint8)
+    samples = [(synth.synthesize(crop, palette, seed=i), crop) for i, crop in enumerate(crops)]
+    ceiling = information.clustered_ceiling
+    calls = []
+    monkeypatch.setattr(information, "clustered_ceiling", lambda s, rgb: calls.append(s) or ceiling(s, rgb))
+    table = information.sensitivity(samples, {"reference": palette}, [0.2, 0.8], [100, 400], pools=(1,))
+    assert len(calls) == 2
+    one = information.measure(information.resynthesise(samples[1][0], palette, 0.8, 100), samples[1][1], palette,
+                              0.8, (1,))
+    assert one["ms_ssim_clustered"] == ceiling(samples[1][0], samples[1][1])["ms_ssim"]
+    means = table.set_index(["threshold", "counts"])["ms_ssim_clustered"]
+    assert means.nunique() == 1 and means.iloc[0] == pytest.approx(np.mean([ceiling(s, rgb)["ms_ssim"]
+                                                                            for s, rgb in samples]))
+
+
 def test_the_reference_model_has_more_colour_than_the_fresco_model(palette):
     fresco = pigments.paper_palette(sample=physics.FrescoSample())
     crop = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)

@@ -134,9 +134,10 @@ def clustered_ceiling(s: synth.Synthesis, rgb: np.ndarray) -> dict[str, float]:
 
 
 def measure(s: synth.Synthesis, rgb: np.ndarray, palette: Palette, threshold: float,
-            pools: tuple[int, ...] = (1, 3, 5)) -> dict:
+            pools: tuple[int, ...] = (1, 3, 5), ceiling: dict[str, float] | None = None) -> dict:
     """Every measurement of one sample: pigments kept, fallbacks, nats per pixel, the oracle floors and
-    the clustered image's own scores (`..._clustered`).
+    the clustered image's own scores (`..._clustered`; `ceiling` where they are known already: they depend
+    on the clusters alone, `clustered_ceiling`).
 
     `pigments_kept` is averaged over pixels (each pixel counts its cluster's pigments); `fallbacks` is the
     number of clusters that no pigment passed, which took the single most similar pigment instead.
@@ -150,7 +151,7 @@ def measure(s: synth.Synthesis, rgb: np.ndarray, palette: Palette, threshold: fl
     for row in floors:
         for name in ("accuracy", *FLOOR_METRICS):
             out[f"{name}_pool{row['pool']}"] = row[name]
-    out.update({f"{name}_clustered": value for name, value in clustered_ceiling(s, rgb).items()})
+    out.update({f"{name}_clustered": value for name, value in (ceiling or clustered_ceiling(s, rgb)).items()})
     return out
 
 
@@ -180,8 +181,9 @@ def sensitivity(samples: list[tuple[synth.Synthesis, np.ndarray]], palettes: dic
     import pandas as pd
 
     cases = [(model, threshold, n) for model in palettes for threshold in thresholds for n in counts]
-    jobs = [(resynthesise(s, palettes[model], threshold, n), rgb, palettes[model], threshold, pools)
-            for model, threshold, n in cases for s, rgb in samples]
+    ceilings = [clustered_ceiling(s, rgb) for s, rgb in samples]  # re-matching keeps the clusters: scored once
+    jobs = [(resynthesise(s, palettes[model], threshold, n), rgb, palettes[model], threshold, pools, ceiling)
+            for model, threshold, n in cases for (s, rgb), ceiling in zip(samples, ceilings)]
     found = iter(measure_all(jobs, workers))
     return pd.DataFrame([{"sample model": model, "threshold": threshold, "counts": n,
                           **pd.DataFrame([next(found) for _ in samples]).mean().to_dict()}
