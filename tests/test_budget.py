@@ -42,5 +42,14 @@ def test_the_evaluation_budget_counts_every_compared_model():
 
 def test_the_dve_stage_counts_every_training_of_its_comparison():
     one = budget.work("04_train_dve", {**SMALL, "dve_compare_seeds": []})
-    assert budget.work("04_train_dve", {**SMALL, "seed": 0, "dve_compare_seeds": [0, 1, 2]}) == 9 * one - one
-    assert budget.work("04_train_dve", {**SMALL, "seed": 5, "dve_compare_seeds": [0]}) == 3 * one
+    assert budget.work("04_train_dve", {**SMALL, "seed": 0, "dve_compare_seeds": [0, 1, 2]}) == 9 * one  # own reused
+    assert budget.work("04_train_dve", {**SMALL, "seed": 5, "dve_compare_seeds": [0]}) == 4 * one
+
+
+def test_the_dve_stage_counts_the_warm_up_its_comparison_shares_once():
+    """A variant of a comparison seed starts from that seed's first training's warm-up (`dve.train`)."""
+    shared = {**SMALL, "dve_warmup_epochs": 4, "seed": 0}
+    one = budget.work("04_train_dve", {**shared, "dve_compare_seeds": []})  # 10 epochs
+    assert budget.work("04_train_dve", {**shared, "dve_compare_seeds": [0]}) == one * (10 + 2 * 6) / 10
+    assert budget.work("04_train_dve", {**shared, "dve_compare_seeds": [0, 1]}) == one * (10 + 2 * 6 + 10 + 2 * 6) / 10
+    assert budget.work("04_train_dve", {**shared, "dve_compare_seeds": [1], "embedding": "pca"}) == one * 22 / 10

@@ -222,8 +222,9 @@ def test_the_comparison_names_its_pca_baseline_by_its_latent_size():
 def test_the_budget_counts_no_dve_training_of_a_pca_stage_of_its_own():
     compared = {"dve_compare_seeds": [0, 1], "seed": 0}
     n = len(CLUSTERINGS)
-    assert budget.dve_trainings(compared) == 2 * n - 1  # the stage's own training is reused
-    assert budget.dve_trainings({**compared, "embedding": "pca"}) == 2 * n
+    assert budget.dve_trainings(compared) == 2 * n  # the stage's own training is one of the comparison's
+    assert budget.dve_trainings({**compared, "embedding": "pca"}) == 2 * n  # its own is a PCA's fit
+    assert budget.dve_trainings({"dve_compare_seeds": [1], "seed": 0}) == 1 + n
 
 
 def test_the_stage_fits_a_pca_in_the_dves_place_and_chapter_5_embeds_with_it(tmp_path, store):

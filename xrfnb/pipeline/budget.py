@@ -29,7 +29,23 @@ def dve_trainings(p: dict) -> int:
     compared = len(CLUSTERINGS) * len(seeds)
     if p.get("embedding", "dve") == "pca":
         return max(1, compared)
-    return max(1, compared - (p.get("seed", 0) in seeds))
+    return 1 + compared - (p.get("seed", 0) in seeds)  # at the stage's seed, its own variant is its training
+
+
+def dve_epochs_trained(p: dict) -> int:
+    """DVE epochs chapter 4 trains (`dve_trainings` of them): every variant of a comparison seed but that
+    seed's first starts from the first one's warm-up (`dve.train`, `warmup_from`), and at the stage's seed the
+    first is the stage's own training (reused). A PCA's fit is counted as one training, an upper bound."""
+    from ..embedding.dve_losses import CLUSTERINGS
+
+    epochs, warmup = p.get("dve_epochs", 1), p.get("dve_warmup_epochs", 0)
+    after_warmup = epochs - (warmup if 0 < warmup < epochs else 0)
+    own = p.get("embedding", "dve") != "pca"
+    total = epochs if own else 0
+    for seed in p.get("dve_compare_seeds") or []:
+        first = 0 if own and seed == p.get("seed", 0) else epochs
+        total += first + (len(CLUSTERINGS) - 1) * after_warmup
+    return max(total, epochs)
 
 
 def work(stage: str, p: dict) -> float:
@@ -39,7 +55,7 @@ def work(stage: str, p: dict) -> float:
     return {
         "02_seed_images": p.get("seed_limit", 1),
         "03_synthetic_maxrf": pixels,
-        "04_train_dve": p.get("dve_spectra", 1) * p.get("dve_epochs", 1) * dve_trainings(p),
+        "04_train_dve": p.get("dve_spectra", 1) * dve_epochs_trained(p),
         "05_embedded_dataset": pixels,
         "06_train_smalluvit": train_pixels * p.get("uvit_epochs", 1),
         "07_evaluate": train_pixels * p.get("compare_epochs", p.get("uvit_epochs", 1)) * compared_models(),
