@@ -73,7 +73,7 @@ def test_the_robustness_of_the_cubes_as_trained_is_the_sweeps_row_at_their_count
     from xrfnb.models import recolour
     from xrfnb.synthetic.dataset import Store
 
-    generate(seed_folder, tmp_path, palette, samples=12, size=32)
+    generate(seed_folder, tmp_path, palette, samples=12, size=32, threshold=0.6, n_start=8, delta=2)
     store = Store(tmp_path / "dataset.h5")
     torch.manual_seed(0)
     encoder, module = dve.DVE(dve.DVEConfig()), recolour.Recolouring(tiny_config(32))
@@ -81,8 +81,12 @@ def test_the_robustness_of_the_cubes_as_trained_is_the_sweeps_row_at_their_count
     recolour_syntheses = evaluate.recolour_syntheses
     monkeypatch.setattr(evaluate, "recolour_syntheses", lambda sy, *a, **k: drawn.append(sy) or recolour_syntheses(
         sy, *a, **k))
+    asked = []  # the physics-mixing cubes are drawn with the dataset's own clustering settings
+    synthesize = evaluate.synth.synthesize
+    monkeypatch.setattr(evaluate.synth, "synthesize", lambda *a, **k: asked.append(k) or synthesize(*a, **k))
     by_counts, by_option = evaluate.robustness(store, palette, encoder, module, store.indices("test")[:2],
                                                [100, store.config.counts])
+    assert asked and all((k["threshold"], k["n_start"], k["delta"]) == (0.6, 8, 2) for k in asked)
     assert len(drawn) == 2 + 3  # the sweep, then the options but the cubes as trained
     pd.testing.assert_series_equal(by_option.iloc[0], by_counts.loc[store.config.counts], check_names=False)
     again = recolour_syntheses([store.synthesis(int(i)) for i in store.indices("test")[:2]], encoder, module)

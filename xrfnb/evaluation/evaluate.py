@@ -302,8 +302,9 @@ def robustness(store: Store, palette: Palette, dve_model: dve.Embedding, module:
 
     by_counts = pd.DataFrame({c: score([dataclasses.replace(s, counts=c) for s in base]) for c in counts}).T
     by_counts.index.name = "counts per pixel"
+    drawn_as = dict(threshold=store.config.threshold, n_start=store.config.n_start, delta=store.config.delta)
     physics = [synth.synthesize(store.rgb(int(i)), palette, seed=s.seed, image_index=s.image_index,
-                                counts=s.counts, mixing="physics") for i, s in zip(indices, base)]
+                                counts=s.counts, mixing="physics", **drawn_as) for i, s in zip(indices, base)]
     options = {
         "as trained (linear mixing, fixed counts)": base,
         "Poisson counts per pixel": [dataclasses.replace(s, poisson=True) for s in base],

@@ -16,11 +16,10 @@ import pandas as pd
 
 from .. import locations, prose, result_files
 from . import colour_budget
-from .compared import at_budget, short_name
+from .compared import LOOKUP, at_budget, short_name
 from .compared import POOLED as POOLED_DECODER
 from ..io import read_json
 
-LOOKUP = "latent cluster -> mean colour (non-learned)"
 CLUSTERED = "clustered image (the data's ceiling)"
 ORACLE = "oracle floor, per pixel"
 POOLED = "oracle floor, counts pooled 3 x 3"
