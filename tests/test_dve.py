@@ -284,3 +284,12 @@ def test_a_model_trained_by_other_code_is_trained_again(tmp_path, monkeypatch):
     monkeypatch.setattr(dve.L.Trainer, "fit", lambda *a, **k: (trained.append(1), original(*a, **k)))
     fit(tmp_path, epochs=2)
     assert trained
+
+
+def test_the_training_speed_is_read_from_the_metrics_file_and_absent_for_an_untrained_embedding(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"epoch": [0, 0, 1], "epoch_seconds": [2.0, 2.0, 4.0]}).to_csv(tmp_path / "metrics.csv", index=False)
+    speed = dve.training_speed(tmp_path / "metrics.csv", 300)
+    assert speed == {"seconds_per_epoch": 3.0, "spectra_per_second": 100.0}
+    assert dve.training_speed(None, 300) == {}

@@ -379,6 +379,17 @@ def embed_cube(model: Embedding, cube: np.ndarray, device: str = "cpu") -> np.nd
     return rearrange(z, "(h w) c -> c h w", h=h, w=w).astype(np.float16)
 
 
+def training_speed(metrics_csv: Path | None, n_train: int) -> dict[str, float]:
+    """Seconds per epoch and spectra per second of a DVE training, from its `metrics.csv` (the mean over
+    epochs); empty for an embedding that did not train (a PCA has no metrics file)."""
+    if metrics_csv is None:
+        return {}
+    import pandas as pd
+
+    seconds = float(pd.read_csv(metrics_csv).groupby("epoch")["epoch_seconds"].mean().mean())
+    return {"seconds_per_epoch": seconds, "spectra_per_second": n_train / seconds}
+
+
 def evaluate_latent(model: Embedding, train, heldout, test, k: int = 15, n_silhouette: int = 4000,
                     baseline: bool = True) -> dict:
     """How K-means-friendly and how informative the latent space is, against a PCA-3 baseline (`pca3_...`,
