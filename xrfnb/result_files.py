@@ -23,6 +23,7 @@ COUNTS, OPTIONS = "robustness_counts.csv", "robustness_options.csv"
 COLOUR_BUDGET = "colour_budget.csv"
 BUDGET_FIGURE = "07_budget.png"  # chapter 7's figure of the budget, under `book/figures/`
 LIKE_FOR_LIKE, SPLIT_GAP = "like_for_like.csv", "split_gap.json"
+EMBEDDING_SIZES = "embedding_sizes.csv"
 #: The files of chapter 7 without which a run has no verdict.
 REQUIRED = (METRICS, PAPER_TABLE, COMPARISON, FLOORS)
 
@@ -119,6 +120,16 @@ def write_colour_budget(folder: Path, ladder: pd.DataFrame, sentence: str) -> No
     write_json(folder / COLOUR_BUDGET.replace(".csv", ".json"), {"sentence": sentence})
 
 
+def write_embedding_sizes(folder: Path, table: pd.DataFrame, gains: dict, sentence: str, seconds: float) -> None:
+    """The budget's decoders at other embedding sizes (`embedding_sizes.table`, rounded to 4 digits), and
+    beside it as JSON the pooled decoder's paired gains (`embedding_sizes.gains`), their sentence and the
+    seconds the comparison took (for the profile's time plan)."""
+    folder = Path(folder)
+    _write_csv(table.round(4), folder / EMBEDDING_SIZES)
+    write_json(folder / EMBEDDING_SIZES.replace(".csv", ".json"),
+               {"gains": gains, "sentence": sentence, "seconds": float(seconds)})
+
+
 def write_like_for_like(folder: Path, table: pd.DataFrame, gap: dict, sentence: str) -> None:
     """The paper's scoring beside the book's (`like_for_like.table`, rounded to 4 digits) and the
     validation-test gap (`like_for_like.split_gap`) with its sentence."""
@@ -178,6 +189,14 @@ def read_colour_budget(folder: Path) -> tuple[pd.DataFrame, str]:
     if not path.exists():
         return pd.DataFrame(), ""
     return pd.read_csv(path, index_col="rung"), read_json(path.with_suffix(".json"))["sentence"]
+
+
+def read_embedding_sizes(folder: Path) -> tuple[pd.DataFrame, dict]:
+    """`write_embedding_sizes`' table, indexed by embedding, and its JSON (empty where a run has none)."""
+    path = Path(folder) / EMBEDDING_SIZES
+    if not path.exists():
+        return pd.DataFrame(), {}
+    return pd.read_csv(path, index_col="embedding"), read_json(path.with_suffix(".json"))
 
 
 def read_like_for_like(folder: Path) -> tuple[pd.DataFrame, dict]:

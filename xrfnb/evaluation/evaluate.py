@@ -17,7 +17,8 @@ from .. import metrics
 from ..models import pooled, recolour
 from ..models.baselines import ClusterColour
 from .compared import COMPARED, LOOKUP, PIXEL_RECIPE, POOLED
-from ..config import StageParams, positive
+from .embedding_sizes import check_latents
+from ..config import ParameterError, StageParams, positive
 from ..synthetic.dataset import Store
 from ..embedding.embedded import EmbeddedStore
 from ..palette.pigments import Palette
@@ -201,7 +202,7 @@ class EvaluateParams(StageParams):
     code = ("xrfnb.evaluation.evaluate", "xrfnb.evaluation.compared", "xrfnb.evaluation.diagnosis", "xrfnb.models.recolour", "xrfnb.models.smalluvit",
             "xrfnb.models.baselines", "xrfnb.models.pooled", "xrfnb.metrics", "xrfnb.training",
             "xrfnb.evaluation.colour_budget", "xrfnb.evaluation.pixel_decoders", "xrfnb.models.pixel_training",
-            "xrfnb.evaluation.like_for_like")
+            "xrfnb.evaluation.like_for_like", "xrfnb.evaluation.embedding_sizes")
     unkeyed = frozenset({"robust_counts", "explore_images", "workers", "budget_pixels", "budget_spectrum_pixels",
                          "budget_epochs", "budget_batch", "like_size", "like_crops"})
 
@@ -218,14 +219,21 @@ class EvaluateParams(StageParams):
     budget_batch: int = 512  # training pixels per optimiser step of the budget's decoders
     like_size: int = 256  # side of the larger test crops scored as the paper scores (five-scale MS-SSIM)
     like_crops: int = 1  # larger crops per test painting
+    budget_pca_latents: list[int] = dataclasses.field(default_factory=lambda: [3, 8])  # PCA sizes beside the latent
+    budget_embed_images: int = 16  # first training images the decoders of every embedding size learn from
 
     def validate(self) -> None:
         positive(self.stage, compare_epochs=self.compare_epochs, explore_images=self.explore_images,
                  workers=self.workers, pooled_steps=self.pooled_steps, budget_pixels=self.budget_pixels,
                  budget_spectrum_pixels=self.budget_spectrum_pixels, budget_epochs=self.budget_epochs,
-                 budget_batch=self.budget_batch, like_size=self.like_size, like_crops=self.like_crops)
+                 budget_batch=self.budget_batch, like_size=self.like_size, like_crops=self.like_crops,
+                 budget_embed_images=self.budget_embed_images)
         positive(self.stage, **{f"pooled_weights[{i}]": w for i, w in enumerate(self.pooled_weights)})
         positive(self.stage, **{f"robust_counts[{i}]": c for i, c in enumerate(self.robust_counts)})
+        try:  # the channels are checked where the spectra are known (`embedding_sizes.fit_pca`)
+            check_latents(self.budget_pca_latents)
+        except ValueError as err:
+            raise ParameterError(f"{self.stage}: {err}") from None
 
 
 @dataclasses.dataclass(frozen=True)
