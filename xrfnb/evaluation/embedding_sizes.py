@@ -194,7 +194,7 @@ def sentence(table: pd.DataFrame, found: dict[str, dict], name: str) -> str:
                      f"{table.loc[s['from'], column]:.4f} to {table.loc[s['to'], column]:.4f}, a paired gain of "
                      f"{prose.paired(s['gain'], (s['low'], s['high']))}.")
     v = found["versus_run"]
-    words.append(f"{v['pca']} against the run's own latent ({name}), with the same decoder: "
+    words.append(f"{v['pca']} against the run's own latent, “{name}”, with the same decoder: "
                  f"{table.loc[v['pca'], column]:.4f} against {table.loc[name, column]:.4f}, a paired difference of "
                  f"{prose.paired(v['gain'], (v['low'], v['high']))}.")
     return " ".join(words)
