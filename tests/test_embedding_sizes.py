@@ -13,7 +13,7 @@ from xrfnb.embedding import dve, pca
 from xrfnb.evaluation import colour_budget, embedding_sizes
 from xrfnb.evaluation.evaluate import EvaluateParams
 from xrfnb.models import pooled
-from xrfnb.synthetic import dataset
+from xrfnb.synthetic import dataset, information
 
 TINY = dict(images=5, spectra=6000, steps=3, weights=(0.1,), seed=0)
 
@@ -53,13 +53,15 @@ def test_every_embedding_trains_on_the_same_first_training_images(budget_run, mo
     first = embedding_sizes.training_images(emb, cfg.images)
     np.testing.assert_array_equal(first, emb.indices("train")[:5])
     rgb = np.stack([emb.rgb(int(i)) for i in first])
-    assert len(seen) == 2 * len(table)  # the per-pixel MLP and the pooled decoder of every embedding
+    assert len(seen) == 3 * len(table)  # perfect pooling, the per-pixel MLP and the pooled decoder of each
     for train_x, train_rgb, pc in seen:
         np.testing.assert_array_equal(train_rgb, rgb)
         assert len(train_x) == len(first) and pc.steps == cfg.steps and pc.seed == cfg.seed
-    assert [pc.weights for _, _, pc in seen] == [(), (0.1,)] * len(table)
-    np.testing.assert_array_equal(seen[0][0], np.stack([emb.embedded(int(i)) for i in first]))
-    assert [x.shape[1] for x, _, _ in seen] == [3, 3, 2, 2, 4, 4]
+    assert [pc.weights for _, _, pc in seen] == [(), (), (0.1,)] * len(table)
+    own = np.stack([emb.embedded(int(i)) for i in first])
+    np.testing.assert_array_equal(seen[1][0], own)  # the per-pixel MLP: the latent itself
+    np.testing.assert_allclose(seen[0][0], embedding_sizes.segment_means(own, [store.synthesis(int(i)) for i in first]))
+    assert [x.shape[1] for x, _, _ in seen] == [3, 3, 3, 2, 2, 2, 4, 4, 4]
     model = embedding_sizes.fit_pca(store, cfg)  # the PCA rows: those images' cubes, projected
     np.testing.assert_array_equal(seen[-1][0], embedding_sizes.projected(store, model, first))
 
@@ -114,3 +116,17 @@ def test_more_components_than_channels_are_refused_in_one_line(budget_run):  # n
                                          f"components, {channels + 1} asked") as err:
         embedding_sizes.fit_pca(store, cfg)
     assert "\n" not in str(err.value)
+
+
+def test_perfect_pooling_gives_every_pixel_its_true_segments_mean(budget_run):  # noqa: F811
+    store, emb = budget_run
+    i = int(emb.indices("test")[0])
+    s = store.synthesis(i)
+    latent = emb.embedded(i)[None].astype(np.float32)
+    means = embedding_sizes.segment_means(latent, [s])[0]
+    segment = information.first_alike(s.mixtures)[s.labels]
+    for c in np.unique(segment):
+        at = segment == c
+        np.testing.assert_allclose(means[:, at], latent[0][:, at].mean(1)[:, None] * np.ones(at.sum()), rtol=1e-5,
+                                   atol=1e-5)
+    assert len(np.unique(means.reshape(len(means), -1), axis=1)) <= len(np.unique(segment)) < s.labels.size

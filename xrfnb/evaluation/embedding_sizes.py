@@ -4,10 +4,12 @@ The information budget (`colour_budget`) measures the run's own latent, three nu
 paper. Here the same test crops are decoded from embeddings of other sizes: the run's latent as
 `embedded.h5` holds it, and a PCA of the DVE's input (the Hellinger map, `pca.fit`) at each size of
 `latents`. PCA components are nested, so one fit at the largest size is projected once and sliced: PCA-d
-is the first d components of the largest. Every embedding gets the same three decoders: the latent oracle
-(`colour_budget.latent_oracle_labels`), the per-pixel MLP and the pooled decoder (`xrfnb.models.pooled`,
-without and with its pooled copies), both trained with the same steps and seed on the same first
-training images, so that a row differs from another only by its embedding. `run` measures it for
+is the first d components of the largest. Every embedding gets the same four decoders: the latent oracle
+(`colour_budget.latent_oracle_labels`); perfect pooling, a per-pixel MLP on the latent averaged over each
+true segment (`segment_means`: the most any pooling of that latent can hand a decoder of one pixel); the
+per-pixel MLP and the pooled decoder (`xrfnb.models.pooled`, without and with its pooled copies). The
+three MLPs train with the same steps and seed on the same first training images, so that a row differs
+from another only by its embedding. `run` measures it for
 chapter 7 and writes it.
 """
 
@@ -27,13 +29,14 @@ from .. import metrics, prose, result_files
 from ..embedding import dve, pca
 from ..embedding.embedded import EmbeddedStore
 from ..models import pooled, recolour
-from ..synthetic import dataset, synth
+from ..synthetic import dataset, information, synth
 from ..synthetic.dataset import Store
 from .colour_budget import METRICS, latent_oracle_labels, rung_row, scores
 
-ORACLE, PIXEL_MLP, POOLED = "latent oracle", "per-pixel MLP", "pooled decoder"
+ORACLE, SEGMENTS = "latent oracle", "perfect pooling"
+PIXEL_MLP, POOLED = "per-pixel MLP", "pooled decoder"
 #: The decoders every embedding gets, in the table's order.
-MODELS = (ORACLE, PIXEL_MLP, POOLED)
+MODELS = (ORACLE, SEGMENTS, PIXEL_MLP, POOLED)
 #: The table's columns (its index is the embedding): each model's metrics with their 95 % intervals.
 COLUMNS = ("dimensions", *(f"{model} {m}{s}" for model in MODELS for m in METRICS for s in ("", " low", " high")),
            "seconds")
@@ -123,22 +126,49 @@ def embeddings(store: Store, emb: EmbeddedStore, cfg: SizesConfig, model: pca.PC
     return {**out, **{pca_name(d): (largest[0][:, :d], largest[1][:, :d]) for d in cfg.latents}}
 
 
-def decoded(train_x: np.ndarray, train_rgb: np.ndarray, test_x: np.ndarray, syntheses: list[synth.Synthesis],
-            cfg: SizesConfig, folder: Path) -> dict[str, np.ndarray]:
-    """Every model's test predictions (n, 3, H, W) from one embedding: the oracle on each test latent, the
-    per-pixel MLP and the pooled decoder trained on the training latents and colours."""
+def segment_means(latents: np.ndarray, syntheses: list[synth.Synthesis]) -> np.ndarray:
+    """Latents (n, d, H, W) with every pixel replaced by the mean over its true segment: its cluster, with
+    the clusters of one mixture merged as the latent oracle merges them (`information.first_alike`)."""
+    out = np.empty(latents.shape, np.float32)
+    for j, s in enumerate(syntheses):
+        segment = information.first_alike(s.mixtures)[s.labels].ravel()
+        z = latents[j].reshape(len(latents[j]), -1).astype(np.float64)
+        sums = np.zeros((segment.max() + 1, len(z)))
+        np.add.at(sums, segment, z.T)
+        means = sums / np.maximum(np.bincount(segment, minlength=len(sums)), 1)[:, None]
+        out[j] = means[segment].T.reshape(latents[j].shape)
+    return out
+
+
+def decoded(train_x: np.ndarray, train_rgb: np.ndarray, test_x: np.ndarray, train_syntheses: list[synth.Synthesis],
+            syntheses: list[synth.Synthesis], cfg: SizesConfig, folder: Path) -> dict[str, np.ndarray]:
+    """Every model's test predictions (n, 3, H, W) from one embedding: the oracle on each test latent,
+    perfect pooling (a per-pixel MLP on the segment means of the training and test latents), the per-pixel
+    MLP and the pooled decoder trained on the training latents and colours."""
     preds = {ORACLE: np.stack([s.cluster_rgb[latent_oracle_labels(z.astype(np.float32), s.labels, s.mixtures)]
                                .transpose(2, 0, 1).astype(np.float32) for z, s in zip(test_x, syntheses)])}
-    for name, weights in ((PIXEL_MLP, ()), (POOLED, cfg.weights)):
-        pc = pooled.PooledConfig(in_channels=train_x.shape[1], weights=weights, steps=cfg.steps, seed=cfg.seed)
-        module = pooled.train(train_x, train_rgb, pc, folder / name.replace(" ", "_"))
-        preds[name] = recolour.predict(module, test_x)
-    return preds
+    inputs = {SEGMENTS: (segment_means(train_x, train_syntheses), segment_means(test_x, syntheses), ()),
+              PIXEL_MLP: (train_x, test_x, ()), POOLED: (train_x, test_x, cfg.weights)}
+    for name, (x, x_test, weights) in inputs.items():
+        pc = pooled.PooledConfig(in_channels=x.shape[1], weights=weights, steps=cfg.steps, seed=cfg.seed)
+        module = pooled.train(x, train_rgb, pc, folder / name.replace(" ", "_"))
+        preds[name] = recolour.predict(module, x_test)
+    return {name: preds[name] for name in MODELS}
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
     """The rows in `COLUMNS`' order, indexed by embedding."""
     return pd.DataFrame(rows).set_index("embedding")[list(COLUMNS)].astype({"dimensions": int})
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as the book shows it: each model's test MS-SSIM with its 95 % interval, one column a model."""
+    out = pd.DataFrame({"dimensions": table["dimensions"]})
+    for model in MODELS:
+        m = f"{model} ms_ssim"
+        out[model] = [f"{v:.4f} [{lo:.4f}, {hi:.4f}]" for v, lo, hi in
+                      zip(table[m], table[f"{m} low"], table[f"{m} high"])]
+    return out
 
 
 def measure(store: Store, emb: EmbeddedStore, cfg: SizesConfig, name: str
@@ -147,12 +177,14 @@ def measure(store: Store, emb: EmbeddedStore, cfg: SizesConfig, name: str
     test = emb.indices("test")
     paintings, syntheses = store.painting[test], [store.synthesis(int(i)) for i in test]
     target = torch.from_numpy(np.stack([store.rgb(int(i)) for i in test])).permute(0, 3, 1, 2).float() / 255.0
-    train_rgb = np.stack([emb.rgb(int(i)) for i in training_images(emb, cfg.images)])
+    train = training_images(emb, cfg.images)
+    train_rgb, train_syntheses = np.stack([emb.rgb(int(i)) for i in train]), [store.synthesis(int(i)) for i in train]
     rows, per_image = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for row, (train_x, test_x) in embeddings(store, emb, cfg, fit_pca(store, cfg), name).items():
             start = time.perf_counter()
-            preds = decoded(train_x, train_rgb, test_x, syntheses, cfg, Path(tmp) / row.replace(" ", "_"))
+            preds = decoded(train_x, train_rgb, test_x, train_syntheses, syntheses, cfg,
+                            Path(tmp) / row.replace(" ", "_"))
             per_image[row] = {model: scores(p, target) for model, p in preds.items()}
             found = {"embedding": row, "dimensions": train_x.shape[1], "seconds": time.perf_counter() - start}
             for model, scored in per_image[row].items():
@@ -193,6 +225,11 @@ def sentence(table: pd.DataFrame, found: dict[str, dict], name: str) -> str:
         words.append(f"With the pooled decoder, going from {s['from']} to {s['to']} takes the test MS-SSIM from "
                      f"{table.loc[s['from'], column]:.4f} to {table.loc[s['to'], column]:.4f}, a paired gain of "
                      f"{prose.paired(s['gain'], (s['low'], s['high']))}.")
+    cap = f"{SEGMENTS} ms_ssim"
+    reach = [f"{table.loc[row, cap]:.4f} [{table.loc[row, cap + ' low']:.4f}, {table.loc[row, cap + ' high']:.4f}] "
+             f"on “{row}”" for row in dict.fromkeys((name, table.index[-1]))]
+    words.append(f"Perfect pooling, each pixel given its true segment's mean latent, reaches {' and '.join(reach)}: "
+                 f"no pooling of that latent hands a decoder of one pixel more.")
     v = found["versus_run"]
     words.append(f"{v['pca']} against the run's own latent, “{name}”, with the same decoder: "
                  f"{table.loc[v['pca'], column]:.4f} against {table.loc[name, column]:.4f}, a paired difference of "

@@ -62,6 +62,7 @@ class Run:
     gap: dict = field(default_factory=dict)  # validation against test (`like_for_like.split_gap`)
     budget: pd.DataFrame = field(default_factory=pd.DataFrame)  # where the colour goes, rung by rung
     budget_sentence: str = ""
+    sizes: pd.DataFrame = field(default_factory=pd.DataFrame)  # the budget's decoders at other embedding sizes
 
     @classmethod
     def load(cls, book: Path) -> Run:
@@ -80,7 +81,8 @@ class Run:
                    comparison=result_files.read_comparison(results), floors=result_files.read_floors(results),
                    counts=counts, options=options, scaling=result_files.read_scaling(results),
                    glue=glued(Path(book) / "executed"), like=like, gap=gap,
-                   budget=budget, budget_sentence=budget_sentence)
+                   budget=budget, budget_sentence=budget_sentence,
+                   sizes=result_files.read_embedding_sizes(results)[0])
 
     @property
     def profile(self) -> str:
@@ -191,6 +193,8 @@ def causes(run: Run, scale: dict) -> list[str]:
                      f"learned, scores an MS-SSIM of {said}.")
     if POOLED_DECODER in run.comparison.index:
         found.append(_pooled(run))
+    if len(run.sizes) > 1:
+        found.append(_embedding(run))
     models = run.scaling.get("models", {})
     if {"SmallUViT", "U-Net"} <= set(models):
         found.append(_convolution(run, models["SmallUViT"], models["U-Net"]))
@@ -208,6 +212,25 @@ def _pooled(run: Run) -> str:
     return (f"*Photon noise, and a recipe for it.* On the same 3-D latent, a per-pixel MLP that also reads the "
             f"latent pooled by total variation (photons of a region, edges kept), trained for {recipe}, "
             f"scores an MS-SSIM of {said} (chapter 7, section 4a).")
+
+
+def _embedding(run: Run) -> str:
+    """What the embedding costs once the photons are pooled (chapter 7, section 8b): perfect pooling of the
+    run's latent, and the pooled decoder on it and on the largest PCA, each with its interval."""
+    from .embedding_sizes import POOLED, SEGMENTS
+
+    own, largest = run.sizes.index[0], run.sizes.index[-1]
+
+    def ms(row: str, model: str) -> str:
+        m = f"{model} ms_ssim"
+        return _range(*(float(run.sizes.loc[row, c]) for c in (m, f"{m} low", f"{m} high")))
+
+    return (f"*The embedding, once photons are pooled.* Each pixel given its true segment's mean of the run's "
+            f"latent ({own}), a per-pixel MLP reaches an MS-SSIM of {ms(own, SEGMENTS)}: no pooling of that "
+            f"latent gives more. The same pooled decoder on a {int(run.sizes.loc[largest, 'dimensions'])}-"
+            f"dimensional PCA of the spectra ({largest}) scores {ms(largest, POOLED)}, against "
+            f"{ms(own, POOLED)} on the run's latent, both trained on the same "
+            f"{run.glue.get('sizes_images', 'first')} training images (chapter 7, section 8b).")
 
 
 def _convolution(run: Run, uvit: dict, unet: dict) -> str:
