@@ -51,7 +51,7 @@ def main() -> None:
             results[variant or "raw latent"] = {"weights": list(cfg.weights), "clusters": cfg.clusters,
                                                 "train_seconds": time.perf_counter() - start,
                                                 "val": score(module, emb, "val"), "test": score(module, emb, "test")}
-    record.save("pooling", {"run": str(args.run), "steps": args.steps, "variants": results})
+    record.save("pooling", {"run": args.run.name, "steps": args.steps, "variants": results})
 
 
 if __name__ == "__main__":

@@ -323,3 +323,28 @@ def test_the_results_page_tables_leave_out_columns_that_hold_one_value(tmp_path)
     assert list(shown.columns) == ["model", "ms_ssim"]
     assert shown["ms_ssim"].tolist() == [0.8, 0.7, 0.9]
     assert not (tmp_path / result_files.PAGE_TABLES[result_files.PAPER_TABLE]).exists()  # no run file, no copy
+
+
+def test_the_box_says_what_the_embedding_costs_once_photons_are_pooled_where_the_run_measured_it(tmp_path):
+    """Chapter 7's embedding sizes (issue 34): perfect pooling of the run's latent and the pooled decoder on
+    it and on the largest PCA, each with its interval; a run without the table says nothing of it."""
+    from xrfnb.evaluation import embedding_sizes as es
+
+    write_run(tmp_path / "book", "laptop", "2026-11-22")
+    assert not any("*The embedding" in c for c in verdict.causes(verdict.Run.load(tmp_path / "book"),
+                                                                 verdict.paper()["training"]))
+    rows = []
+    for name, dims, base in (("DVE, 3-D (the paper's)", 3, 0.88), ("PCA-8", 8, 0.90)):
+        row = {"embedding": name, "dimensions": dims, "seconds": 1.0}
+        for k, model in enumerate(es.MODELS):
+            m = f"{model} ms_ssim"
+            row.update({m: base + k / 100, f"{m} low": base - 0.02, f"{m} high": base + 0.03,
+                        **{f"{model} srgb_loss{s}": 0.1 for s in ("", " low", " high")}})
+        rows.append(row)
+    result_files.write_embedding_sizes(tmp_path / "book" / "results", es.table(rows), {}, "", 1.0)
+    said = [c for c in verdict.causes(verdict.Run.load(tmp_path / "book"), verdict.paper()["training"])
+            if c.startswith("*The embedding")]
+    assert len(said) == 1
+    assert "a per-pixel MLP reaches an MS-SSIM of 0.8900 (0.8600 to 0.9100)" in said[0]  # perfect pooling, DVE
+    assert "8-dimensional PCA of the spectra (PCA-8) scores 0.9300 (0.8800 to 0.9300)" in said[0]
+    assert "against 0.9100 (0.8600 to 0.9100) on the run's latent" in said[0]
