@@ -130,3 +130,18 @@ def test_perfect_pooling_gives_every_pixel_its_true_segments_mean(budget_run):  
         np.testing.assert_allclose(means[:, at], latent[0][:, at].mean(1)[:, None] * np.ones(at.sum()), rtol=1e-5,
                                    atol=1e-5)
     assert len(np.unique(means.reshape(len(means), -1), axis=1)) <= len(np.unique(segment)) < s.labels.size
+
+
+def test_the_largest_pcas_pooled_decoder_is_kept_with_its_encoder_and_predicts_as_measured(budget_run, tmp_path):  # noqa: F811
+    store, emb = budget_run
+    cfg = embedding_sizes.SizesConfig(latents=(2, 4), **TINY)
+    embedding_sizes.run(store, emb, cfg, "dve", tmp_path / "results", keep=tmp_path / "kept")
+    encoder = dve.load(tmp_path / "kept" / "encoder.ckpt", len(store.energy))
+    decoder = pooled.load(tmp_path / "kept" / "pooled.pt")
+    assert encoder.cfg.latent_dim == 4 == decoder.cfg.in_channels and decoder.cfg.weights == cfg.weights
+    full = embedding_sizes.fit_pca(store, cfg)
+    i = int(emb.indices("test")[0])
+    cube = store.synthesis(i).cube()
+    np.testing.assert_array_equal(dve.embed_cube(encoder, cube), dve.embed_cube(full, cube)[:4])
+    sliced = embedding_sizes.first_components(full, 2)  # a smaller size is the first components
+    np.testing.assert_array_equal(dve.embed_cube(sliced, cube), dve.embed_cube(full, cube)[:2])

@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 
 from .. import metrics, prose, result_files
+from ..io import atomic_path
 from ..embedding import dve, pca
 from ..embedding.embedded import EmbeddedStore
 from ..models import pooled, recolour
@@ -37,6 +38,8 @@ ORACLE, SEGMENTS = "latent oracle", "perfect pooling"
 PIXEL_MLP, POOLED = "per-pixel MLP", "pooled decoder"
 #: The decoders every embedding gets, in the table's order.
 MODELS = (ORACLE, SEGMENTS, PIXEL_MLP, POOLED)
+#: Where in a run chapter 7 keeps the largest PCA's pooled decoder and encoder (`keep_largest`).
+KEPT = Path("ablations") / "embedding_sizes"
 #: The table's columns (its index is the embedding): each model's metrics with their 95 % intervals.
 COLUMNS = ("dimensions", *(f"{model} {m}{s}" for model in MODELS for m in METRICS for s in ("", " low", " high")),
            "seconds")
@@ -171,17 +174,40 @@ def shown(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def measure(store: Store, emb: EmbeddedStore, cfg: SizesConfig, name: str
+def first_components(model: pca.PCAEncoder, d: int) -> pca.PCAEncoder:
+    """The PCA of the first d components of `model`: the PCA-d that a fit at d gives (nested), as an encoder."""
+    part = pca.PCAEncoder(dataclasses.replace(model.cfg, latent_dim=d))
+    with torch.no_grad():
+        part.mean.copy_(model.mean)
+        part.encoder.weight.copy_(model.encoder.weight[:d])
+        part.explained.copy_(model.explained[:d])
+        part.centroids.copy_(model.centroids[:, :d])
+    return part.eval()
+
+
+def keep_largest(folder: Path, model: pca.PCAEncoder, trained: Path) -> None:
+    """The largest PCA's pooled decoder (`trained`, `pooled.train`'s file) and its encoder, written to
+    `folder` as `pooled.pt` and `encoder.ckpt` (a PCA checkpoint `dve.load` reads), each atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "encoder.ckpt") as tmp:
+        torch.save(pca.checkpoint(model), tmp)
+    with atomic_path(folder / "pooled.pt") as tmp:
+        tmp.write_bytes(trained.read_bytes())
+
+
+def measure(store: Store, emb: EmbeddedStore, cfg: SizesConfig, name: str, keep: Path | None = None
             ) -> tuple[pd.DataFrame, dict[str, dict[str, dict[str, np.ndarray]]]]:
-    """The table (`table`) and every test image's scores ({row: {model: {metric: (n,)}}})."""
+    """The table (`table`) and every test image's scores ({row: {model: {metric: (n,)}}}); with `keep`, the
+    largest PCA's pooled decoder and encoder are kept there (`keep_largest`)."""
     test = emb.indices("test")
     paintings, syntheses = store.painting[test], [store.synthesis(int(i)) for i in test]
     target = torch.from_numpy(np.stack([store.rgb(int(i)) for i in test])).permute(0, 3, 1, 2).float() / 255.0
     train = training_images(emb, cfg.images)
     train_rgb, train_syntheses = np.stack([emb.rgb(int(i)) for i in train]), [store.synthesis(int(i)) for i in train]
     rows, per_image = [], {}
+    fitted = fit_pca(store, cfg)
     with tempfile.TemporaryDirectory() as tmp:
-        for row, (train_x, test_x) in embeddings(store, emb, cfg, fit_pca(store, cfg), name).items():
+        for row, (train_x, test_x) in embeddings(store, emb, cfg, fitted, name).items():
             start = time.perf_counter()
             preds = decoded(train_x, train_rgb, test_x, train_syntheses, syntheses, cfg,
                             Path(tmp) / row.replace(" ", "_"))
@@ -191,6 +217,10 @@ def measure(store: Store, emb: EmbeddedStore, cfg: SizesConfig, name: str
                 r = rung_row(model, "model", scored, paintings)
                 found.update({f"{model} {c}": r[c] for m in METRICS for c in (m, f"{m} low", f"{m} high")})
             rows.append(found)
+        if keep is not None:
+            largest = pca_name(cfg.latents[-1])
+            keep_largest(Path(keep), first_components(fitted, cfg.latents[-1]),
+                         Path(tmp) / largest / POOLED.replace(" ", "_") / "pooled.pt")
     return table(rows), per_image
 
 
@@ -229,9 +259,9 @@ def sentence(table: pd.DataFrame, found: dict[str, dict], name: str) -> str:
     reach = [f"{table.loc[row, cap]:.4f} [{table.loc[row, cap + ' low']:.4f}, {table.loc[row, cap + ' high']:.4f}] "
              f"on “{row}”" for row in dict.fromkeys((name, table.index[-1]))]
     words.append(f"Perfect pooling, each pixel given its true segment's mean latent, reaches {' and '.join(reach)}: "
-                 f"no pooling of that latent hands a decoder of one pixel more.")
+                 f"the most any pooling of each latent can hand a decoder of one pixel.")
     v = found["versus_run"]
-    words.append(f"{v['pca']} against the run's own latent, “{name}”, with the same decoder: "
+    words.append(f"{v['pca']} against the run's own latent, “{name}”, with the same pooled decoder: "
                  f"{table.loc[v['pca'], column]:.4f} against {table.loc[name, column]:.4f}, a paired difference of "
                  f"{prose.paired(v['gain'], (v['low'], v['high']))}.")
     return " ".join(words)
@@ -246,12 +276,14 @@ class Sizes(NamedTuple):
     seconds: float
 
 
-def run(store: Store, emb: EmbeddedStore, cfg: SizesConfig, kind: str, results: Path) -> Sizes:
+def run(store: Store, emb: EmbeddedStore, cfg: SizesConfig, kind: str, results: Path, keep: Path | None = None
+        ) -> Sizes:
     """Chapter 7's comparison of embedding sizes on the budget's test crops, written to `results`
-    (`result_files.write_embedding_sizes`); `kind` is the run's embedding (`dve` or `pca`)."""
+    (`result_files.write_embedding_sizes`); `kind` is the run's embedding (`dve` or `pca`). With `keep`, the
+    largest PCA's pooled decoder and its encoder are kept in that folder (for export)."""
     start = time.perf_counter()
     name = embedded_name(kind, int(emb.shape[1]))
-    found, per_image = measure(store, emb, cfg, name)
+    found, per_image = measure(store, emb, cfg, name, keep)
     test = emb.indices("test")
     paired_gains = gains(found, per_image, store.painting[test], name)
     text = sentence(found, paired_gains, name)
