@@ -82,6 +82,68 @@ def best_in_study(run: Run, root: Path) -> str | None:
             f"{_against_goals(best['test']['ms_ssim']['mean'], best['test']['srgb_loss']['mean'], floor)}")
 
 
+def best_of_sizes(run: Run) -> str | None:
+    """The pooled decoder on the largest embedding of chapter 7's embedding sizes, beside the floor and the goals."""
+    from .embedding_sizes import POOLED as SIZES_POOLED
+
+    floor = run.floor(ORACLE, "srgb_loss")
+    if len(run.sizes) < 2 or floor is None:
+        return None
+    row = run.sizes.iloc[-1]
+    return (f"*The pooled decoder on {run.sizes.index[-1]}* (chapter 7, section 8b; trained on "
+            f"{run.glue.get('sizes_images', 'the first')} training images): "
+            f"{_against_goals(float(row[f'{SIZES_POOLED} ms_ssim']), float(row[f'{SIZES_POOLED} srgb_loss']), floor)}")
+
+
+def sizes_markdown(root: Path, run: Run) -> str:
+    """Chapter 7's embedding sizes (`embedding_sizes.shown`) as a Markdown table, with their sentence."""
+    from .embedding_sizes import MODELS, shown
+
+    if run.sizes.empty:
+        return "This run did not compare embedding sizes: chapter 7 measures them from its next run on.\n"
+    table = shown(run.sizes)
+    rows = "\n".join(f"| {name} | {int(r['dimensions'])} | " + " | ".join(r[m] for m in MODELS) + " |"
+                      for name, r in table.iterrows())
+    said = result_files.read_embedding_sizes(root / "book" / "results")[1].get("sentence", "")
+    return (f"| embedding | dimensions | {' | '.join(MODELS)} |\n|---|---:|{'---|' * len(MODELS)}\n{rows}\n\n"
+            f"Test MS-SSIM with 95 % intervals over the test paintings. {said}\n")
+
+
+def recipe_markdown(root: Path, run: Run) -> str | None:
+    """SmallUViT's recipe study (`benchmarks/bench_recipe.py`) where it ran on this run's profile: a table
+    of its variants and a sentence on what the recipe and the per-pixel path add at the same epochs."""
+    path = root / "benchmarks" / "results" / "recipe.json"
+    if not path.exists() or read_json(path).get("run") != run.profile:
+        return None
+    study = read_json(path)
+    found = study["variants"]
+    rows = "\n".join(f"| {name} | {v['batch']} | {_changes(v)} | {v['steps']:,d} | {v['val_ms_ssim_best']:.4f} | "
+                      f"{_range(v['test_ms_ssim'], v['test_ms_ssim_low'], v['test_ms_ssim_high'])} | "
+                      f"{v['test_srgb_loss']:.4f} |" for name, v in found.items())
+    base = found.get("paper")
+    gains = "; ".join(f"`{name}`: " + prose.versus(v["test_ms_ssim"], base["test_ms_ssim"],
+                                                  (base["test_ms_ssim_low"], base["test_ms_ssim_high"]))
+                      for name, v in found.items() if name != "paper") if base else ""
+    return (f"Every variant trained the paper's architecture for {study['epochs']} epochs on this run's "
+            f"embedded data (the same images seen, about the same compute), changing one thing at a time "
+            f"(`benchmarks/bench_recipe.py`, on {study['machine']}): a smaller batch (more optimiser steps), then "
+            f"a warm-up and cosine decay, or the full-resolution per-pixel path beside the tokens (an "
+            f"architecture change).\n\n"
+            f"| variant | batch | other changes | optimiser steps | best validation MS-SSIM | test MS-SSIM "
+            f"(95 % interval) | test sRGB loss |\n|---|---:|---|---:|---:|---|---:|\n{rows}\n\n"
+            + (f"Test MS-SSIM against the paper's recipe at the same epochs: {gains}.\n" if gains else ""))
+
+
+#: What a recipe study's variant records beside its results (`bench_recipe.py`), not a change of recipe.
+_RECORDED = {"batch", "epochs", "steps", "train_seconds", "val_ms_ssim_best", "val_ms_ssim_curve", "test_ms_ssim",
+             "test_ms_ssim_low", "test_ms_ssim_high", "test_srgb_loss"}
+
+
+def _changes(variant: dict) -> str:
+    """A recipe variant's changes to the paper's configuration beside its batch, as `key value` pairs."""
+    return ", ".join(f"{k} {v}" for k, v in variant.items() if k not in _RECORDED) or "none"
+
+
 def _against_goals(ms_ssim: float, loss: float, floor: float) -> str:
     """A model's test numbers, its loss as a multiple of the per-pixel floor, and the goals met or not."""
     ratio = loss / floor
@@ -205,6 +267,14 @@ def findings_markdown(root: Path) -> str:
         budget_markdown(run, Path("figures") / result_files.BUDGET_FIGURE
                         if (root / "book" / "figures" / result_files.BUDGET_FIGURE).exists()
                         else None),
+        "## How many numbers a pixel\n",
+        "The budget's latent rungs decode the DVE's three numbers a pixel. The same decoders on a PCA of the "
+        "spectra with more components, and perfect pooling (each pixel given its true segment's mean latent, "
+        "the most any pooling of that latent can give), on the same test crops (chapter 7, section 8b):\n",
+        sizes_markdown(root, run),
+        "## Recipe or architecture\n",
+        recipe_markdown(root, run) or "No recipe study of SmallUViT ran on this run's profile "
+        "(`benchmarks/bench_recipe.py`).\n",
         "## The paper's scoring, like for like\n",
         "The paper scores 256 px images with five-scale MS-SSIM; the book's crops allow fewer scales. Crops of "
         "the larger size from the same test paintings, scored both ways:\n",
@@ -223,7 +293,7 @@ def findings_markdown(root: Path) -> str:
         f"{run.interval('srgb_loss')[0] / 3:.4f} against the paper's {p['srgb_loss']['value']:.4f}.\n",
         "## What the tables say\n",
     ]
-    said = [b for b in (best_beside_floor(run), best_in_study(run, root)) if b]
+    said = [b for b in (best_beside_floor(run), best_of_sizes(run), best_in_study(run, root)) if b]
     if said:
         lines.append(goals_markdown(run))
     if LOOKUP in run.comparison.index:
