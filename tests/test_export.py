@@ -13,7 +13,7 @@ from test_readers import write_scan
 from xrfnb.embedding import dve
 from xrfnb import export, training
 from xrfnb.scans import realdata
-from xrfnb.models import recolour
+from xrfnb.models import pooled, recolour
 from xrfnb.pipeline import book
 from xrfnb.pipeline.cli import main
 from xrfnb.io import read_json
@@ -172,3 +172,80 @@ def test_a_package_installed_outside_any_clone_fetches_the_published_model_once(
     finally:
         server.shutdown()
     assert export.published_model() == cached  # fetched once: the cache serves without the server
+
+
+def kept_best(run: pathlib.Path, palette, d: int = 4) -> tuple[dve.Embedding, pooled.PooledRecolouring]:
+    """Chapter 7's best model kept in `run` as its embedding sizes keep it: the first `d` components of a PCA
+    fitted on tiny spectra, and a pooled decoder trained a few steps on their latents."""
+    from xrfnb.evaluation import embedding_sizes
+    from xrfnb.embedding import pca
+
+    rng = np.random.default_rng(1)
+    spectra = rng.multinomial(400, palette.spectra[rng.integers(0, len(palette), 128)])
+    fitted = pca.fit(spectra, pca.PCAConfig(len(palette.energy), d + 2, 1, 0))
+    encoder = embedding_sizes.first_components(fitted, d)
+    cubes = rng.multinomial(400, palette.spectra[rng.integers(0, len(palette), 3 * 16 * 16)]).reshape(3, 16, 16, -1)
+    latents = np.stack([dve.embed_cube(encoder, cube) for cube in cubes])
+    rgb = rng.integers(0, 256, size=(3, 16, 16, 3), dtype=np.uint8)
+    trained = run / "tmp_pooled"
+    pooled.train(latents, rgb, pooled.PooledConfig(in_channels=d, weights=(0.3,), steps=5, batch_pixels=64), trained)
+    embedding_sizes.keep_largest(run / embedding_sizes.KEPT, encoder, trained / "pooled.pt")
+    shutil.rmtree(trained)
+    return export.read_best(run)
+
+
+def test_the_best_model_is_exported_and_gives_the_runs_colours_with_model_best(tmp_path, run_dir, capsys):
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    palette = realdata.load_run(run).palette
+    scan, _, _ = write_scan("mca", tmp_path, palette)
+    plain = export.write(run, tmp_path / "plain")  # a run without chapter 7's kept files: no best model
+    assert not any(name.startswith("best") for name in map(lambda p: p.name, plain.iterdir()))
+    for source in (run, plain):
+        assert main(["recolour", str(scan), "--run", str(source), "--out", str(tmp_path / "x"), "--model", "best"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "holds no best model (missing" in err and "chapter 7's embedding sizes" in err
+        assert not (tmp_path / "x").exists()
+    assert "model.json's \"best\"" in err and "best_encoder.safetensors" in err
+
+    encoder, decoder = kept_best(run, palette)
+    folder = export.write(run, tmp_path / "model")
+    assert {"best_encoder.safetensors", "best_pooled.safetensors"} <= {p.name for p in folder.iterdir()}
+    assert set(export.BEST_FILES) <= set(export.OPTIONAL_FILES)  # the installed package's fetch does without them
+    best = read_json(folder / "model.json")["best"]
+    assert best["embedding"] == "pca" and best["encoder"]["latent_dim"] == 4 and best["pooled"]["in_channels"] == 4
+    assert best["description"] == "pooled decoder on PCA-4, chapter 7's embedding sizes"
+    rng = np.random.default_rng(2)
+    spectra = rng.multinomial(400, palette.spectra[rng.integers(0, len(palette), 64)]).astype(np.float32)
+    latent = rng.normal(size=(2, 4, 16, 16)).astype(np.float32)
+    for model in export.read_best(folder):  # bit-identical after export, float32, eval mode
+        assert not model.training and all(p.dtype == torch.float32 for p in model.state_dict().values())
+    read_encoder, read_decoder = export.read_best(folder)
+    np.testing.assert_array_equal(dve.encode(encoder, spectra), dve.encode(read_encoder, spectra))
+    np.testing.assert_array_equal(recolour.predict(decoder, latent), recolour.predict(read_decoder, latent))
+
+    rgb = {}
+    for source in (run, folder):  # from the run directory and from the exported folder: the same colours
+        out = tmp_path / f"out_{source.name}"
+        assert main(["recolour", str(scan), "--run", str(source), "--out", str(out), "--model", "best"]) == 0
+        assert {p.name for p in out.iterdir()} == {"recoloured.png", "elements.png", "pigments.png", "report.json"}
+        name = read_json(out / "report.json")["model"]
+        assert name.endswith("best model (pooled decoder on PCA-4, chapter 7's embedding sizes)")
+        assert "best model (pooled decoder on PCA-4" in capsys.readouterr().out
+        rgb[source] = realdata.analyse(realdata.load_cube(scan), realdata.load_run(source, "best")).rgb
+    np.testing.assert_array_equal(rgb[run], rgb[folder])
+    assert rgb[run].shape[-1] == 3 and np.isfinite(rgb[run]).all()
+    smalluvit = realdata.analyse(realdata.load_cube(scan), realdata.load_run(folder)).rgb
+    assert not np.allclose(smalluvit, rgb[folder])
+    assert realdata.load_run(folder, "best").dve_model.kind == "pca"  # the PCA embeds, not the DVE
+
+
+def test_model_best_names_the_pca_where_a_scan_is_noisier_than_its_training_spectra(tmp_path, run_dir):
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    palette = realdata.load_run(run).palette
+    kept_best(run, palette)
+    cube = realdata.Cube(np.random.default_rng(3).poisson(0.2, (4, 4, len(palette.energy))).astype(float),
+                         palette.energy)
+    with pytest.warns(realdata.ScanWarning, match="noisier than any the PCA saw"):
+        realdata.analyse(cube, realdata.load_run(run, "best"))
+    with pytest.warns(realdata.ScanWarning, match="noisier than any the DVE saw"):
+        realdata.analyse(cube, realdata.load_run(run))

@@ -10,7 +10,10 @@ under `dve` and `"embedding": "pca"` in `model.json`; a folder without `embeddin
 tensors, so a shared model folder cannot execute anything. `xrfnb publish` writes the book's model folder,
 which `xrfnb recolour` uses when no run is given. Where chapter 7 trained the pooled decoder
 (`xrfnb.models.pooled`, beyond the paper), its weights travel beside SmallUViT's as `pooled.safetensors`,
-and `xrfnb recolour --model pooled` uses them in SmallUViT's place.
+and `xrfnb recolour --model pooled` uses them in SmallUViT's place. Where chapter 7's embedding sizes kept
+their best model (`embedding_sizes.KEPT`: the pooled decoder on the largest PCA of the spectra), its encoder
+and decoder travel as `best_encoder.safetensors` and `best_pooled.safetensors`, described under `best` in
+`model.json`, and `xrfnb recolour --model best` embeds and decodes with them (`read_best`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,10 @@ def published_folder() -> Path:
 #: repository's committed `book/published/model/`, as raw files (`_config.yml`'s repository, branch main).
 MODEL_URL = "https://raw.githubusercontent.com/xrfnb/xrfnb/main/book/published/model/"
 MODEL_FILES = ("model.json", "dve.safetensors", "smalluvit.safetensors")
-OPTIONAL_FILES = ("pooled.safetensors",)  # chapter 7's pooled decoder, where the published run trained it
+#: Files a model folder holds only where the run made them: chapter 7's pooled decoder on the DVE latent, and
+#: the best model of chapter 7's embedding sizes (its encoder and pooled decoder).
+OPTIONAL_FILES = ("pooled.safetensors", "best_encoder.safetensors", "best_pooled.safetensors")
+BEST_FILES = ("best_encoder.safetensors", "best_pooled.safetensors")
 
 
 def published_model(url: str | None = None, cache: Path | None = None) -> Path:
@@ -126,28 +132,52 @@ def write(run: str | Path, folder: str | Path, profile: dict | None = None, half
     dve_model = dve.load(run / "dve" / "dve.ckpt", n_channels=len(palette.energy))
     module = recolour.load(run / "smalluvit" / "best.ckpt")
     decoder = pooled.load(run / POOLED) if (run / POOLED).exists() else None
+    best = read_best(run) if all((run / kept).exists() for kept in kept_files()) else None
     # the instrument the training data were simulated for
     return write_models(folder, palette, dve_model, module, palette.measured_with(), training_counts(run),
-                        source_name(run), profile, decoder, half=half)
+                        source_name(run), profile, decoder, half=half, best=best)
+
+
+def kept_files() -> tuple[Path, Path]:
+    """Where in a run chapter 7's embedding sizes keep their best model: its encoder (a PCA checkpoint
+    `dve.load` reads) and its pooled decoder (`pooled.train`'s file)."""
+    from .evaluation.embedding_sizes import KEPT  # imported here: the evaluation's imports are not recolour's
+
+    return KEPT / "encoder.ckpt", KEPT / "pooled.pt"
+
+
+def best_description(encoder: dve.Embedding) -> str:
+    """What the best model is, in words, from its encoder: e.g. 'pooled decoder on PCA-8, chapter 7's
+    embedding sizes'."""
+    d = encoder.cfg.latent_dim
+    latent = f"PCA-{d}" if encoder.kind == "pca" else f"the {d}-D {encoder.kind.upper()} latent"
+    return f"pooled decoder on {latent}, chapter 7's embedding sizes"
 
 
 def write_models(folder: str | Path, palette: Palette, dve_model: dve.Embedding, module: recolour.Recolouring,
                  instrument: physics.Instrument, counts: float, source: str, profile: dict | None = None,
                  decoder: pooled.PooledRecolouring | None = None, extra: dict | None = None,
-                 half: bool = False) -> Path:
+                 half: bool = False, best: tuple[dve.Embedding, pooled.PooledRecolouring] | None = None) -> Path:
     """Write models already loaded into a model folder (`write`'s layout; `extra` joins model.json), as
-    `xrfnb adapt` writes a run's models with its adapted DVE."""
+    `xrfnb adapt` writes a run's models with its adapted DVE; `best` is chapter 7's best model (encoder,
+    pooled decoder)."""
     meta = {"format": FORMAT, "precision": "float16" if half else "float32", "source": source,
             "embedding": dve_model.kind, "dve": asdict(dve_model.cfg), "smalluvit": asdict(module.cfg), "training_counts": counts,
             "palette": palette_dict(palette), "instrument": asdict(instrument), "profile": profile or {},
             **(extra or {})}
     if decoder is not None:
         meta["pooled"] = asdict(decoder.cfg)
+    if best is not None:
+        meta["best"] = {"description": best_description(best[0]), "embedding": best[0].kind,
+                        "encoder": asdict(best[0].cfg), "pooled": asdict(best[1].cfg)}
     with atomic_dir(folder) as tmp:
         save_file(_weights(dve_model, half), tmp / "dve.safetensors")
         save_file(_weights(module, half), tmp / "smalluvit.safetensors")
         if decoder is not None:
             save_file(_weights(decoder, half), tmp / "pooled.safetensors")
+        if best is not None:
+            for model, name in zip(best, BEST_FILES):
+                save_file(_weights(model, half), tmp / name)
         write_json(tmp / "model.json", meta)
     return Path(folder)
 
@@ -190,3 +220,29 @@ def read_pooled(folder: str | Path) -> pooled.PooledRecolouring:
     elif (folder / POOLED).exists():
         return pooled.load(folder / POOLED)
     raise FileNotFoundError(f"{folder}: holds no pooled decoder (chapter 7 trains it; `xrfnb publish` exports it)")
+
+
+def read_best(folder: str | Path) -> tuple[dve.Embedding, pooled.PooledRecolouring]:
+    """Chapter 7's best model, its encoder and pooled decoder (float32, eval mode), of an exported folder
+    (`model.json`'s `best` and `BEST_FILES`) or a run directory (`kept_files`); a folder without it is
+    refused in one line naming what is missing."""
+    folder = Path(folder)
+    maker = "chapter 7's embedding sizes make it (notebook 07, keep=run / embedding_sizes.KEPT)"
+    if (folder / "model.json").exists():
+        meta = read_json(folder / "model.json")
+        missing = (["model.json's \"best\""] if "best" not in meta else []) + \
+            [name for name in BEST_FILES if not (folder / name).exists()]
+        if missing:
+            raise FileNotFoundError(f"{folder}: holds no best model (missing {', '.join(missing)}); {maker}, "
+                                    f"`xrfnb publish` exports it")
+        best = meta["best"]
+        encoder = dve.build(best["embedding"], best["encoder"])
+        decoder = pooled.PooledRecolouring(pooled.PooledConfig.from_dict(best["pooled"]))
+        for model, name in zip((encoder, decoder), BEST_FILES):
+            _load_into(model, folder / name)
+        return encoder.eval(), decoder.eval()
+    kept = kept_files()
+    missing = [str(path) for path in kept if not (folder / path).exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: holds no best model (missing {', '.join(missing)}); {maker}")
+    return dve.load(folder / kept[0]).eval(), pooled.load(folder / kept[1])

@@ -269,8 +269,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--palette", help="explain the scan with these pigments: paper, copper or a palette YAML file "
                                      "(default: the model's own; the recolouring stays the model's)")
-    p.add_argument("--model", default="smalluvit", choices=("smalluvit", "pooled"),
-                   help="smalluvit (default: the paper's model) or pooled (chapter 7's TV pooling + per-pixel MLP)")
+    p.add_argument("--model", default="smalluvit", choices=("smalluvit", "pooled", "best"),
+                   help="smalluvit (default: the paper's model), pooled (chapter 7's TV pooling + per-pixel MLP on "
+                        "the DVE latent) or best (chapter 7's best model: that pooled decoder on a PCA of the "
+                        "spectra, the PCA embedding in the DVE's place)")
     p.set_defaults(func=_recolour)
 
     p = sub.add_parser("adapt", help="adapt a run's DVE to unlabelled scans (no colours needed); "

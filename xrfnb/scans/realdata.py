@@ -2,7 +2,8 @@
 
 `xrfnb.scans.readers` reads the scan (one module per format family); a single spectrum is a one-pixel scan.
 `recolour` resamples a scan onto the trained models' energy axis, embeds it with the DVE, recolours it with
-SmallUViT, and explains it independently of both models (`xrfnb.scans.explain`): element maps at xraylib's line
+SmallUViT (or, by `model`, chapter 7's pooled decoder, or its best model: a PCA and its pooled decoder), and
+explains it independently of both models (`xrfnb.scans.explain`): element maps at xraylib's line
 energies, the tube's own peaks labelled as the tube's, and a non-negative least-squares unmixing against
 the palette with its goodness of fit and what it leaves unexplained. The models are trained on synthetic
 spectra only: on a real painting the recolouring needs the domain adaptation the paper lists as future
@@ -122,14 +123,14 @@ def covered(cube: Cube, target: np.ndarray) -> np.ndarray:
     return (t[:-1] >= s[0] - 1e-9) & (t[1:] <= s[-1] + 1e-9)
 
 
-def thinning(median: float, target: float, tolerance: float) -> float | None:
+def thinning(median: float, target: float, tolerance: float, encoder: str = "the DVE") -> float | None:
     """The probability to keep each photon with, for counts per pixel of `median` to be within `tolerance`
     x of `target`; None to keep them all.
 
     The DVE's input is each spectrum divided by its total, so scaling counts changes nothing; what differs
     with the counts is the noise. Thinning (keeping each photon with probability p) gives a scan the
     training data's noise level. A scan below the training counts cannot be given photons it lacks: it is
-    left as it is, with a warning.
+    left as it is, with a warning that names the `encoder` whose training spectra it is noisier than.
     """
     if median > tolerance * target:
         p = target / median
@@ -138,7 +139,7 @@ def thinning(median: float, target: float, tolerance: float) -> float | None:
         return p
     if median < target / tolerance:
         warnings.warn(f"{median:.0f} counts per pixel (median) against the training {target:.0f}: the spectra "
-                      f"are noisier than any the DVE saw", ScanWarning, stacklevel=2)
+                      f"are noisier than any {encoder} saw", ScanWarning, stacklevel=2)
     return None
 
 
@@ -166,11 +167,16 @@ def embed_counts(counts: np.ndarray, dve_model: dve.Embedding, device: str = "cp
         counts = counts + empty[..., None] / counts.shape[-1]
     h, w, e = counts.shape
     if e != dve_model.cfg.n_channels:
-        raise ValueError(f"{e} channels, but the DVE was trained on {dve_model.cfg.n_channels}")
+        raise ValueError(f"{e} channels, but the {encoder_name(dve_model)} was trained on {dve_model.cfg.n_channels}")
     flat = torch.from_numpy(counts.reshape(-1, e).astype(np.float32))  # checked by the reader: finite, >= 0
     with torch.inference_mode():
         latent = dve_model.to(device).eval()(flat.to(device)).float().cpu().numpy()
     return latent.reshape(h, w, -1), int(empty.sum())
+
+
+def encoder_name(encoder: dve.Embedding) -> str:
+    """How a message names the encoder: DVE, or PCA where the model embeds with one."""
+    return encoder.kind.upper()
 
 
 def warn_empty(n: int) -> None:
@@ -244,20 +250,31 @@ def explaining_palette(palette: str, models: Run) -> Palette:
                                models.palette.sample_model())
 
 
-MODELS = ("smalluvit", "pooled")  # the recolouring models a run can offer: the paper's, chapter 7's pooled decoder
+#: The recolouring models a run can offer: the paper's, chapter 7's pooled decoder on the DVE latent, and chapter
+#: 7's best model (the pooled decoder on a PCA of the spectra, with that PCA as its encoder).
+MODELS = ("smalluvit", "pooled", "best")
 
 
 def load_run(run: str | Path | None = None, model: str = "smalluvit") -> Run:
     """Read a model folder written by `xrfnb publish` (`model.json` + safetensors) or a run directory
     (`palette.h5`, `dataset.h5`, `dve/dve.ckpt`, `smalluvit/best.ckpt`); None: the published model.
-    `model` 'pooled' recolours with chapter 7's pooled decoder instead of SmallUViT."""
+    `model` 'pooled' recolours with chapter 7's pooled decoder instead of SmallUViT; 'best' embeds with chapter
+    7's best encoder and decodes with its pooled decoder (`export.read_best`), instead of the DVE and SmallUViT."""
     if model not in MODELS:
         raise ValueError(f"unknown recolouring model {model!r} (known: {', '.join(MODELS)})")
     loaded = _load_run(run)
     if model == "smalluvit":
         return loaded
     folder = Path(run) if run is not None else export.published_model()
-    return dataclasses.replace(loaded, module=export.read_pooled(folder), name=f"{loaded.name}, pooled decoder")
+    if model == "pooled":
+        return dataclasses.replace(loaded, module=export.read_pooled(folder), name=f"{loaded.name}, pooled decoder")
+    encoder, decoder = export.read_best(folder)
+    channels = len(loaded.palette.energy)
+    if encoder.cfg.n_channels != channels:
+        raise ValueError(f"{folder}: the best model's encoder takes {encoder.cfg.n_channels} channels, the model's "
+                         f"palette has {channels}")
+    return dataclasses.replace(loaded, dve_model=encoder, module=decoder,
+                               name=f"{loaded.name}, best model ({export.best_description(encoder)})")
 
 
 def _load_run(run: str | Path | None) -> Run:
@@ -373,7 +390,8 @@ def analyse(cube: Cube, models: Run, counts_tolerance: float = 2.0, seed: int = 
     operator, usable = rebin_operator(cube.energy, energy), covered(cube, energy)
     total = sums(cube, operator, rows)
     coverage_warnings(cube.energy, energy, float(total.measured.sum()), float(total.spectrum.sum()))
-    p = thinning(float(np.median(total.on_axis)), models.training_counts, counts_tolerance)
+    p = thinning(float(np.median(total.on_axis)), models.training_counts, counts_tolerance,
+                 f"the {encoder_name(models.dve_model)}")
     instrument, peaks, lines = _lines(cube, total.spectrum, usable, models)
     h, w, _ = cube.shape
     latent = np.zeros((h, w, models.dve_model.cfg.latent_dim), np.float32)
