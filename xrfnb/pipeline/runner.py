@@ -454,7 +454,8 @@ def _check_outputs(stage: str, step: dict, run_dir: Path) -> dict:
                        f"(its parameters' `writes` and `record`)")
     if rec["key"] != step["key"]:
         raise RunError(f"stage {stage} recorded key {rec['key'][:12]}, not the {step['key'][:12]} its parameters "
-                       f"give: its notebook ran with other parameters than the runner injected")
+                       f"give: its notebook ran with other parameters than the runner injected, or the code of its `code` "
+                       f"modules changed while the run went on")
     return rec
 
 
