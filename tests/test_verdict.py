@@ -346,7 +346,8 @@ def test_the_box_says_what_the_embedding_costs_once_photons_are_pooled_where_the
             if c.startswith("*The embedding")]
     assert len(said) == 1
     assert "a per-pixel MLP reaches an MS-SSIM of 0.8900 (0.8600 to 0.9100)" in said[0]  # perfect pooling, DVE
-    assert "8-dimensional PCA of the spectra (PCA-8) scores 0.9300 (0.8800 to 0.9300)" in said[0]
+    assert "a PCA of the spectra with 8 components (PCA-8) scores 0.9300 (0.8800 to 0.9300)" in said[0]
+    assert "latent, “DVE, 3-D (the paper's)”, a per-pixel MLP" in said[0]
     assert "against 0.9100 (0.8600 to 0.9100) on the run's latent" in said[0]
     run = verdict.Run.load(tmp_path / "book")  # the results page: the table, and the best row against the goals
     page = findings.sizes_markdown(tmp_path, run)
@@ -362,7 +363,7 @@ def test_the_results_page_shows_the_recipe_study_of_the_runs_own_profile_with_it
     interval, only where the study ran on the run's profile."""
     write_run(tmp_path / "book", "laptop", "2026-11-22")
     run = verdict.Run.load(tmp_path / "book")
-    assert findings.recipe_markdown(tmp_path, run) is None  # no study filed
+    assert findings.recipe_markdown(tmp_path / "benchmarks" / "results", run) is None  # no study filed
     found = {"paper": (16, {}, 0.72, 0.67, 0.76), "batch4_pixel": (4, {"pixel_path": "mlp"}, 0.86, 0.82, 0.88),
              "batch4": (4, {}, 0.73, 0.69, 0.78)}
     variants = {name: {"batch": b, **extra, "epochs": 4, "steps": 4 * 1120 // b, "train_seconds": 1.0,
@@ -372,9 +373,9 @@ def test_the_results_page_shows_the_recipe_study_of_the_runs_own_profile_with_it
     study = tmp_path / "benchmarks" / "results" / "recipe.json"
     study.parent.mkdir(parents=True)
     study.write_text(json.dumps({"run": "smoke", "epochs": 4, "machine": "CPU", "variants": variants}))
-    assert findings.recipe_markdown(tmp_path, run) is None  # another profile's study answers nothing here
+    assert findings.recipe_markdown(tmp_path / "benchmarks" / "results", run) is None  # another profile's study answers nothing here
     study.write_text(json.dumps({"run": "laptop", "epochs": 4, "machine": "CPU", "variants": variants}))
-    page = findings.recipe_markdown(tmp_path, run)
+    page = findings.recipe_markdown(tmp_path / "benchmarks" / "results", run)
     assert "| batch4_pixel | 4 | pixel_path mlp | 1,120 | 0.8400 | 0.8600 (0.8200 to 0.8800) | 0.2000 |" in page
     assert "| paper | 16 | none | 280 |" in page
     assert "`batch4`: 0.7300 against 0.7200, a difference of +0.0100, inside" in page

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import prose, result_files
+from .. import locations, prose, result_files
 from .compared import PIXEL_RECIPE
 from .compared import POOLED as POOLED_DECODER
 from ..io import read_json
@@ -109,10 +109,11 @@ def sizes_markdown(root: Path, run: Run) -> str:
             f"Test MS-SSIM with 95 % intervals over the test paintings. {said}\n")
 
 
-def recipe_markdown(root: Path, run: Run) -> str | None:
-    """SmallUViT's recipe study (`benchmarks/bench_recipe.py`) where it ran on this run's profile: a table
-    of its variants and a sentence on what the recipe and the per-pixel path add at the same epochs."""
-    path = root / "benchmarks" / "results" / "recipe.json"
+def recipe_markdown(studies: Path, run: Run) -> str | None:
+    """SmallUViT's recipe study (`benchmarks/bench_recipe.py`, its file in the folder `studies`) where it ran
+    on this run's profile: a table of its variants and each variant's test MS-SSIM read against the paper's
+    recipe at the same epochs."""
+    path = Path(studies) / "recipe.json"
     if not path.exists() or read_json(path).get("run") != run.profile:
         return None
     study = read_json(path)
@@ -245,8 +246,11 @@ def like_markdown(run: Run) -> str:
             f"SmallUViT was trained at, side by side, and stitched. {run.gap.get('sentence', '')}\n")
 
 
-def findings_markdown(root: Path) -> str:
-    """The results page's reading of the sRGB loss and its findings in words, for this book's own run."""
+def findings_markdown(root: Path, studies: Path | None = None) -> str:
+    """The results page's reading of the sRGB loss and its findings in words, for this book's own run (under
+    `root`, the project or the published book's source copy); the benchmarks' files are read from `studies`
+    (default: the project's `benchmarks/results`, which a source copy does not hold)."""
+    studies = studies or locations.project_root() / "benchmarks" / "results"
     run = Run.load(root / "book")
     r = srgb_reading(run)
     p = paper()["metrics"]
@@ -273,7 +277,7 @@ def findings_markdown(root: Path) -> str:
         "the most any pooling of that latent can give), on the same test crops (chapter 7, section 8b):\n",
         sizes_markdown(root, run),
         "## Recipe or architecture\n",
-        recipe_markdown(root, run) or "No recipe study of SmallUViT ran on this run's profile "
+        recipe_markdown(studies, run) or "No recipe study of SmallUViT ran on this run's profile "
         "(`benchmarks/bench_recipe.py`).\n",
         "## The paper's scoring, like for like\n",
         "The paper scores 256 px images with five-scale MS-SSIM; the book's crops allow fewer scales. Crops of "

@@ -226,9 +226,9 @@ def _embedding(run: Run) -> str:
         return _range(*(float(run.sizes.loc[row, c]) for c in (m, f"{m} low", f"{m} high")))
 
     return (f"*The embedding, once photons are pooled.* Each pixel given its true segment's mean of the run's "
-            f"latent ({own}), a per-pixel MLP reaches an MS-SSIM of {ms(own, SEGMENTS)}: no pooling of that "
-            f"latent gives more. The same pooled decoder on a {int(run.sizes.loc[largest, 'dimensions'])}-"
-            f"dimensional PCA of the spectra ({largest}) scores {ms(largest, POOLED)}, against "
+            f"latent, “{own}”, a per-pixel MLP reaches an MS-SSIM of {ms(own, SEGMENTS)}: no pooling of that "
+            f"latent gives more. The same pooled decoder on a PCA of the spectra with "
+            f"{int(run.sizes.loc[largest, 'dimensions'])} components ({largest}) scores {ms(largest, POOLED)}, against "
             f"{ms(own, POOLED)} on the run's latent, both trained on the same "
             f"{run.glue.get('sizes_images', 'first')} training images (chapter 7, section 8b).")
 
