@@ -52,8 +52,8 @@ MODEL_URL = "https://raw.githubusercontent.com/xrfnb/xrfnb/main/book/published/m
 MODEL_FILES = ("model.json", "dve.safetensors", "smalluvit.safetensors")
 #: Files a model folder holds only where the run made them: chapter 7's pooled decoder on the DVE latent, and
 #: the best model of chapter 7's embedding sizes (its encoder and pooled decoder).
-OPTIONAL_FILES = ("pooled.safetensors", "best_encoder.safetensors", "best_pooled.safetensors")
 BEST_FILES = ("best_encoder.safetensors", "best_pooled.safetensors")
+OPTIONAL_FILES = ("pooled.safetensors", *BEST_FILES)
 
 
 def published_model(url: str | None = None, cache: Path | None = None) -> Path:
