@@ -30,6 +30,7 @@ def finished_run(root, stages=("01_a", "02_b"), failed=None):
             nbformat.write(nb, executed / f"{name}.ipynb")
             record["stages"][name] = {"seconds": 1.0, "parameters": {"profile": "smoke"}}
     (executed / "run.json").write_text(json.dumps(record))
+    (executed / ".02_b.tmp-x1y2z3.ipynb").write_text("{}")  # what a stage killed mid-write leaves behind
     (figures / "f.png").write_bytes(b"png")
     (results / "scaling.json").write_text(json.dumps(SCALING))
 
@@ -39,6 +40,7 @@ def test_a_finished_run_is_published_with_its_scaling_record(tmp_path):
     assert book.publish(tmp_path) == tmp_path / "book" / "published"
     published = tmp_path / "book" / "published"
     assert (published / "executed" / "01_a.ipynb").exists() and (published / "figures" / "f.png").exists()
+    assert not any(p.name.startswith(".") for p in published.rglob("*"))  # no leftover of a killed write
     filed = json.loads((tmp_path / "book" / "scaling" / "smoke.json").read_text())
     assert filed == {**SCALING, "device": "CPU", "date": "2026-11-22T00:00:00+00:00"}
     assert sorted(p.name for p in (tmp_path / "book" / "scaling").iterdir()) == ["smoke.json"]  # no figure

@@ -228,8 +228,8 @@ def publish(root: Path | None = None, scaling_only: bool = False) -> Path:
     record = finished_record(root)
     if not scaling_only:
         with atomic_dir(root / "book" / "published") as tmp:
-            for part in RUN_PARTS:
-                shutil.copytree(root / "book" / part, tmp / part)
+            for part in RUN_PARTS:  # not what a killed write left behind (`io.atomic_path`'s hidden names)
+                shutil.copytree(root / "book" / part, tmp / part, ignore=shutil.ignore_patterns(".*"))
             run = root / "runs" / record["profile"]
             if (run / "smalluvit" / "best.ckpt").exists():  # the trained models, for `xrfnb recolour`
                 params = {k: v for stage in record["stages"].values() for k, v in stage["parameters"].items()}
