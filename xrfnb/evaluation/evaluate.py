@@ -17,7 +17,7 @@ from .. import metrics
 from ..models import pooled, recolour
 from ..models.baselines import ClusterColour
 from .compared import COMPARED, LOOKUP, PIXEL_RECIPE, POOLED
-from .embedding_sizes import check_latents
+from .embedding_sizes import check_latents, paired
 from ..config import ParameterError, StageParams, positive
 from ..synthetic.dataset import Store
 from ..embedding.embedded import EmbeddedStore
@@ -152,10 +152,8 @@ def paired_gain(model: torch.nn.Module, reference: torch.nn.Module, x_test: np.n
     interval over test paintings (the pairing removes what the two share, the images' difficulty)."""
     scored = [metrics.per_image(torch.from_numpy(recolour.predict(m, x_test)), y_test)[metric].numpy()
               for m in (model, reference)]
-    diff = scored[0] - scored[1]
-    low, high = metrics.bootstrap_interval(diff, paintings)
-    return {"model": float(scored[0].mean()), "reference": float(scored[1].mean()), "gain": float(diff.mean()),
-            "low": low, "high": high}
+    return {"model": float(scored[0].mean()), "reference": float(scored[1].mean()),
+            **paired(scored[0], scored[1], paintings)}
 
 
 def train_pooled(emb: EmbeddedStore, run: Path, params: "EvaluateParams") -> dict[str, pooled.PooledRecolouring]:
